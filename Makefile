@@ -1,0 +1,51 @@
+# The workbench's entry points. A newcomer needs two: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+DB := data/workbench.db
+export MPLBACKEND ?= Agg
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lab sample bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade uv
+
+# Installs the locked dependency set, then the package itself (editable). Re-runs only when the lock or pyproject change.
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip sync --quiet --python $(PY) requirements.lock
+	$(BIN)/uv pip install --quiet --python $(PY) --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)" >/dev/null
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install the package with its locked dependencies
+
+$(DB): | $(VENV)/.installed
+	$(BIN)/workbench sample --into sqlite:///$(DB)
+
+sample: $(DB) ## create the sample database data/workbench.db if missing
+
+run: $(VENV)/.installed $(DB) ## set up, then run the main job on the sample database
+	$(BIN)/workbench run
+
+test: $(VENV)/.installed ## set up, then run the whole test suite
+	$(PY) scripts/ensure_system_deps.py
+	$(BIN)/pytest
+
+lab: $(VENV)/.installed $(DB) ## open JupyterLab with the project's kernel
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(VENV)/.installed ## run the benchmarks (not part of the tests)
+	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+
+lock: | $(BIN)/uv ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 -o requirements.lock
+
+clean: ## remove the venv, generated data and reports
+	rm -rf $(VENV) $(DB) reports/*/ .pytest_cache

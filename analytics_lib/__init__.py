@@ -1,0 +1,16 @@
+"""analytics_lib: workflow analysis, forecasting and ROI over AI developer-assistant event logs."""
+from .errors import WorkbenchError
+from .io import (apply_mapping, engine_for, load_events, read_mapping, read_quarantine, store_summary,
+                 write_events, WriteResult)
+from .params import check_duration, check_granularity, parse_when, time_window, TimeWindow
+from .validation import ValidatedEvents, ValidationSummary, validate_events
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "WorkbenchError",
+    "apply_mapping", "engine_for", "load_events", "read_mapping", "read_quarantine", "store_summary",
+    "write_events", "WriteResult",
+    "check_duration", "check_granularity", "parse_when", "time_window", "TimeWindow",
+    "ValidatedEvents", "ValidationSummary", "validate_events",
+]
