@@ -386,7 +386,7 @@ class WriteResult:
     quarantine_already_present: int
 
 
-def write_events(result: ValidatedEvents, url: str, *, chunk_rows: int = 200_000) -> WriteResult:
+def write_events(result: ValidatedEvents, url: str, *, chunk_rows: int = 100_000, progress: bool = False) -> WriteResult:
     """Write clean events and the quarantine to a SQL store, idempotently.
 
     Events are keyed by ``event_id``: an id already in the store is left as it is, so
@@ -403,6 +403,8 @@ def write_events(result: ValidatedEvents, url: str, *, chunk_rows: int = 200_000
         SQLAlchemy URL of the store; tables are created when missing.
     chunk_rows : int
         Rows per batch.
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
@@ -421,8 +423,8 @@ def write_events(result: ValidatedEvents, url: str, *, chunk_rows: int = 200_000
         ev = _events_for_sql(result.events, engine.dialect.name)
         q = _quarantine_for_sql(result.quarantine, result.summary.source)
         with engine.begin() as conn:
-            ins = _insert_new(conn, EVENTS_TABLE, ev, chunk_rows)
-            qins = _insert_new(conn, QUARANTINE_TABLE, q, chunk_rows)
+            ins = _insert_new(conn, EVENTS_TABLE, ev, chunk_rows, progress)
+            qins = _insert_new(conn, QUARANTINE_TABLE, q, chunk_rows, False)
         return WriteResult(ins, len(ev) - ins, qins, len(q) - qins)
     except sa.exc.SQLAlchemyError as exc:
         raise WorkbenchError(f"could not write to {_source_name(url)}: {str(exc).splitlines()[0]}") from exc
@@ -458,7 +460,7 @@ def _quarantine_for_sql(quarantine: pd.DataFrame, source: str) -> pd.DataFrame:
     return out
 
 
-def _insert_new(conn: sa.Connection, table: sa.Table, df: pd.DataFrame, chunk_rows: int) -> int:
+def _insert_new(conn: sa.Connection, table: sa.Table, df: pd.DataFrame, chunk_rows: int, progress: bool) -> int:
     """Stage rows in a temporary table, then insert those whose key is not yet present."""
     if df.empty:
         return 0
@@ -470,14 +472,14 @@ def _insert_new(conn: sa.Connection, table: sa.Table, df: pd.DataFrame, chunk_ro
     conn.execute(sa.text(f'DROP TABLE IF EXISTS "{stage}"'))
     if dialect == "postgresql":
         conn.execute(sa.text(f'CREATE TEMP TABLE "{stage}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'))
-        _copy_postgres(conn, stage, df[cols])
+        _copy_postgres(conn, stage, df[cols], chunk_rows, progress)
     else:
         conn.execute(sa.text(f'CREATE TEMP TABLE "{stage}" AS SELECT * FROM "{table.name}" WHERE 0'))
         placeholders = ", ".join("?" for _ in cols)
         raw = conn.connection.driver_connection
         cur = raw.cursor()
         values = df[cols].astype(object).where(df[cols].notna(), None)
-        for lo in range(0, len(values), chunk_rows):
+        for lo in _chunks(len(values), chunk_rows, progress, f"writing {table.name}"):
             cur.executemany(f'INSERT INTO "{stage}" ({qcols}) VALUES ({placeholders})',
                             values.iloc[lo:lo + chunk_rows].itertuples(index=False, name=None))
     # Duplicate keys inside one batch cannot occur: validation quarantined them.
@@ -488,19 +490,25 @@ def _insert_new(conn: sa.Connection, table: sa.Table, df: pd.DataFrame, chunk_ro
     return int(res.rowcount)
 
 
-def _copy_postgres(conn: sa.Connection, stage: str, df: pd.DataFrame) -> None:
-    buf = _io.StringIO()
+def _chunks(n: int, size: int, progress: bool, desc: str):
+    starts = range(0, n, size)
+    if not progress:
+        return starts
+    from tqdm.auto import tqdm
+    return tqdm(starts, desc=desc, unit="batch", total=len(starts), leave=False)
+
+
+def _copy_postgres(conn: sa.Connection, stage: str, df: pd.DataFrame, chunk_rows: int, progress: bool) -> None:
     out = df.copy()
     for c in out.columns:
         if pd.api.types.is_bool_dtype(out[c].dtype):
             out[c] = out[c].map({True: "t", False: "f"}).astype(object)
-    out.to_csv(buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f+00:00")
     cols = ", ".join(f'"{c}"' for c in df.columns)
     cur = conn.connection.driver_connection.cursor()
     with cur.copy(f'COPY "{stage}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')') as copy:
-        data = buf.getvalue()
-        for lo in range(0, len(data), 1 << 20):
-            copy.write(data[lo:lo + (1 << 20)])
+        for lo in _chunks(len(out), chunk_rows, progress, f"copying into {stage}"):
+            copy.write(out.iloc[lo:lo + chunk_rows].to_csv(index=False, header=False, na_rep="\\N",
+                                                           date_format="%Y-%m-%d %H:%M:%S.%f+00:00"))
 
 
 def store_summary(url: str) -> pd.DataFrame:

@@ -1,0 +1,58 @@
+"""Ingest benchmark: load + validate N events from Parquet, against a bare pyarrow read of the same file.
+
+    python benchmarks/bench_ingest.py [--events 10000000] [--repeat 3] [--json]
+
+Targets (issue 2): >= 2M events/s and validation overhead <= 1.5x the bare
+``pyarrow.parquet.read_table(path).to_pandas()``. The Parquet file is generated once by the
+sample generator and cached in data/bench/.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import pyarrow.parquet as pq
+from _common import CACHE, Report, best_of, parser
+
+
+def sample_parquet(n_events: int):
+    """Cached Parquet of the seeded sample (fixed end date so the file never changes)."""
+    path = CACHE / f"events_{n_events}.parquet"
+    if not path.exists():
+        from analytics_lib.datasets import synthetic_events
+
+        CACHE.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        days = max(180, n_events // 5_000)
+        data = synthetic_events(n_events, days=min(days, 730), end="2025-06-30", seed=0, progress=True)
+        data.events.to_parquet(path, index=False, row_group_size=1_000_000)
+        print(f"generated {len(data.events):,} events into {path} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return path
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--events", type=int, default=10_000_000)
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args()
+    from analytics_lib import load_events
+
+    path = sample_parquet(args.events)
+    n = pq.ParquetFile(path).metadata.num_rows
+    bare, _ = best_of(args.repeat, lambda: pq.read_table(path).to_pandas())
+    ours, res = best_of(args.repeat, lambda: load_events(path, now="2025-07-01"))
+    assert res.summary.rows_kept == n and res.summary.reconciles
+    eps = n / ours.seconds
+    ratio = ours.seconds / bare.seconds
+    r = Report(f"bench_ingest: {n:,} events from Parquet, best of {args.repeat}")
+    r.add("load+validate seconds", ours.seconds, bare.seconds, ratio, "ratio <= 1.5")
+    r.add("events per second", eps, n / bare.seconds, None, ">= 2,000,000")
+    r.add("peak RSS MB", ours.peak_rss_mb, bare.peak_rss_mb, ours.peak_rss_mb / bare.peak_rss_mb, "")
+    r.figures = {"events": n, "seconds": round(ours.seconds, 3), "bare_read_seconds": round(bare.seconds, 3),
+                 "events_per_s": round(eps), "ratio_to_bare_read": round(ratio, 3),
+                 "peak_rss_mb": round(ours.peak_rss_mb, 1), "bare_peak_rss_mb": round(bare.peak_rss_mb, 1)}
+    r.emit(args.json)
+
+
+if __name__ == "__main__":
+    main()
