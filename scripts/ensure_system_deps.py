@@ -66,8 +66,8 @@ class Dep:
 
 
 DEPS = [
-    Dep("postgresql", "the tests marked `postgres` (throwaway PostgreSQL server)", find_pg_bin),
-    Dep("chromium", "the tests marked `browser` (headless Chromium via Playwright)", find_chromium),
+    Dep("postgresql", "tests marked 'postgres' (throwaway PostgreSQL servers)", find_pg_bin),
+    Dep("chromium", "tests marked 'browser' (headless Chromium via Playwright)", find_chromium),
 ]
 
 
@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="only report what is present; never install")
     args = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # keep stdout and stderr lines in order under make
 
     missing: list[Dep] = []
     for dep in DEPS:
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         why = "not running as root" if os.geteuid() != 0 else "apt-get not found"
         print(f"WARNING: {why}, cannot install: {names}.", file=sys.stderr)
         for d in missing:
-            print(f"  -> {d.needed_by} will be SKIPPED.", file=sys.stderr)
+            print(f"  -> the {d.needed_by} will be SKIPPED.", file=sys.stderr)
         print(f"  Install by hand with:  {manual}", file=sys.stderr)
         if in_ci():
             print("ERROR: CI=true and required system packages are missing.", file=sys.stderr)
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ERROR: {f}", file=sys.stderr)
         skipped = [d.needed_by for d in missing if not d.locate()]
         for s in skipped:
-            print(f"  -> {s} will be SKIPPED.", file=sys.stderr)
+            print(f"  -> the {s} will be SKIPPED.", file=sys.stderr)
         if in_ci():
             print("ERROR: CI=true: these tests must run here; failing.", file=sys.stderr)
             return 1

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -173,6 +174,7 @@ class _Server:
         self.pg_bin = pg_bin
         self.first_port = port
         self.options = options
+        self.owner_pid = os.getpid()
         self.as_postgres = os.geteuid() == 0
         self.base: Path | None = None
         self.url = ""
@@ -201,17 +203,20 @@ class _Server:
             if not shutil.which("runuser"):
                 raise PostgresUnavailable("running as root but `runuser` is missing (initdb refuses root)")
             try:
-                pw = __import__("pwd").getpwnam("postgres")
+                pw = pwd.getpwnam("postgres")
             except KeyError:
                 raise PostgresUnavailable("running as root but there is no `postgres` user "
                                           "(initdb refuses root)") from None
 
         self.base = Path(tempfile.mkdtemp(prefix="pgtest-", dir="/tmp"))
-        os.chmod(self.base, 0o755)
-        if self.as_postgres:
-            os.chown(self.base, pw.pw_uid, pw.pw_gid)
         with _live_lock:
             _live[id(self)] = self
+        try:
+            os.chmod(self.base, 0o755)  # pytest's tmp dirs are 0700: the postgres user could not enter
+            if self.as_postgres:
+                os.chown(self.base, pw.pw_uid, pw.pw_gid)
+        except OSError as e:
+            raise PostgresUnavailable(f"cannot prepare {self.base} for the postgres user: {e}") from None
         self._start_watchdog()
 
         data = self.base / "data"
@@ -235,7 +240,8 @@ class _Server:
                 if attempt < START_ATTEMPTS and re.search(r"could not bind|already in use", new_log):
                     port = _free_port()
                     continue
-                raise PostgresUnavailable(f"{e}\nserver.log:\n{_tail(new_log)}") from None
+                raise PostgresUnavailable(
+                    f"{e}\nlast lines of {log} (removed with its temp dir):\n{_tail(new_log)}") from None
 
         self._run([str(pg_bin / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "test"],
                   "createdb", timeout=60, wrap=False)
@@ -254,6 +260,8 @@ class _Server:
             self._watchdog = None  # atexit and the context manager still clean up
 
     def stop(self) -> None:
+        if os.getpid() != self.owner_pid:  # a forked child (its atexit too) must not stop our server
+            return
         with _live_lock:
             if _live.pop(id(self), None) is None:
                 return

@@ -5,11 +5,12 @@ Everything here is real: real initdb/pg_ctl, real TCP connections, real subproce
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -72,10 +73,11 @@ def server_facts(url: str) -> dict:
         with engine.connect() as conn:
             data_dir = conn.execute(text("SHOW data_directory")).scalar_one()
             backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            postmaster = parent_pid(backend)  # while the backend still exists
     finally:
         engine.dispose()
     return {"data_dir": data_dir, "base": str(Path(data_dir).parent), "backend": backend,
-            "postmaster": parent_pid(backend), "port": make_url(url).port}
+            "postmaster": postmaster, "port": make_url(url).port}
 
 
 def assert_gone(facts: dict) -> None:
@@ -121,16 +123,26 @@ def test_server_roundtrip_and_cleanup():
 
 @pytest.mark.postgres
 def test_cleanup_when_body_raises():
-    with pytest.raises(ZeroDivisionError):
-        with server_or_skip() as url:
-            facts = server_facts(url)
-            # an open connection must not prevent the stop
-            engine = create_engine(url)
-            conn = engine.connect()
-            conn.execute(text("SELECT 1"))
-            1 / 0
-    assert_gone(facts)
-    engine.dispose()
+    engine = conn = None
+    try:
+        with pytest.raises(ZeroDivisionError):
+            with server_or_skip() as url:
+                facts = server_facts(url)
+                # a connection still open when the block is left must not prevent the stop
+                engine = create_engine(url)
+                conn = engine.connect()
+                conn.execute(text("SELECT 1"))
+                1 / 0
+        assert_gone(facts)
+    finally:
+        # Close explicitly. Left to the garbage collector, its finalizer ran at a random later
+        # point and crashed pytest's session end here (CPython 3.11.7: "SystemError: AST
+        # constructor recursion depth mismatch" in a later ast.parse, see CPython gh-106905).
+        if conn is not None:
+            conn.invalidate()  # the server is gone: drop the connection without a ROLLBACK
+            conn.close()
+        if engine is not None:
+            engine.dispose()
 
 
 @pytest.mark.postgres
@@ -152,26 +164,26 @@ def test_port_clash_retries_on_another_port():
     assert not port_open(port)
 
 
-def test_missing_binaries_raise_and_leave_nothing(tmp_path):
-    before = set(Path("/tmp").glob("pgtest-*"))
+def test_missing_binaries_raise(tmp_path):
     with pytest.raises(PostgresUnavailable, match="no PostgreSQL server binaries"):
         with postgres_server(pg_bin=tmp_path / "nope"):
-            pass
-    assert set(Path("/tmp").glob("pgtest-*")) <= before
+            pytest.fail("the body must not run")
 
 
 @pytest.mark.postgres
 def test_startup_failure_reports_log_and_cleans_up():
     if find_pg_bin() is None:
         pytest.skip("PostgreSQL binaries not installed")
-    before = set(Path("/tmp").glob("pgtest-*"))
     # A server that refuses to start: the error carries the server log (not retried: no port clash).
     with pytest.raises(PostgresUnavailable) as err:
         with postgres_server(options="-c no_such_setting=1"):
-            pass
+            pytest.fail("the body must not run")
     msg = str(err.value)
     assert "pg_ctl start failed" in msg and 'unrecognized configuration parameter "no_such_setting"' in msg
-    assert set(Path("/tmp").glob("pgtest-*")) <= before
+    base = re.search(r"/tmp/pgtest-[^/\s]+", msg)
+    assert base, msg
+    assert not Path(base.group()).exists(), "temp dir of the failed server was not removed"
+    assert processes_using(base.group()) == ""
 
 
 CHILD = """
@@ -191,8 +203,7 @@ print(json.dumps({{"url": url, "data_dir": dd, "port": make_url(url).port}}), fl
 
 
 def run_child(ending: str) -> dict:
-    import json
-
+    """Run CHILD in a fresh interpreter: it starts a server, prints its facts, then ends with `ending`."""
     r = subprocess.run([sys.executable, "-c", CHILD.format(tests=str(TESTS), ending=ending)],
                        capture_output=True, text=True, timeout=120)
     if r.returncode not in (0, 3) or not r.stdout.strip():
