@@ -248,7 +248,7 @@ def _url_ok(url: str) -> bool:
     try:
         sa.engine.make_url(url)
         return True
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):
         return False
 
 
@@ -264,7 +264,7 @@ def engine_for(url: str) -> sa.Engine:
     """
     try:
         parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as exc:
+    except (sa.exc.ArgumentError, ValueError) as exc:
         raise WorkbenchError(
             f"{url!r} is not a database URL: use a SQLAlchemy URL such as sqlite:///data/workbench.db "
             "or postgresql+psycopg://user@host:5432/dbname") from exc
@@ -273,7 +273,9 @@ def engine_for(url: str) -> sa.Engine:
     try:
         return sa.create_engine(parsed)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
-        raise WorkbenchError(f"no database driver for {parsed.drivername!r}: {exc}") from exc
+        raise WorkbenchError(
+            f"no database driver for {parsed.drivername!r} ({exc}): use e.g. sqlite:///path.db or "
+            "postgresql+psycopg://user@host/db, or install the driver for your database") from exc
 
 
 def _read_sql(url: str, *, table: str, query: str | None, query_params: Mapping[str, Any] | None,
@@ -283,8 +285,11 @@ def _read_sql(url: str, *, table: str, query: str | None, query_params: Mapping[
     try:
         with engine.connect() as conn:
             if query is not None:
-                base = sa.text(query).bindparams(**dict(query_params or {})).columns()
-                sel_from = base.subquery("q")
+                params = dict(query_params or {})
+                probe = conn.execute(sa.text(f"SELECT * FROM ({query}) AS q LIMIT 0").bindparams(**params))
+                names = list(probe.keys())
+                probe.close()
+                sel_from = sa.text(query).bindparams(**params).columns(*map(sa.column, names)).subquery("q")
             else:
                 meta = sa.MetaData()
                 try:
@@ -309,8 +314,9 @@ def _read_sql(url: str, *, table: str, query: str | None, query_params: Mapping[
             return pd.read_sql(stmt, conn)
     except WorkbenchError:
         raise
-    except sa.exc.SQLAlchemyError as exc:
-        raise WorkbenchError(f"could not read events from {safe}: {str(exc).splitlines()[0]}") from exc
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ else exc
+        raise WorkbenchError(f"could not read events from {safe}: {str(cause).splitlines()[0]}") from exc
     finally:
         engine.dispose()
 

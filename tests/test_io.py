@@ -149,8 +149,9 @@ def test_real_pm4py_logs_load_without_loss(name, cases, activities):
 
 # --- structural errors through SQL ------------------------------------------------------------
 def test_bad_url_missing_table_and_driver(tmp_path):
-    with pytest.raises(WorkbenchError, match="not a database URL"):
-        load_events("nosuch://")
+    for bad in ("://nothing", "sqlite:://x", "postgresql://u@h:notaport/db"):
+        with pytest.raises(WorkbenchError, match="not a database URL"):
+            load_events(bad)
     with pytest.raises(WorkbenchError, match="has no table 'events'"):
         load_events(f"sqlite:///{tmp_path / 'empty.db'}")
     with pytest.raises(WorkbenchError, match="no database driver"):
