@@ -18,8 +18,9 @@ from rich.table import Table
 from . import paths
 from .errors import WorkbenchError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Wide tables stay readable in logs and CI (rich would wrap to 80 columns off a terminal).
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 150)
 
 
 def print_frame(df: pd.DataFrame, *, title: str | None = None, index: bool = True, floatfmt: str = "{:,.4g}") -> None:
@@ -205,14 +206,18 @@ def _kpi_display(table: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 @main.command()
 @click.option("--source", default=paths.DEFAULT_DB_URL, show_default=True, help="The store to report on.")
-@click.option("--start", default="-28d", show_default=True)
-@click.option("--end", default="today", show_default=True)
-def run(source: str, start: str, end: str) -> None:
+@click.option("--weeks", default=8, show_default=True, type=click.IntRange(1, 520),
+              help="Whole UTC weeks (Monday start) to report, plus the current one.")
+def run(source: str, weeks: int) -> None:
     """The main job: check the store, validate its events and print the KPI table."""
     from .io import load_events, store_summary
+    from .params import parse_when
     from .workflow import kpi_table
 
     print_frame(store_summary(source), title=f"store {_safe(source)}", index=False)
+    today = parse_when("today")
+    start = (today - pd.Timedelta(days=today.dayofweek + 7 * weeks)).date().isoformat()
+    end = "today"
     t0 = time.perf_counter()
     result = load_events(source, start=start, end=end)
     _print_summary(result.summary)

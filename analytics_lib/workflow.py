@@ -12,6 +12,8 @@ from .params import check_granularity
 
 #: Event types that are LLM requests (for error rate and cost per request).
 REQUEST_TYPES = ("generation", "error")
+#: Event types whose latency is the assistant's response time (``test_run`` is the developer's own test time).
+RESPONSE_TYPES = ("search", "cache_query", "generation", "error")
 
 
 def period_start(ts: pd.Series, granularity: str) -> pd.Series:
@@ -43,7 +45,8 @@ def _quantiles(values: pd.Series, keys: pd.Series, qs: tuple[float, ...]) -> pd.
     return frame.groupby("k", observed=True)["v"].quantile(list(qs)).unstack()
 
 
-def kpi_table(events: pd.DataFrame, *, granularity: str = "D") -> pd.DataFrame:
+def kpi_table(events: pd.DataFrame, *, granularity: str = "D",
+              latency_types: tuple[str, ...] | None = RESPONSE_TYPES) -> pd.DataFrame:
     """Key usage, quality and cost figures per period, with empty periods filled.
 
     Definitions (all periods are UTC; ``W`` weeks start on Monday, ``M`` is the calendar month):
@@ -54,8 +57,9 @@ def kpi_table(events: pd.DataFrame, *, granularity: str = "D") -> pd.DataFrame:
     - ``cache_hit_rate``: ``cache_query`` events with ``cache_hit`` true / those with
       ``cache_hit`` known;
     - ``error_rate``: ``error`` events / LLM requests (``generation`` + ``error`` events);
-    - ``latency_p50/p95/p99``: linear-interpolated percentiles of ``latency_ms`` over all
-      events that have one;
+    - ``latency_p50/p95/p99``: linear-interpolated percentiles of ``latency_ms`` over the
+      events of ``latency_types`` that have one (default: the assistant's responses,
+      ``RESPONSE_TYPES``; ``None`` for all events);
     - ``tokens_in``, ``tokens_out``, ``cost_usd``: sums; ``accepts``: ``accept`` events;
       ``cost_per_accept``: ``cost_usd / accepts``;
     - ``satisfaction``: mean of the scores given.
@@ -67,6 +71,8 @@ def kpi_table(events: pd.DataFrame, *, granularity: str = "D") -> pd.DataFrame:
     events : DataFrame
         Validated events.
     granularity : {"D", "W", "M"}
+    latency_types : tuple of str or None
+        Event types whose ``latency_ms`` enters the latency percentiles.
 
     Returns
     -------
@@ -110,7 +116,8 @@ def kpi_table(events: pd.DataFrame, *, granularity: str = "D") -> pd.DataFrame:
     out["sessions_per_user"] = out["sessions"] / out["active_users"]
     out["cache_hit_rate"] = sums["cache_hit"] / sums["cache_q"].where(sums["cache_q"] > 0)
     out["error_rate"] = sums["error"] / sums["request"].where(sums["request"] > 0)
-    lat = _quantiles(events[S.LATENCY_MS], period, (0.5, 0.95, 0.99))
+    latency = events[S.LATENCY_MS] if latency_types is None else events[S.LATENCY_MS].where(et.isin(latency_types))
+    lat = _quantiles(latency, period, (0.5, 0.95, 0.99))
     lat.columns = ["latency_p50", "latency_p95", "latency_p99"]
     out = out.join(lat)
     out["tokens_in"], out["tokens_out"] = sums["tokens_in"], sums["tokens_out"]

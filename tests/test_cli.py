@@ -1,0 +1,90 @@
+"""The `workbench` command line: help everywhere, exit codes, and the real entry point."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import CORPUS
+
+from analytics_lib import load_events
+from analytics_lib.cli import main
+
+SUBCOMMANDS = ["sample", "ingest", "kpis", "run"]
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("cmd", [[], *[[c] for c in SUBCOMMANDS]])
+def test_every_command_has_help(cmd):
+    res = invoke(*cmd, "--help")
+    assert res.exit_code == 0 and "Usage:" in res.output and len(res.output.splitlines()) > 4
+
+
+def test_ingest_reports_quarantine_and_is_idempotent(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    qcsv = tmp_path / "q.csv"
+    first = invoke("ingest", str(CORPUS / "bad_rows.csv"), "--into", url, "--quarantine-csv", str(qcsv))
+    assert first.exit_code == 0, first.output
+    assert "stored 8 new events" in first.output and "22 quarantined rows" in first.output
+    assert "wrong_type" in first.output
+    assert len(pd.read_csv(qcsv)) == 22
+    second = invoke("ingest", str(CORPUS / "bad_rows.csv"), "--into", url)
+    assert "stored 0 new events (8 were already there)" in second.output
+    assert "0 quarantined rows" in second.output
+
+
+@pytest.mark.parametrize("name, message", [
+    ("missing_column.csv", "missing required columns: event_type"),
+    ("empty.csv", "is empty"),
+    ("naive_only.csv", "--naive-utc"),
+])
+def test_structural_errors_exit_2_with_a_message(tmp_path, name, message):
+    res = CliRunner().invoke(main, ["ingest", str(CORPUS / name), "--into", f"sqlite:///{tmp_path / 'w.db'}"])
+    assert res.exit_code == 2
+    assert message in res.output and "Traceback" not in res.output
+
+
+def test_ingest_with_mapping_of_a_real_log(tmp_path):
+    log = Path(__file__).parents[2] / "shared/data/real/eventlogs/pm4py/receipt.csv"
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    res = invoke("ingest", str(log), "--into", url, "--mapping", str(CORPUS / "pm4py_mapping.yaml"))
+    assert res.exit_code == 0 and "stored 8,577 new events" in res.output
+    assert len(load_events(url).events) == 8577
+
+
+def test_sample_to_parquet_with_truth_then_kpis(tmp_path):
+    out = tmp_path / "raw.parquet"
+    res = invoke("sample", "--into", str(out), "--events", "20000", "--days", "35", "--end", "2025-06-30",
+                 "--malformed-share", "0")
+    assert res.exit_code == 0, res.output
+    truth = json.loads((tmp_path / "raw.truth.json").read_text())
+    raw = pd.read_parquet(out)
+    assert truth["n_events"] == len(raw)
+    kpi_csv = tmp_path / "k.csv"
+    res = invoke("kpis", str(out), "-g", "W", "--csv", str(kpi_csv))
+    assert res.exit_code == 0 and "active_users" in res.output
+    assert pd.read_csv(kpi_csv)["events"].sum() == len(raw)
+
+
+def test_run_main_job_on_a_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    assert invoke("sample", "--into", url, "--events", "20000", "--days", "40").exit_code == 0
+    assert (tmp_path / "w.truth.json").exists()
+    res = invoke("run", "--source", url, "--weeks", "2")
+    assert res.exit_code == 0, res.output
+    assert "weekly KPIs" in res.output and "quarantined: wrong_type" in res.output
+
+
+def test_installed_entry_point():
+    exe = Path(sys.executable).with_name("workbench")
+    res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "ingest" in res.stdout
+    res = subprocess.run([str(exe), "kpis", "no_such_file.csv"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "does not exist" in res.stderr
