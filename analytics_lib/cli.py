@@ -216,7 +216,7 @@ def run(source: str, weeks: int) -> None:
 
     print_frame(store_summary(source), title=f"store {_safe(source)}", index=False)
     today = parse_when("today")
-    start = (today - pd.Timedelta(days=today.dayofweek + 7 * weeks)).date().isoformat()
+    start = (today - pd.Timedelta(days=today.day_of_week + 7 * weeks)).date().isoformat()
     end = "today"
     t0 = time.perf_counter()
     result = load_events(source, start=start, end=end)

@@ -6,6 +6,7 @@ without any time zone) raise :class:`~analytics_lib.errors.WorkbenchError`.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,15 +79,33 @@ def _blank(s: pd.Series) -> np.ndarray:
     """Missing or whitespace-only, vectorized for any dtype."""
     miss = s.isna().to_numpy().copy()
     if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = s.cat.categories
-        if cats.dtype == object or pd.api.types.is_string_dtype(cats.dtype):
-            empty_cats = np.asarray(pd.Series(cats).astype(str).str.strip() == "")
-            if empty_cats.any():
-                codes = s.cat.codes.to_numpy()
-                miss |= (codes >= 0) & empty_cats[np.maximum(codes, 0)]
+        blank_cats = _blank_categories(s.cat.categories)
+        if blank_cats.any():
+            codes = s.cat.codes.to_numpy()
+            miss |= (codes >= 0) & blank_cats[np.maximum(codes, 0)]
     elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-        miss |= (s.astype("str").str.strip() == "").fillna(False).to_numpy(dtype=bool)
+        text = s if isinstance(s.dtype, pd.StringDtype) else s.astype("str")
+        miss |= _blank_text(text)
     return miss
+
+
+def _blank_text(text: pd.Series) -> np.ndarray:
+    """Empty or whitespace-only strings (missing -> False), with Arrow kernels when Arrow-backed."""
+    if hasattr(text.array, "__arrow_array__"):
+        import pyarrow.compute as pc
+
+        arr = text.array.__arrow_array__()
+        blank = pc.fill_null(pc.or_(pc.utf8_is_space(arr), pc.equal(pc.binary_length(arr), 0)), False)
+        if not pc.any(blank).as_py():  # the common case: no bitmap-to-bytes conversion
+            return np.zeros(len(text), dtype=bool)
+        return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
+    return (text.str.isspace() | (text.str.len() == 0)).fillna(False).to_numpy(dtype=bool)
+
+
+def _blank_categories(cats: pd.Index) -> np.ndarray:
+    if not (cats.dtype == object or pd.api.types.is_string_dtype(cats.dtype)):
+        return np.zeros(len(cats), dtype=bool)
+    return np.asarray(pd.Series(cats).astype(str).str.strip() == "")
 
 
 def _as_text(s: pd.Series) -> pd.Series:
@@ -131,8 +150,8 @@ def _parse_numeric(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """To float64. Returns (values, wrong-type mask) where wrong type = present but not a number."""
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("float64"), np.zeros(len(s), dtype=bool)
-    if pd.api.types.is_numeric_dtype(s.dtype):
-        return s.astype("float64"), np.zeros(len(s), dtype=bool)
+    if pd.api.types.is_numeric_dtype(s.dtype):  # typed already: compared as it is, no copy
+        return s, np.zeros(len(s), dtype=bool)
     values = pd.to_numeric(s if s.dtype != object else _as_text(s).replace("", None), errors="coerce")
     values = values.astype("float64")
     wrong = values.isna().to_numpy() & ~_blank(s)
@@ -157,12 +176,93 @@ def _parse_bool(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 
 def _categorical(s: pd.Series) -> pd.Series:
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = s.cat.categories
-        if not pd.api.types.is_string_dtype(cats.dtype) or not cats.is_monotonic_increasing:
-            return s.astype("str").astype("category")
-        return s.cat.remove_unused_categories()
-    return s.astype("str").astype("category")
+    """A categorical with text categories that are sorted, used and not blank (blank -> NA).
+
+    For categorical input (e.g. dictionary-encoded Parquet) only the codes are remapped:
+    no pass over the values' text.
+    """
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        text = s if isinstance(s.dtype, pd.StringDtype) else s.astype("str")
+        return text.mask(_blank(text)).astype("category")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cats = s.cat.categories
+    text_cats = pd.Index(cats.astype(str), dtype="str")
+    codes = s.cat.codes.to_numpy()  # int8/int16/int32; -1 = missing
+    present = codes.min() >= 0 if len(codes) else True
+    pa_codes = pa.array(codes, mask=None if present else codes < 0)  # Arrow works on the small ints as they are
+    seen = pc.unique(pa_codes).drop_null().to_numpy()
+    used = np.zeros(len(cats), dtype=bool)
+    used[seen] = True
+    used &= ~_blank_categories(cats)
+    if used.all() and text_cats.is_monotonic_increasing and text_cats.is_unique and cats.dtype == text_cats.dtype:
+        return s
+    kept = np.flatnonzero(used)
+    order = np.argsort(np.asarray(text_cats[kept], dtype=object), kind="stable")
+    new_cats = text_cats[kept[order]]
+    if not new_cats.is_unique:  # e.g. categories 1 and "1": fall back to text
+        return s.astype("str").astype("category")
+    remap = np.full(len(cats), -1, dtype=codes.dtype)
+    remap[kept[order]] = np.arange(len(kept), dtype=codes.dtype)
+    new_codes = pc.fill_null(pc.take(pa.array(remap), pa_codes), -1).to_numpy(zero_copy_only=False)
+    dtype = pd.CategoricalDtype(new_cats)
+    return pd.Series(pd.Categorical.from_codes(new_codes, dtype=dtype, validate=False), index=s.index, name=s.name)
+
+
+def _duplicates(ids: pd.Series) -> np.ndarray:
+    """Later repeats of an id (the first is not flagged).
+
+    Ids that arrive in ascending order (sequences, ULIDs, UUIDv7, time-prefixed ids) are
+    checked with one comparison of neighbours; any other order with a hash table.
+    """
+    n = len(ids)
+    if n < 2:
+        return np.zeros(n, dtype=bool)
+    if hasattr(ids.array, "__arrow_array__"):  # Arrow kernels on neighbours, no pandas round trips
+        import pyarrow.compute as pc
+
+        arr = ids.array.__arrow_array__()
+        head, tail = arr.slice(0, n - 1), arr.slice(1)
+        if not pc.any(pc.less_equal(tail, head)).as_py():
+            return np.zeros(n, dtype=bool)  # strictly ascending: no repeats at all
+        if not pc.any(pc.less(tail, head)).as_py():  # ascending with ties
+            eq = pc.fill_null(pc.equal(tail, head), False).to_numpy(zero_copy_only=False)
+            return np.concatenate([[False], np.asarray(eq, dtype=bool)])
+    else:
+        values = ids.array
+        head, tail = values[:-1], values[1:]
+        try:
+            if not bool(np.asarray(tail <= head, dtype=bool).any()):
+                return np.zeros(n, dtype=bool)
+            if not bool(np.asarray(tail < head, dtype=bool).any()):
+                return np.concatenate([[False], np.asarray(tail == head, dtype=bool)])
+        except TypeError:  # mixed types that do not compare: use the hash table
+            pass
+    return _duplicates_hashed(ids)
+
+
+def _duplicates_hashed(ids: pd.Series) -> np.ndarray:
+    """Repeats in any order: DuckDB's parallel hash aggregate finds the repeated values (usually
+    few), then pandas marks the later occurrences among those candidates only."""
+    if len(ids) < 500_000 or not hasattr(ids.array, "__arrow_array__"):
+        return ids.duplicated(keep="first").to_numpy()
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = ids.array.__arrow_array__()
+    with duckdb.connect() as con:
+        con.register("ids", pa.table({"id": arr}))
+        repeated = con.execute("SELECT id FROM ids GROUP BY id HAVING count(*) > 1").fetchnumpy()["id"]
+    out = np.zeros(len(ids), dtype=bool)
+    if len(repeated) == 0:
+        return out
+    value_set = pa.array(np.asarray(repeated, dtype=object), type=pa.large_string())
+    candidates = np.asarray(pc.is_in(arr, value_set=value_set.cast(arr.type)).to_numpy(zero_copy_only=False), dtype=bool)
+    rows = np.flatnonzero(candidates)
+    out[rows] = ids.iloc[rows].duplicated(keep="first").to_numpy()
+    return out
 
 
 def validate_events(df: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timestamp | str | None = None,
@@ -230,67 +330,86 @@ def validate_events(df: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timest
         raise WorkbenchError(f"the events source {source} is empty: it holds no rows to analyse")
 
     n = len(df)
-    code = np.zeros(n, dtype=np.int8)
-    col = np.full(n, None, dtype=object)
+    code = np.zeros(n, dtype=np.int8)       # 0 = valid, else 1 + index into _REASON_CODES
+    col = np.zeros(n, dtype=np.int8)        # 1 + index into S.COLUMNS of the culprit column
 
     def flag(mask: np.ndarray, reason: str, column: str) -> None:
+        if not mask.any():
+            return
         hit = mask & (code == 0)
         code[hit] = _REASON_CODES.index(reason) + 1
-        col[hit] = column
+        col[hit] = S.COLUMNS.index(column) + 1
 
-    # 1. required values present
-    blank = {c: _blank(df[c]) for c in S.REQUIRED}
-    for c in S.REQUIRED:
+    # Per-column work that needs no other column runs on two threads (Arrow and numpy release the
+    # GIL) while this thread parses timestamps, numbers and booleans; flags are then applied in
+    # the documented order, so the first reason that applies wins.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        blank_jobs = {c: pool.submit(_blank, df[c]) for c in (*S.REQUIRED, S.SESSION_ID) if c in df.columns}
+        cat_jobs = {c: pool.submit(_categorical, df[c]) for c in S.COLUMNS
+                    if S.DTYPES[c] == "category" and c in df.columns}
+        ids = df[S.EVENT_ID] if isinstance(df[S.EVENT_ID].dtype, pd.StringDtype) else df[S.EVENT_ID].astype("str")
+        dup_job = pool.submit(_duplicates, ids)  # speculative: valid if every row passes the other checks
+
+        ts, unparsable, naive = _parse_ts(df[S.TS], naive_utc, ~df[S.TS].isna().to_numpy())
+        ref = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+        ref = ref.tz_localize("UTC") if ref.tzinfo is None else ref
+        future = _mask(ts > ref + pd.Timedelta(future_tolerance))
+        numbers: dict[str, pd.Series] = {}
+        wrong: list[tuple[np.ndarray, str]] = []
+        for c in (*S.NONNEG_FLOAT, *S.NONNEG_INT, S.SATISFACTION):
+            if c in df.columns:
+                values, bad = _parse_numeric(df[c])
+                if c in S.NONNEG_INT and not pd.api.types.is_integer_dtype(df[c].dtype):
+                    bad = bad | (values.notna().to_numpy() & (values.to_numpy() % 1 != 0))
+                wrong.append((bad, c))
+                numbers[c] = values
+        bools: dict[str, pd.Series] = {}
+        for c in S.BOOL:
+            if c in df.columns:
+                bools[c], bad = _parse_bool(df[c])
+                wrong.append((bad, c))
+        negative = [(np.less(_floats(numbers[c]), 0), c) for c in (*S.NONNEG_FLOAT, *S.NONNEG_INT) if c in numbers]
+        if S.SATISFACTION in numbers:
+            lo, hi = S.SATISFACTION_RANGE
+            sat = _floats(numbers[S.SATISFACTION])
+            out_of_range = np.less(sat, lo) | np.greater(sat, hi)
+
+        blank = {c: job.result() for c, job in blank_jobs.items()}
+        categoricals = {c: job.result() for c, job in cat_jobs.items()}
+        dup_all = dup_job.result()
+
+    for c in S.REQUIRED:                                  # 1. required values present
         flag(blank[c], S.MISSING_REQUIRED, c)
-    # 2-4. timestamps
-    ts, unparsable, naive = _parse_ts(df[S.TS], naive_utc, ~blank[S.TS])
-    flag(unparsable, S.UNPARSABLE_TIMESTAMP, S.TS)
+    flag(unparsable, S.UNPARSABLE_TIMESTAMP, S.TS)       # 2-4. timestamps
     flag(naive, S.NAIVE_TIMESTAMP, S.TS)
-    ref = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    ref = ref.tz_localize("UTC") if ref.tzinfo is None else ref
-    flag((ts > ref + pd.Timedelta(future_tolerance)).fillna(False).to_numpy(dtype=bool), S.FUTURE_TIMESTAMP, S.TS)
-
-    # 5-7. numbers and booleans
-    numbers: dict[str, pd.Series] = {}
-    for c in (*S.NONNEG_FLOAT, *S.NONNEG_INT, S.SATISFACTION):
-        if c in df.columns:
-            values, wrong = _parse_numeric(df[c])
-            if c in S.NONNEG_INT:
-                frac = values.notna().to_numpy() & (values.to_numpy() % 1 != 0)
-                wrong = wrong | frac
-            flag(wrong, S.WRONG_TYPE, c)
-            numbers[c] = values
-    bools: dict[str, pd.Series] = {}
-    for c in S.BOOL:
-        if c in df.columns:
-            bools[c], wrong = _parse_bool(df[c])
-            flag(wrong, S.WRONG_TYPE, c)
-    for c in (*S.NONNEG_FLOAT, *S.NONNEG_INT):
-        if c in numbers:
-            flag((numbers[c] < 0).fillna(False).to_numpy(dtype=bool), S.NEGATIVE_VALUE, c)
-    if S.SATISFACTION in numbers:
-        lo, hi = S.SATISFACTION_RANGE
-        sat = numbers[S.SATISFACTION]
-        flag(((sat < lo) | (sat > hi)).fillna(False).to_numpy(dtype=bool), S.OUT_OF_RANGE, S.SATISFACTION)
+    flag(future, S.FUTURE_TIMESTAMP, S.TS)
+    for bad, c in wrong:                                  # 5. types
+        flag(bad, S.WRONG_TYPE, c)
+    for bad, c in negative:                               # 6. signs
+        flag(bad, S.NEGATIVE_VALUE, c)
+    if S.SATISFACTION in numbers:                         # 7. ranges
+        flag(out_of_range, S.OUT_OF_RANGE, S.SATISFACTION)
     # 8. duplicates among otherwise valid rows
     ok = code == 0
-    ids = _as_text(df[S.EVENT_ID]) if df[S.EVENT_ID].dtype == object else df[S.EVENT_ID]
-    dup = np.zeros(n, dtype=bool)
-    dup[ok] = ids[ok].duplicated(keep="first").to_numpy()
+    if ok.all():
+        dup = dup_all
+    else:
+        dup = np.zeros(n, dtype=bool)
+        dup[ok] = _duplicates(ids[ok])
     flag(dup, S.DUPLICATE_EVENT_ID, S.EVENT_ID)
 
     ok = code == 0
     inside = ok.copy()
-    if window is not None:
-        inside &= window.mask(ts).fillna(False).to_numpy(dtype=bool)
+    if window is not None and (window.start is not None or window.end is not None):
+        inside &= _mask(window.mask(ts))
 
-    clean = _typed_frame(df, inside, ts, numbers, bools, ids)
+    clean = _typed_frame(df, inside, ts, numbers, bools, ids, categoricals, blank.get(S.SESSION_ID))
     quarantined = code != 0
-    quarantine = df.loc[quarantined].copy()
-    quarantine.insert(0, "source_row", np.flatnonzero(quarantined))
-    quarantine["reason"] = pd.Categorical(
-        np.asarray(_REASON_CODES, dtype=object)[code[quarantined] - 1], categories=_REASON_CODES)
-    quarantine["reason_column"] = col[quarantined]
+    rows = np.flatnonzero(quarantined)
+    quarantine = df.iloc[rows].copy() if len(rows) else df.iloc[:0].copy()  # untouched rows
+    quarantine.insert(0, "source_row", rows)
+    quarantine["reason"] = pd.Categorical.from_codes(code[rows] - 1, categories=_REASON_CODES)
+    quarantine["reason_column"] = np.asarray((None, *S.COLUMNS), dtype=object)[col[rows]]
     quarantine = quarantine.reset_index(drop=True)
 
     counts = np.bincount(code, minlength=len(_REASON_CODES) + 1)
@@ -298,41 +417,63 @@ def validate_events(df: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timest
     et_counts = clean[S.EVENT_TYPE].value_counts()
     unknown = {str(t): int(k) for t, k in et_counts.items() if k and t not in S.EVENT_TYPES}
     summary = ValidationSummary(
-        source=source, rows_read=n, rows_kept=len(clean), rows_quarantined=int(quarantined.sum()),
-        rows_outside_window=int(ok.sum() - inside.sum()), by_reason=by_reason, unknown_event_types=unknown)
+        source=source, rows_read=n, rows_kept=len(clean), rows_quarantined=len(rows),
+        rows_outside_window=int(np.count_nonzero(ok) - np.count_nonzero(inside)), by_reason=by_reason, unknown_event_types=unknown)
     assert summary.reconciles, summary  # an internal invariant, not input checking
     return ValidatedEvents(clean, quarantine, summary)
 
 
+def _floats(values: pd.Series) -> np.ndarray:
+    """Numbers as a float64 array with NaN for missing (no copy when already float64)."""
+    return values.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _mask(cond: pd.Series) -> np.ndarray:
+    """A comparison result as a plain bool array, missing -> False, without a fillna copy."""
+    return cond.to_numpy(dtype=bool, na_value=False)
+
+
 def _typed_frame(df: pd.DataFrame, keep: np.ndarray, ts: pd.Series, numbers: dict[str, pd.Series],
-                 bools: dict[str, pd.Series], ids: pd.Series) -> pd.DataFrame:
-    """Build the clean frame (contract columns with contract dtypes, then extras), sorted by ts."""
+                 bools: dict[str, pd.Series], ids: pd.Series, categoricals: dict[str, pd.Series],
+                 session_blank: np.ndarray | None) -> pd.DataFrame:
+    """Build the clean frame (contract columns with contract dtypes, then extras), sorted by ts.
+
+    Columns that already have their contract dtype are passed through, and when every row
+    is kept nothing is copied by masking.
+    """
+    everything = bool(keep.all())
+    take = (lambda x: x) if everything else (lambda x: x[keep])  # noqa: E731
+    index = df.index if everything else df.index[keep]
     out: dict[str, pd.Series] = {}
-    k = keep
-    index = df.index[k]
     for c in S.COLUMNS:
         dtype = S.DTYPES[c]
+        given = df[c] if c in df.columns else None
         if c == S.TS:
-            v = ts[k].dt.as_unit("us")
+            v = take(ts).dt.as_unit("us")
         elif c == S.EVENT_ID:
-            v = ids[k].astype("str")
+            v = take(ids).astype("str")
+        elif given is not None and str(given.dtype) == dtype and dtype != "category" and c != S.SESSION_ID:
+            v = take(given)  # already typed and checked
         elif c in numbers:
-            v = numbers[c][k].astype(dtype)
+            v = take(numbers[c]).astype(dtype)
         elif c in bools:
-            v = bools[c][k]
-        elif c in df.columns:
-            src = df[c][k]
-            v = src.mask(_blank(src)) if not isinstance(src.dtype, pd.CategoricalDtype) else src
-            v = _categorical(v) if dtype == "category" else v.astype("str")
+            v = take(bools[c])
+        elif c in categoricals:  # normalised on the whole column; drop categories only the rejects used
+            v = categoricals[c] if everything else _categorical(take(categoricals[c]))
+        elif given is not None:  # session_id: text, blank -> missing
+            src = take(given)
+            blank = take(session_blank) if session_blank is not None else _blank(src)
+            v = (src.mask(blank) if blank.any() else src).astype("str")
         elif dtype == "category":  # absent optional column: all missing, still typed
-            v = pd.Series(pd.Categorical([None] * len(index), categories=pd.Index([], dtype="str")), index=index)
+            v = pd.Series(pd.Categorical.from_codes(np.full(len(index), -1), categories=pd.Index([], dtype="str")),
+                          index=index)
         else:
             v = pd.Series(pd.NA if dtype in ("Int64", "boolean") else np.nan, index=index, dtype=dtype)
         out[c] = v
-    extras = [c for c in df.columns if c not in S.DTYPES]
-    for c in extras:
-        out[c] = df[c][k]
-    clean = pd.DataFrame(out)
+    for c in df.columns:
+        if c not in S.DTYPES:
+            out[c] = take(df[c])
+    clean = pd.DataFrame(out, copy=False)
     if not clean[S.TS].is_monotonic_increasing:
         clean = clean.iloc[np.argsort(clean[S.TS].to_numpy(), kind="stable")]
     return clean.reset_index(drop=True)

@@ -29,7 +29,7 @@ def period_start(ts: pd.Series, granularity: str) -> pd.Series:
     if g == "D":
         return day
     if g == "W":
-        return day - pd.to_timedelta(day.dt.dayofweek, unit="D")
+        return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
     return day - pd.to_timedelta(day.dt.day - 1, unit="D")
 
 

@@ -67,17 +67,49 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def best_of(n: int, fn):
-    """Run ``fn`` n times; return (fastest Measure, last result). Memory is the max over runs."""
-    best, result, mem = None, None, 0.0
+def best_of(n: int, fn, check=None):
+    """Run ``fn`` n times and return the fastest Measure (memory: the max over runs).
+
+    Each run's result is checked with ``check`` (if given) and released before the next
+    run, so one run's data never inflates another's time or memory.
+    """
+    best, mem = None, 0.0
+    warm = fn()  # untimed: page cache, imports, allocator
+    del warm
     for _ in range(n):
         with measured() as m:
             result = fn()
+        if check is not None:
+            check(result)
+        del result
         mem = max(mem, m.peak_rss_mb)
         if best is None or m.seconds < best.seconds:
             best = m
     best.peak_rss_mb = mem
-    return best, result
+    return best
+
+
+def interleaved(n: int, ours, reference, check=None) -> tuple[Measure, Measure]:
+    """Alternate runs of ``ours`` and ``reference`` n times each; fastest of each side.
+
+    Alternating keeps slow drifts of the machine (page cache, other load) from favouring
+    either side.
+    """
+    best = {"ours": None, "reference": None}
+    mem = {"ours": 0.0, "reference": 0.0}
+    for _ in range(n):
+        for side, fn in (("reference", reference), ("ours", ours)):
+            with measured() as m:
+                result = fn()
+            if check is not None and side == "ours":
+                check(result)
+            del result
+            mem[side] = max(mem[side], m.peak_rss_mb)
+            if best[side] is None or m.seconds < best[side].seconds:
+                best[side] = m
+    for side in best:
+        best[side].peak_rss_mb = mem[side]
+    return best["ours"], best["reference"]
 
 
 @dataclass

@@ -174,3 +174,26 @@ def test_properties_counts_reconcile_and_valid_rows_survive(rows):
     assert (ev["latency_ms"].dropna() >= 0).all() and (ev["tokens_in"].dropna() >= 0).all()
     assert ev["satisfaction"].dropna().between(1, 5).all()
     assert ev[list(S.REQUIRED)].notna().all().all()
+
+
+def test_many_categories_and_blank_categories():
+    # 300 users as a categorical (int16 codes) plus a blank team category: blank -> NA, categories sorted
+    users = [f"u{i:03d}" for i in range(300)][::-1]
+    df = pd.DataFrame({"event_id": [f"e{i:04d}" for i in range(300)], "ts": ["2024-01-01T00:00Z"] * 300,
+                       "user_id": pd.Categorical(users), "event_type": "search",
+                       "team": pd.Categorical(["core", " "] * 150, categories=[" ", "core", "unused"])})
+    v = validate_events(df, now=NOW)
+    assert v.summary.rows_kept == 300
+    assert list(v.events["user_id"].cat.categories) == sorted(users)
+    assert list(v.events["team"].cat.categories) == ["core"]
+    assert v.events["team"].isna().sum() == 150
+    assert sorted(v.events["user_id"].astype(str)) == sorted(users)
+
+
+def test_unsorted_and_tied_ids_find_the_same_duplicates():
+    ids = ["b", "a", "c", "a", "b", "d"]
+    base = {"ts": ["2024-01-01T00:00Z"] * 6, "user_id": "u", "event_type": "search"}
+    shuffled = validate_events(pd.DataFrame({"event_id": ids, **base}), now=NOW)
+    assert shuffled.quarantine["source_row"].tolist() == [3, 4]
+    ordered = validate_events(pd.DataFrame({"event_id": sorted(ids), **base}), now=NOW)
+    assert ordered.quarantine["source_row"].tolist() == [1, 3]
