@@ -4,6 +4,9 @@ from .io import (apply_mapping, engine_for, load_events, read_mapping, read_quar
                  write_events, WriteResult)
 from .params import check_duration, check_granularity, parse_when, time_window, TimeWindow
 from .validation import ValidatedEvents, ValidationSummary, validate_events
+from .workflow import (activity_histogram, active_users, bottleneck_table, funnel_table, kpi_table, lifecycle_table,
+                       metric_table, path_variants, retention_matrix, rework_table, satisfaction_vs_performance,
+                       session_table, sessionize, SeverityThresholds, transition_table)
 
 __version__ = "0.1.0"
 
@@ -13,4 +16,7 @@ __all__ = [
     "write_events", "WriteResult",
     "check_duration", "check_granularity", "parse_when", "time_window", "TimeWindow",
     "ValidatedEvents", "ValidationSummary", "validate_events",
+    "activity_histogram", "active_users", "bottleneck_table", "funnel_table", "kpi_table", "lifecycle_table",
+    "metric_table", "path_variants", "retention_matrix", "rework_table", "satisfaction_vs_performance",
+    "session_table", "sessionize", "SeverityThresholds", "transition_table",
 ]
