@@ -197,7 +197,7 @@ def sessionize(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFrame:
     --------
     >>> from analytics_lib.datasets import synthetic_events
     >>> ev = synthetic_events(5_000, days=28, seed=0).events.assign(session_id=None)
-    >>> sessionize(ev)["session_id"].notna().all()
+    >>> bool(sessionize(ev)["session_id"].notna().all())
     True
     """
     gap_td = check_duration(gap, name="gap")
