@@ -71,15 +71,9 @@ class PostgresUnavailable(RuntimeError):
     """PostgreSQL could not be started here; the message says why (with the log tail)."""
 
 
-def find_pg_bin() -> Path | None:
-    """The newest /usr/lib/postgresql/<ver>/bin containing initdb (and pg_ctl), or None."""
-
-    def version(p: Path) -> tuple[int, ...]:
-        return tuple(int(x) for x in re.findall(r"\d+", p.parent.name)) or (0,)
-
-    bins = [p for p in Path("/usr/lib/postgresql").glob("*/bin")
-            if (p / "initdb").is_file() and (p / "pg_ctl").is_file()]
-    return max(bins, key=version, default=None)
+# One rule for finding the server binaries, shared with the installer script.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from ensure_system_deps import find_pg_bin  # noqa: E402
 
 
 def _free_port() -> int:
