@@ -56,7 +56,8 @@ def _period_end(start: pd.Timestamp, granularity: str) -> pd.Timestamp:
 def _quantiles(values: pd.Series, keys: pd.Series, qs: tuple[float, ...]) -> pd.DataFrame:
     ok = values.notna().to_numpy()
     frame = pd.DataFrame({"k": keys[ok].to_numpy(), "v": values[ok].to_numpy()})
-    return frame.groupby("k", observed=True)["v"].quantile(list(qs)).unstack()
+    # reindex: with no values at all, unstack() would return no columns
+    return frame.groupby("k", observed=True)["v"].quantile(list(qs)).unstack().reindex(columns=list(qs))
 
 
 def kpi_table(events: pd.DataFrame, *, granularity: str = "D",
@@ -203,7 +204,7 @@ def sessionize(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFrame:
     gap_td = check_duration(gap, name="gap")
     missing = events[S.SESSION_ID].isna().to_numpy()
     if not missing.any():
-        return events
+        return events.copy()  # documented as a copy (cheap under copy-on-write)
     sub = events.loc[missing, [S.USER_ID, S.TS]]
     user_codes, user_names = pd.factorize(sub[S.USER_ID].astype(str), sort=False)
     ts = _micros(sub[S.TS])
@@ -344,7 +345,7 @@ def transition_table(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFram
     frame = pd.DataFrame({"a": src, "b": dst, "dt": dt.astype("float64"),
                           "u": seq.user[1:][nxt], "s": seq.session[1:][nxt]})
     g = frame.groupby(["a", "b"], sort=True)
-    q = g["dt"].quantile([0.5, 0.9, 0.95]).unstack()
+    q = g["dt"].quantile([0.5, 0.9, 0.95]).unstack().reindex(columns=[0.5, 0.9, 0.95])  # no transitions: no columns
     out = pd.DataFrame({
         "count": g.size(), "users": g["u"].nunique(), "sessions": g["s"].nunique(),
         "median_s": q[0.5], "p90_s": q[0.9], "p95_s": q[0.95], "total_wait_h": g["dt"].sum() / 3600.0,
@@ -817,14 +818,16 @@ def metric_table(events: pd.DataFrame, metric: str = "events", *, agg: str = "su
     for c in by:
         frame[c] = ev[c].astype(str).to_numpy()
     keys = ["period"] + by
+    # dropna=False: events whose group value is missing form their own group (as SQL's GROUP BY
+    # does); with the default they were dropped here but their group still appeared, filled with 0
     if metric == "events":
-        val, fill = frame.groupby(keys).size(), 0
+        val, fill = frame.groupby(keys, dropna=False).size(), 0
     elif metric in counting:
         frame["v"] = ev[counting[metric]].astype(str).to_numpy()
-        val, fill = frame.groupby(keys)["v"].nunique(), 0
+        val, fill = frame.groupby(keys, dropna=False)["v"].nunique(), 0
     else:
         frame["v"] = ev[metric].astype("float64").to_numpy() if ev[metric].dtype != object else ev[metric]
-        grp = frame.groupby(keys)["v"]
+        grp = frame.groupby(keys, dropna=False)["v"]
         if agg.startswith("p"):
             val = grp.quantile(int(agg[1:]) / 100)
         else:
