@@ -67,7 +67,8 @@ def kpi_table(events: pd.DataFrame, *, granularity: str = "D",
     Definitions (all periods are UTC; ``W`` weeks start on Monday, ``M`` is the calendar month):
 
     - ``events``: events in the period; ``active_users``: distinct users with at least one
-      event; ``sessions``: distinct ``session_id`` values with an event in the period;
+      event; ``sessions``: distinct sessions with an event in the period (``session_id``, or
+      derived by :func:`sessionize` where absent);
     - ``events_per_user``, ``sessions_per_user``: the above divided by ``active_users``;
     - ``cache_hit_rate``: ``cache_query`` events with ``cache_hit`` true / those with
       ``cache_hit`` known;
@@ -79,7 +80,8 @@ def kpi_table(events: pd.DataFrame, *, granularity: str = "D",
       ``cost_per_accept``: ``cost_usd / accepts``;
     - ``satisfaction``: mean of the scores given;
     - ``stickiness``: mean daily active users over the period's days / the period's active
-      users (1.0 for ``D``; DAU/WAU for ``W``, DAU/MAU for ``M``).
+      users (1.0 for ``D``; DAU/WAU for ``W``, DAU/MAU for ``M``). Only days between the
+      first and the last day with data count, so partial edge periods are not diluted.
 
     A period with no events has zero counts and NaN rates (never skipped).
 
@@ -105,6 +107,8 @@ def kpi_table(events: pd.DataFrame, *, granularity: str = "D",
     g = check_granularity(granularity)
     if events.empty:
         return pd.DataFrame(columns=_KPI_COLUMNS, index=pd.DatetimeIndex([], tz="UTC", name="period"))
+    if events[S.SESSION_ID].isna().any():  # same sessions as session_table and the funnels
+        events = sessionize(events)
     period = period_start(events[S.TS], g)
     et = events[S.EVENT_TYPE].astype(str)
     is_cache_q = (et == "cache_query") & events[S.CACHE_HIT].notna()
@@ -145,7 +149,7 @@ def kpi_table(events: pd.DataFrame, *, granularity: str = "D",
     full = _period_index(out.index.min(), out.index.max(), g)
     out = out.reindex(full)
     daily = frame.groupby(period_start(events[S.TS], "D"))["user"].nunique()
-    daily = daily.reindex(pd.date_range(full.min(), _period_end(full.max(), g), freq="D", inclusive="left"), fill_value=0)
+    daily = daily.reindex(pd.date_range(daily.index.min(), daily.index.max(), freq="D"), fill_value=0)
     mean_dau = daily.groupby(period_start(pd.Series(daily.index), g).to_numpy()).mean()
     out["stickiness"] = mean_dau.reindex(full).to_numpy() / out["active_users"].where(out["active_users"] > 0)
     counts = ["events", "active_users", "sessions", "tokens_in", "tokens_out", "cost_usd", "accepts"]
@@ -180,7 +184,8 @@ def sessionize(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFrame:
     Rows that already have a ``session_id`` keep it. Rows without one are grouped per user:
     a new session starts at a user's first event and whenever more than ``gap`` passed since
     that user's previous event; derived ids are ``"<user_id>#<n>"`` (``n`` counts the user's
-    derived sessions from 1).
+    derived sessions from 1). In a frame that mixes both, the gaps are measured between the
+    rows without an id only.
 
     Parameters
     ----------
@@ -462,14 +467,17 @@ def funnel_table(events: pd.DataFrame, steps: Sequence[str | Sequence[str]], *, 
       completed step *k-1* (other events may happen in between; ties in time are ordered by
       frame order, and an event completes at most one step);
     - ``mode="strict"``: step *k* must be the entity's very next event after step *k-1* (no
-      other event in between); an entity converts if any occurrence of step 1 starts such a run;
+      other event in between); an entity reaches step *k* if any of its step-1 events starts
+      such a run; the window and ``median_time_s`` are measured from the step-1 event that
+      starts the first run reaching step *k* (not from the first step-1 event);
     - ``mode="any"``: steps may happen in any order: step *k* is reached when steps 1..*k* all
       occur within the window starting at the entity's first event of any funnel step;
     - ``conversion`` is entities at step *k* / entities at step 1; ``step_conversion`` is
       relative to step *k-1*; ``drop_off`` is 1 - ``step_conversion``; ``median_time_s`` is
       the median time from entry to step *k* (sequential and strict modes);
     - ``by``: a column (``"team"``, ``"feature"``, ``"model"``) taken from the entry event, or
-      a Series mapping ``user_id`` to a segment label; one funnel per value.
+      a Series mapping ``user_id`` to a segment label; one funnel per value; entities whose
+      value is missing are in no segment.
 
     Returns
     -------
@@ -699,7 +707,7 @@ def bottleneck_table(events: pd.DataFrame, *, by: Sequence[str] = (S.EVENT_TYPE,
     for k in keys:
         frame[k.name] = k.to_numpy()
     g = frame.groupby([k.name for k in keys], sort=False)
-    q = g["lat"].quantile([0.5, 0.95, 0.99]).unstack()
+    q = g["lat"].quantile([0.5, 0.95, 0.99]).unstack().reindex(columns=[0.5, 0.95, 0.99])
     steps = pd.DataFrame({"events": g.size(), "users": g["u"].nunique(), "sessions": g["s"].nunique(),
                           "p50_ms": q[0.5], "p95_ms": q[0.95], "p99_ms": q[0.99],
                           "impact_h": g["excess"].sum() / 3.6e6, "et": g["et"].first()}).reset_index()

@@ -148,8 +148,9 @@ def sql_kpi(con, g: str, latency_types=RESPONSE_TYPES) -> pd.DataFrame:
         FROM b GROUP BY p),
     periods AS (SELECT unnest(generate_series(min(p), max(p), INTERVAL 1 {unit})) AS p FROM agg),
     dau AS (SELECT date_trunc('day', ts)::TIMESTAMP AS d, count(DISTINCT user_id) AS n FROM ev GROUP BY 1),
-    days AS (SELECT p, unnest(generate_series(p, p + INTERVAL 1 {unit} - INTERVAL 1 DAY, INTERVAL 1 DAY)) AS d
-             FROM periods),
+    days AS (SELECT * FROM (SELECT p, unnest(generate_series(p, p + INTERVAL 1 {unit} - INTERVAL 1 DAY,
+                                                                INTERVAL 1 DAY)) AS d FROM periods)
+             WHERE d BETWEEN (SELECT min(date_trunc('day', ts)) FROM ev) AND (SELECT max(date_trunc('day', ts)) FROM ev)),
     mean_dau AS (SELECT days.p, avg(coalesce(dau.n, 0)) AS m FROM days LEFT JOIN dau USING (d) GROUP BY days.p)
     SELECT periods.p AS period,
            coalesce(a.events, 0) AS events, coalesce(a.active_users, 0) AS active_users,
@@ -233,7 +234,8 @@ def test_kpi_table_small_frame_with_empty_month_matches_sql():
     assert np.isnan(feb["cache_hit_rate"]) and np.isnan(feb["latency_p50"]) and np.isnan(feb["stickiness"])
     jan = m.loc[pd.Timestamp("2025-01-01", tz="UTC")]
     assert jan["cache_hit_rate"] == 1.0 and jan["error_rate"] == 0.5 and jan["cost_per_accept"] == pytest.approx(0.51)
-    assert jan["latency_p50"] == 100.0 and jan["stickiness"] == pytest.approx(2 / 31 / 2)
+    # 2 user-days over the 27 data days from Jan 5, divided by 2 active users
+    assert jan["latency_p50"] == 100.0 and jan["stickiness"] == pytest.approx(2 / 27 / 2)
     mar = m.loc[pd.Timestamp("2025-03-01", tz="UTC")]
     assert np.isnan(mar["cache_hit_rate"])  # a cache_query with cache_hit unknown does not count
 
@@ -991,3 +993,19 @@ def test_results_do_not_depend_on_the_index(partly_sessionless, name):
         pd.testing.assert_series_equal(got, want)
     else:
         pd.testing.assert_frame_equal(got, want)
+
+
+def test_kpi_sessions_are_derived_when_ids_are_missing():
+    ev = synthetic_events(20_000, days=28, end="2025-06-30", seed=2).events
+    given = kpi_table(ev, granularity="W")["sessions"]
+    derived = kpi_table(ev.assign(session_id=pd.Series(np.nan, index=ev.index, dtype="str")), granularity="W")["sessions"]
+    # the planted sessions are separated by > 45 min, so a 30-min gap recovers them exactly
+    pd.testing.assert_series_equal(given, derived)
+
+
+def test_bottlenecks_without_any_latency():
+    ev = make_events([("2025-01-05T10:00:00Z", "u1", "session_start", "s1"),
+                      ("2025-01-05T10:01:00Z", "u1", "edit", "s1")] * 15)
+    ev = ev.assign(event_id=[f"e{i}" for i in range(len(ev))])
+    out = bottleneck_table(ev, min_events=1)
+    assert set(out["kind"]) == {"transition"}
