@@ -853,6 +853,16 @@ def metric_table(events: pd.DataFrame, metric: str = "events", *, agg: str = "su
 
 # ============================================================================================
 # Segments, lifecycle, retention
+def _user_periods(events: pd.DataFrame, granularity: str) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, int]:
+    """Distinct (period, user) activity pairs: the period index, period codes, user codes, user count."""
+    per = period_start(events[S.TS], granularity)
+    index = _period_index(per.min(), per.max(), granularity)
+    user, _ = pd.factorize(events[S.USER_ID].astype(str), sort=False)
+    nu = int(user.max()) + 1 if len(user) else 1
+    pairs = np.unique(index.get_indexer(per).astype(np.int64) * nu + user)
+    return index, pairs // nu, pairs % nu, nu
+
+
 def lifecycle_table(events: pd.DataFrame, *, granularity: str = "W") -> pd.DataFrame:
     """Users per period by lifecycle state (the growth-accounting view).
 
@@ -870,13 +880,7 @@ def lifecycle_table(events: pd.DataFrame, *, granularity: str = "W") -> pd.DataF
     True
     """
     g = check_granularity(granularity)
-    per = period_start(events[S.TS], g)
-    periods = _period_index(per.min(), per.max(), g)
-    p_code = periods.get_indexer(per)
-    user, _ = pd.factorize(events[S.USER_ID].astype(str), sort=False)
-    nu = int(user.max()) + 1 if len(user) else 1
-    pairs = np.unique(p_code.astype(np.int64) * nu + user)
-    p, u = pairs // nu, pairs % nu
+    periods, p, u, nu = _user_periods(events, g)
     first = np.full(nu, np.iinfo(np.int64).max)
     np.minimum.at(first, u, p)
     key = p * nu + u
@@ -955,13 +959,8 @@ def retention_matrix(events: pd.DataFrame, *, cohort: str = "W", periods: int = 
         raise WorkbenchError(f"mode={mode!r} must be 'on' or 'on_or_after'")
     if cohort_type not in ("first_time", "recurring"):
         raise WorkbenchError(f"cohort_type={cohort_type!r} must be 'first_time' or 'recurring'")
-    per = period_start(events[S.TS], g)
-    index = _period_index(per.min(), per.max(), g)
-    p_code = index.get_indexer(per)
-    user, _ = pd.factorize(events[S.USER_ID].astype(str), sort=False)
-    nu = int(user.max()) + 1 if len(user) else 1
-    pairs = np.unique(p_code.astype(np.int64) * nu + user)
-    p, u = pairs // nu, pairs % nu
+    index, p, u, nu = _user_periods(events, g)
+    pairs = p * nu + u
     n_per = len(index)
     if mode == "on_or_after":  # last active period per user: active at or after k iff last >= k
         last = np.full(nu, -1)
