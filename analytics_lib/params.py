@@ -172,3 +172,240 @@ def check_duration(value: str, *, name: str) -> pd.Timedelta:
     if td <= pd.Timedelta(0):
         raise WorkbenchError(f"{name}={value!r} must be a positive duration")
     return td
+
+
+# --------------------------------------------------------------------------------------------
+# The workflow-analysis notebook's parameters, checked together before anything is loaded.
+from pathlib import Path  # noqa: E402
+
+
+@dataclass(frozen=True)
+class WorkflowParams:
+    """The checked parameters of ``notebooks/workflow_analysis.ipynb``.
+
+    Attributes
+    ----------
+    source : str
+        Where the events come from: a SQLAlchemy URL or a CSV/Parquet path.
+    window : TimeWindow
+        The resolved UTC window ``[start, end)``.
+    team : list of str or None
+        Teams to keep; ``None`` keeps all.
+    granularity : str
+        ``"D"``, ``"W"`` or ``"M"``.
+    session_gap : str
+        The inactivity that ends a derived session (a pandas duration string).
+    funnel_steps : list
+        At least two steps, each an event type or a list of alternative event types.
+    output_dir : pathlib.Path
+        Where the notebook writes its tables (exists).
+    """
+
+    source: str
+    window: TimeWindow
+    team: list[str] | None
+    granularity: str
+    session_gap: str
+    funnel_steps: list
+    output_dir: Path
+
+    def table(self) -> pd.DataFrame:
+        """The parameters as a two-column frame (``parameter``, ``value``) for display.
+
+        Examples
+        --------
+        >>> p = workflow_parameters(source="sqlite://", start="-28d", end="today", team=None, granularity="D",
+        ...     session_gap="30min", funnel_steps=["a", "b"], output_dir=__import__("tempfile").gettempdir())
+        >>> p.table()["parameter"].tolist()
+        ['source', 'window', 'team', 'granularity', 'session_gap', 'funnel_steps', 'output_dir']
+        """
+        steps = " > ".join(s if isinstance(s, str) else "|".join(s) for s in self.funnel_steps)
+        rows = [("source", _safe_source(self.source)), ("window", str(self.window)),
+                ("team", "all" if self.team is None else ", ".join(self.team)),
+                ("granularity", f"{self.granularity} ({GRANULARITIES[self.granularity]})"),
+                ("session_gap", self.session_gap), ("funnel_steps", steps), ("output_dir", str(self.output_dir))]
+        return pd.DataFrame(rows, columns=["parameter", "value"])
+
+
+def workflow_parameters(*, source: str | Path | None, start: str | pd.Timestamp | None,
+                        end: str | pd.Timestamp | None, team: str | list[str] | None, granularity: str,
+                        session_gap: str, funnel_steps: list, output_dir: str | Path | None,
+                        now: pd.Timestamp | str | None = None) -> WorkflowParams:
+    """Check every parameter of the workflow notebook up front and resolve the defaults.
+
+    Each bad value raises :class:`WorkbenchError` with a message that names the parameter
+    and says what to give instead, so a run stops in its first cell.
+
+    Parameters
+    ----------
+    source : str, path or None
+        A SQLAlchemy URL or a CSV/Parquet path; ``None`` means the workbench store
+        (``analytics_lib.paths.DEFAULT_DB_URL``, an absolute path). A SQLite file and a
+        file path must exist. Relative paths are relative to the working directory.
+    start, end : str or Timestamp
+        The window, as for :func:`time_window` (``"-28d"``, ``"today"``, ISO dates).
+    team : str, list of str or None
+        One team, several, or ``None`` for all.
+    granularity : {"D", "W", "M"}
+        Period of the KPI and cost tables.
+    session_gap : str
+        Inactivity that ends a derived session, a positive pandas duration (``"30min"``).
+    funnel_steps : list
+        At least two steps; each an event type or a non-empty list of event types.
+    output_dir : str, path or None
+        Folder for the written tables, created if missing; ``None`` means
+        ``analytics_lib.paths.REPORTS / "workflow"``.
+    now : Timestamp or str, optional
+        Pins "now" for relative dates (tests).
+
+    Returns
+    -------
+    WorkflowParams
+
+    Raises
+    ------
+    WorkbenchError
+        For the first bad parameter, naming it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = workflow_parameters(source="sqlite://", start="2024-03-01", end="2024-03-31", team="team-a",
+    ...     granularity="w", session_gap="30min", funnel_steps=["a", ["b", "c"]], output_dir=tempfile.gettempdir())
+    >>> p.granularity, p.team, str(p.window)
+    ('W', ['team-a'], '[2024-03-01T00:00:00+00:00, 2024-04-01T00:00:00+00:00)')
+    """
+    src = _check_source(source)
+    window = time_window(start, end, now=now)
+    teams = _check_team(team)
+    g = check_granularity(granularity)
+    if not isinstance(session_gap, str):
+        raise WorkbenchError(f"session_gap={session_gap!r} must be a duration string such as '30min' or '1h'")
+    check_duration(session_gap, name="session_gap")
+    steps = _check_funnel_steps(funnel_steps)
+    out = _check_output_dir(output_dir)
+    return WorkflowParams(source=src, window=window, team=teams, granularity=g, session_gap=session_gap.strip(),
+                          funnel_steps=steps, output_dir=out)
+
+
+def require_events(result, params: WorkflowParams) -> pd.DataFrame:
+    """The loaded events, or a :class:`WorkbenchError` naming the parameters to change when there are none.
+
+    Parameters
+    ----------
+    result : ValidatedEvents
+        What :func:`analytics_lib.load_events` returned for ``params``.
+    params : WorkflowParams
+
+    Returns
+    -------
+    DataFrame
+        ``result.events`` (at least one row).
+
+    Examples
+    --------
+    >>> loaded = load_events(params.source, start=params.window.start, end=params.window.end)  # doctest: +SKIP
+    >>> events = require_events(loaded, params)  # doctest: +SKIP
+    """
+    events = result.events
+    if len(events):
+        return events
+    s = result.summary
+    scope = "" if params.team is None else f" for team={params.team!r}"
+    raise WorkbenchError(
+        f"no events in the window {params.window}{scope} from {_safe_source(params.source)} "
+        f"({s.rows_read:,} rows read, {s.rows_outside_window:,} outside the window or team filter, "
+        f"{s.rows_quarantined:,} quarantined): widen start/end, check team, or load data into the source")
+
+
+def _safe_source(source: str) -> str:
+    if "://" not in source:
+        return source
+    try:
+        import sqlalchemy as sa
+        return sa.engine.make_url(source).render_as_string(hide_password=True)
+    except Exception:  # not a URL after all: show it as given
+        return source
+
+
+def _check_source(source: object) -> str:
+    from . import paths
+
+    if source is None:
+        return paths.DEFAULT_DB_URL
+    if isinstance(source, Path):
+        source = str(source)
+    if not isinstance(source, str) or not source.strip():
+        raise WorkbenchError(
+            f"source={source!r} is empty: give a database URL such as 'sqlite:///data/workbench.db', "
+            "a CSV or Parquet path, or None for the workbench store")
+    source = source.strip()
+    if "://" in source and not source.startswith("file://"):
+        import sqlalchemy as sa
+        try:
+            url = sa.engine.make_url(source)
+        except (sa.exc.ArgumentError, ValueError) as exc:
+            raise WorkbenchError(
+                f"source={source!r} is not a database URL: use e.g. 'sqlite:///data/workbench.db' or "
+                "'postgresql+psycopg://user@host/db'") from exc
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+                and not Path(url.database).is_file():
+            raise WorkbenchError(
+                f"source={_safe_source(source)!r}: the SQLite file {Path(url.database).resolve()} does not exist; "
+                "create it with `workbench sample`, or pass an absolute URL (sqlite:////abs/path.db; relative "
+                "ones are relative to the working directory)")
+        return source
+    path = Path(source.removeprefix("file://")).expanduser()
+    if not path.exists():
+        raise WorkbenchError(
+            f"source={source!r}: {path.resolve()} does not exist; give a CSV or Parquet path, a database URL, "
+            "or None for the workbench store")
+    return str(path)
+
+
+def _check_team(team: object) -> list[str] | None:
+    if team is None:
+        return None
+    teams = [team] if isinstance(team, str) else team
+    if not isinstance(teams, (list, tuple)) or not teams \
+            or not all(isinstance(t, str) and t.strip() for t in teams):
+        raise WorkbenchError(
+            f"team={team!r} is not valid: give None for all teams, a team name such as 'team-a', "
+            "or a non-empty list of team names")
+    return [t.strip() for t in teams]
+
+
+def _check_funnel_steps(steps: object) -> list:
+    hint = ("give a list of at least two steps, each an event type or a list of alternatives, e.g. "
+            "['session_start', ['search', 'cache_query'], 'generation']")
+    if isinstance(steps, str) or not isinstance(steps, (list, tuple)) or len(steps) < 2:
+        raise WorkbenchError(f"funnel_steps={steps!r} is not valid: {hint}")
+    out: list = []
+    for i, st in enumerate(steps, start=1):
+        if isinstance(st, str) and st.strip():
+            out.append(st.strip())
+        elif isinstance(st, (list, tuple)) and st and all(isinstance(t, str) and t.strip() for t in st):
+            out.append([t.strip() for t in st])
+        else:
+            raise WorkbenchError(f"funnel_steps: step {i} ({st!r}) is not an event type or a list of event types; {hint}")
+    return out
+
+
+def _check_output_dir(output_dir: object) -> Path:
+    from . import paths
+
+    if output_dir is None:
+        out = paths.REPORTS / "workflow"
+    elif isinstance(output_dir, (str, Path)) and str(output_dir).strip():
+        out = Path(str(output_dir).strip()).expanduser()
+    else:
+        raise WorkbenchError(f"output_dir={output_dir!r} is not a folder path: give a path such as "
+                             "'reports/workflow', or None for reports/workflow")
+    if out.exists() and not out.is_dir():
+        raise WorkbenchError(f"output_dir={str(output_dir)!r}: {out} exists and is not a folder; give a folder path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkbenchError(f"output_dir={str(output_dir)!r}: cannot create {out} ({exc.strerror}); "
+                             "give a writable folder") from exc
+    return out.resolve()

@@ -1,0 +1,238 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (workbench)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Workflow analysis
+#
+# How developers move through the assistant's workflow: usage and quality over time, when
+# they work, where they drop out of the funnel, which paths they take, where they wait, who
+# comes back, what it costs and how satisfaction follows latency.
+#
+# Every number comes from `analytics_lib` (definitions in the docstrings of
+# `analytics_lib/workflow.py`); this notebook only calls, displays and writes. Run it with
+# papermill, e.g. `papermill notebooks/workflow_analysis.ipynb out.ipynb -p start 2026-09-01 -p granularity W -k python3`.
+
+# %% tags=["parameters"]
+source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.paths.DEFAULT_DB_URL)
+start = "-28d"  # ISO date, "today", or relative such as "-28d", "-8w"
+end = "today"  # a date-valued end includes that day
+team = None  # None for all teams, "team-a", or ["team-a", "team-b"]
+granularity = "D"  # "D", "W" or "M" for the KPI and cost tables
+session_gap = "30min"  # inactivity that ends a derived session
+funnel_steps = ["session_start", ["search", "cache_query"], "generation", "edit", "test_run", ["accept", "export"]]
+output_dir = None  # folder for the CSV/Parquet tables; None: reports/workflow
+
+# %%
+# %matplotlib inline
+import pandas as pd
+from IPython.display import Markdown, display
+
+from analytics_lib import (activity_histogram, bottleneck_table, funnel_table, kpi_table, lifecycle_table,
+                           load_events, metric_table, path_variants, retention_matrix, rework_table,
+                           satisfaction_vs_performance, transition_table)
+from analytics_lib.params import require_events, workflow_parameters
+from analytics_lib.plots import (plot_activity_heatmap, plot_activity_histogram, plot_bottlenecks, plot_cost_by,
+                                 plot_funnel, plot_kpi_trends, plot_lifecycle, plot_retention,
+                                 plot_satisfaction_vs_latency, plot_transitions)
+from analytics_lib.tables import session_latency_satisfaction, weekday_hour_table, write_tables
+
+params = workflow_parameters(source=source, start=start, end=end, team=team, granularity=granularity,
+                             session_gap=session_gap, funnel_steps=funnel_steps, output_dir=output_dir)
+pd.set_option("display.precision", 3)
+pd.set_option("display.max_columns", 30)
+params.table()
+
+# %% [markdown]
+# ## Data
+#
+# Events are loaded for the window (and teams) above and validated against the event
+# contract; rows that break it are quarantined, not dropped silently.
+
+# %%
+loaded = load_events(params.source, start=params.window.start, end=params.window.end, team=params.team)
+events = require_events(loaded, params)
+display(loaded.summary.table())
+display(Markdown(
+    f"**{loaded.summary.rows_kept:,}** events in the window {params.window} "
+    f"({loaded.summary.rows_quarantined:,} rows quarantined, "
+    f"{loaded.summary.rows_outside_window:,} outside the window or team filter)."))
+
+# %% [markdown]
+# ## KPI trends
+#
+# Usage, quality and cost per period (`kpi_table`). Latency percentiles cover the
+# assistant's responses; the error rate is errors per LLM request; cost per accept is the
+# period's cost over its accepted changes. With `end="today"` the last period can be incomplete.
+
+# %%
+kpis = kpi_table(events, granularity=params.granularity)
+display(kpis)
+display(Markdown(
+    f"Last period ({kpis.index[-1]:%Y-%m-%d}): **{kpis['active_users'].iloc[-1]:,}** active users, "
+    f"**{kpis['events'].iloc[-1]:,}** events, error rate **{kpis['error_rate'].iloc[-1]:.1%}**, "
+    f"p95 latency **{kpis['latency_p95'].iloc[-1]:,.0f} ms**, cost **${kpis['cost_usd'].iloc[-1]:,.2f}**. "
+    f"Over all {len(kpis)} periods: {kpis['events'].sum():,} events and ${kpis['cost_usd'].sum():,.2f}."))
+plot_kpi_trends(kpis);
+
+# %% [markdown]
+# ## When people work
+#
+# Events by weekday and hour of day, in UTC.
+
+# %%
+heatmap = weekday_hour_table(events)
+plot_activity_heatmap(heatmap);
+
+# %% [markdown]
+# ## Funnel
+#
+# Two views of the same steps (`funnel_table`, sequential mode: each step must follow the
+# previous one). Per **session**: the share of sessions that start the workflow and get to
+# each step within the session. Per **user**: the share of users whose first entry reaches
+# each step within 14 days.
+
+# %%
+session_funnel = funnel_table(events, params.funnel_steps, unit="session", gap=params.session_gap)
+display(session_funnel)
+worst = session_funnel.loc[session_funnel["drop_off"].idxmax()]
+display(Markdown(
+    f"Of **{session_funnel['entities'].iloc[0]:,}** sessions that enter, **{session_funnel['conversion'].iloc[-1]:.1%}** "
+    f"reach *{session_funnel['step_name'].iloc[-1]}*. The largest drop is into step {worst['step']} "
+    f"(*{worst['step_name']}*): {worst['drop_off']:.1%} of the sessions at the previous step do not get there."))
+plot_funnel(session_funnel, unit="sessions");
+
+# %%
+user_funnel = funnel_table(events, params.funnel_steps, unit="user", window="14D")
+display(user_funnel)
+display(Markdown(
+    f"Per user: **{user_funnel['conversion'].iloc[-1]:.1%}** of {user_funnel['entities'].iloc[0]:,} users reach "
+    f"*{user_funnel['step_name'].iloc[-1]}* within 14 days of their first *{user_funnel['step_name'].iloc[0]}*."))
+plot_funnel(user_funnel, unit="users");
+
+# %%
+team_funnel = funnel_table(events, params.funnel_steps, unit="session", by="team", gap=params.session_gap)
+plot_funnel(team_funnel, unit="sessions");
+
+# %% [markdown]
+# ## Paths
+#
+# Directly-follows transitions between event types within sessions, with the median time
+# between the two events; the most frequent complete paths; and rework (steps repeated
+# within a session).
+
+# %%
+transitions = transition_table(events, gap=params.session_gap)
+plot_transitions(transitions);
+
+# %%
+variants = path_variants(events, top=10, gap=params.session_gap)
+display(variants)
+display(Markdown(
+    f"The most frequent path, *{variants['path'].iloc[0]}*, covers {variants['share'].iloc[0]:.1%} of sessions; "
+    f"the top {len(variants)} paths together cover {variants['cumulative_share'].iloc[-1]:.1%}."))
+
+# %%
+rework = rework_table(events, gap=params.session_gap)
+display(rework)
+
+# %% [markdown]
+# ## Bottlenecks
+#
+# Steps (by event type, model and team, per day) and transitions ranked by severity (p95
+# time against the baseline of the same kind), then by impact (hours of waiting beyond the
+# baseline median for steps, total waiting for transitions).
+
+# %%
+bottlenecks = bottleneck_table(events, period="D", by=("event_type", "model", "team"), gap=params.session_gap)
+display(bottlenecks.head(10))
+top_bottleneck = bottlenecks.iloc[0]
+display(Markdown(
+    f"Rank 1: *{top_bottleneck['name']}* ({top_bottleneck['kind']}), severity **{top_bottleneck['severity']}**, "
+    f"p95 {top_bottleneck['p95_ms']:,.0f} ms ({top_bottleneck['ratio']:.1f}x its baseline), "
+    f"{top_bottleneck['impact_h']:,.3g} hours of impact."))
+plot_bottlenecks(bottlenecks, top=10);
+
+# %% [markdown]
+# ## Retention and lifecycle
+#
+# Weekly cohorts by first activity in the window: the share of each cohort active *k* weeks
+# later. "First activity" and "new" mean first within the loaded window, so the first week's
+# cohort also holds long-standing users, and a window that starts mid-week makes the first
+# cohort and period partial.
+
+# %%
+retention = retention_matrix(events, cohort="W")
+display(retention)
+display(Markdown(
+    f"{len(retention)} weekly cohorts; on average {retention[1].mean():.0%} of a cohort is active "
+    f"again in its second week."))
+plot_retention(retention, period="week");
+
+# %%
+lifecycle = lifecycle_table(events, granularity="W")
+display(lifecycle)
+display(Markdown(
+    f"Week of {lifecycle.index[-1]:%Y-%m-%d}: {lifecycle['new'].iloc[-1]:,} new, "
+    f"{lifecycle['returning'].iloc[-1]:,} returning, {lifecycle['resurrecting'].iloc[-1]:,} resurrecting "
+    f"and {lifecycle['dormant'].iloc[-1]:,} dormant users."))
+plot_lifecycle(lifecycle);
+
+# %%
+stickiness = activity_histogram(events, days=28)
+plot_activity_histogram(stickiness);
+
+# %% [markdown]
+# ## Cost by model and team
+#
+# `cost_usd` summed per period (`metric_table`). Events without a model (search and cache
+# infrastructure cost) form their own group, drawn as "(none)".
+
+# %%
+cost_by_model = metric_table(events, "cost_usd", by="model", granularity=params.granularity)
+cost_by_team = metric_table(events, "cost_usd", by="team", granularity=params.granularity)
+display(Markdown(
+    f"Total cost **${kpis['cost_usd'].sum():,.2f}**; summed over the model groups: "
+    f"${cost_by_model['value'].sum():,.2f}, over the team groups: ${cost_by_team['value'].sum():,.2f}."))
+plot_cost_by(cost_by_model);
+plot_cost_by(cost_by_team);
+
+# %% [markdown]
+# ## Satisfaction vs latency
+#
+# Sessions with a satisfaction score; latency is the session's median generation latency.
+# Correlations and slopes per model come from `satisfaction_vs_performance`.
+
+# %%
+satisfaction = satisfaction_vs_performance(events, gap=params.session_gap)
+display(satisfaction)
+overall = satisfaction.set_index(["group", "factor"]).loc[("all", "latency_ms")]
+display(Markdown(
+    f"Over {overall['sessions']:,.0f} sessions, Spearman's rho between latency and satisfaction is "
+    f"{overall['spearman_rho']:.2f} and the fitted slope is {overall['slope']:+.2f} points per second of "
+    f"latency (p-values and the per-model rows are in the table)."))
+plot_satisfaction_vs_latency(session_latency_satisfaction(events, gap=params.session_gap), stats=satisfaction);
+
+# %% [markdown]
+# ## Tables written
+#
+# The key tables as CSV and Parquet in `output_dir`.
+
+# %%
+written = write_tables({"kpis": kpis, "funnel": session_funnel, "funnel_users": user_funnel,
+                        "bottlenecks": bottlenecks, "retention": retention, "transitions": transitions},
+                       params.output_dir)
+pd.Series(written, name="file").astype(str)

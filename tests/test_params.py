@@ -1,0 +1,128 @@
+"""workflow_parameters: every bad value stops with a WorkbenchError that names the parameter."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analytics_lib import WorkbenchError, paths
+from analytics_lib.params import WorkflowParams, require_events, workflow_parameters
+
+STEPS = ["session_start", ["search", "cache_query"], "generation"]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    """A SQLite file that exists (the check is on existence; the content does not matter here)."""
+    db = tmp_path / "store.db"
+    db.touch()
+    return f"sqlite:///{db}"
+
+
+@pytest.fixture
+def good(store: str, tmp_path: Path) -> dict:
+    return dict(source=store, start="2025-06-01", end="2025-06-30", team=None, granularity="D",
+                session_gap="30min", funnel_steps=STEPS, output_dir=str(tmp_path / "out"))
+
+
+def test_good_parameters_resolve(good, tmp_path):
+    p = workflow_parameters(**{**good, "granularity": "w", "team": "team-a", "session_gap": " 1h "})
+    assert isinstance(p, WorkflowParams)
+    assert (p.granularity, p.team, p.session_gap) == ("W", ["team-a"], "1h")
+    assert p.window.start == pd.Timestamp("2025-06-01", tz="UTC")
+    assert p.window.end == pd.Timestamp("2025-07-01", tz="UTC")  # a date-valued end includes that day
+    assert p.funnel_steps == STEPS
+    assert p.output_dir == (tmp_path / "out").resolve() and p.output_dir.is_dir()
+    assert p.table()["parameter"].tolist() == ["source", "window", "team", "granularity", "session_gap",
+                                               "funnel_steps", "output_dir"]
+
+
+def test_relative_window_uses_now(good):
+    p = workflow_parameters(**{**good, "start": "-28d", "end": "today"}, now="2025-07-01 10:00")
+    assert str(p.window) == "[2025-06-03T00:00:00+00:00, 2025-07-02T00:00:00+00:00)"
+
+
+def test_none_defaults_are_absolute(good, monkeypatch, tmp_path):
+    db = tmp_path / "default.db"
+    db.touch()
+    monkeypatch.setattr(paths, "DEFAULT_DB_URL", f"sqlite:///{db}")
+    monkeypatch.setattr(paths, "REPORTS", tmp_path / "reports")
+    p = workflow_parameters(**{**good, "source": None, "output_dir": None})
+    assert p.source == f"sqlite:///{db}"
+    assert p.output_dir == (tmp_path / "reports" / "workflow").resolve() and p.output_dir.is_dir()
+
+
+def test_team_list_and_file_source(good, tmp_path):
+    csv = tmp_path / "events.csv"
+    csv.write_text("event_id,ts,user_id,event_type\n")
+    p = workflow_parameters(**{**good, "source": str(csv), "team": ("team-a", "team-b")})
+    assert p.source == str(csv) and p.team == ["team-a", "team-b"]
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("source", "", r"source='' is empty"),
+    ("source", "   ", r"source='   ' is empty"),
+    ("source", 42, r"source=42 is empty"),
+    ("source", "sqlite:///no/such/dir/x.db", r"source=.*SQLite file .* does not exist"),
+    ("source", "postgresql://user:secret@host:notaport/db", r"source=.* is not a database URL"),
+    ("source", "no_such_file.csv", r"source='no_such_file.csv'.* does not exist"),
+    ("start", "2025-07-01", r"time window is empty: start='2025-07-01'"),
+    ("start", "yesterday-ish", r"start='yesterday-ish' is not a date"),
+    ("end", "2025-05-01", r"time window is empty"),
+    ("granularity", "Q", r"granularity='Q' is not supported: use one of 'D'"),
+    ("granularity", "", r"granularity='' is not supported"),
+    ("session_gap", "soon", r"session_gap='soon' is not a duration"),
+    ("session_gap", "-5min", r"session_gap='-5min' must be a positive duration"),
+    ("session_gap", 30, r"session_gap=30 must be a duration string"),
+    ("funnel_steps", "session_start", r"funnel_steps='session_start' is not valid: give a list of at least two"),
+    ("funnel_steps", ["session_start"], r"funnel_steps=\['session_start'\] is not valid"),
+    ("funnel_steps", None, r"funnel_steps=None is not valid"),
+    ("funnel_steps", ["session_start", 3], r"funnel_steps: step 2 \(3\) is not an event type"),
+    ("funnel_steps", ["session_start", []], r"funnel_steps: step 2 \(\[\]\)"),
+    ("funnel_steps", ["session_start", ["search", ""]], r"funnel_steps: step 2"),
+    ("funnel_steps", [" ", "generation"], r"funnel_steps: step 1"),
+    ("team", "", r"team='' is not valid: give None for all teams"),
+    ("team", [], r"team=\[\] is not valid"),
+    ("team", ["team-a", 7], r"team=\['team-a', 7\] is not valid"),
+    ("team", 3, r"team=3 is not valid"),
+    ("output_dir", "", r"output_dir='' is not a folder path"),
+    ("output_dir", 5, r"output_dir=5 is not a folder path"),
+])
+def test_bad_parameter_is_named(good, name, value, message):
+    with pytest.raises(WorkbenchError, match=message):
+        workflow_parameters(**{**good, name: value})
+
+
+def test_password_is_hidden(good):
+    with pytest.raises(WorkbenchError) as exc:
+        workflow_parameters(**{**good, "source": "sqlite:///no/such.db", "granularity": "D"})
+    assert "does not exist" in str(exc.value)
+    p = workflow_parameters(**{**good, "source": "postgresql+psycopg://me:s3cret@db.example/x"})
+    assert "s3cret" not in p.table().to_string()
+
+
+def test_output_dir_that_is_a_file(good, tmp_path):
+    f = tmp_path / "taken"
+    f.write_text("x")
+    with pytest.raises(WorkbenchError, match=r"output_dir=.*exists and is not a folder"):
+        workflow_parameters(**{**good, "output_dir": str(f)})
+
+
+def test_output_dir_that_cannot_be_created(good, tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(WorkbenchError, match=r"output_dir=.*cannot create"):
+        workflow_parameters(**{**good, "output_dir": str(f / "sub")})
+
+
+def test_require_events(good, sample_small):
+    from analytics_lib import time_window, validate_events
+
+    p = workflow_parameters(**{**good, "team": "team-z"})
+    loaded = validate_events(sample_small.events.head(100), window=time_window("2030-01-01", "2030-02-01"))
+    assert len(loaded.events) == 0
+    with pytest.raises(WorkbenchError, match=r"no events in the window \[2025-06-01.*team=\['team-z'\].*100 outside.*widen"):
+        require_events(loaded, p)
+    full = validate_events(sample_small.events.head(100))
+    assert len(require_events(full, p)) == 100
