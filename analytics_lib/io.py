@@ -212,6 +212,10 @@ def load_events(source: str | os.PathLike | pd.DataFrame, *, mapping: Mapping[st
             naive_utc = query is None and table == EVENTS_TABLE.name
     else:
         raw = _read_file(Path(source))
+    if len(raw) == 0 and is_sql_url(source) and (window.start is not None or window.end is not None or teams):
+        raise WorkbenchError(
+            f"no events in {name} for the window {window}" + (f" and team {teams}" if teams else "")
+            + ": widen start/end, check the team name, or look at what the store holds with `workbench run`")
     raw = apply_mapping(raw, cols, source=name)
     if teams is not None and S.TEAM not in raw.columns:
         raise WorkbenchError(f"team={team!r} was given but {name} has no team column (map one with mapping={{'team': ...}})")

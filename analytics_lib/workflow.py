@@ -651,7 +651,7 @@ class SeverityThresholds:
 
 
 def bottleneck_table(events: pd.DataFrame, *, by: Sequence[str] = (S.EVENT_TYPE,), period: str | None = None,
-                     latency_types: tuple[str, ...] | None = None, min_events: int = 20,
+                     latency_types: tuple[str, ...] | None = None, min_events: int = 100,
                      thresholds: SeverityThresholds = SeverityThresholds(), gap: str = "30min") -> pd.DataFrame:
     """Where developers wait: steps ranked by latency and transitions ranked by waiting time.
 
@@ -669,7 +669,8 @@ def bottleneck_table(events: pd.DataFrame, *, by: Sequence[str] = (S.EVENT_TYPE,
       ``ratio`` the transition's p95 over the median of all transitions' p95.
 
     ``severity`` grades ``ratio`` with ``thresholds``; ``users`` and ``sessions`` count who
-    was affected. Groups with fewer than ``min_events`` events are left out.
+    was affected. Groups with fewer than ``min_events`` events are left out (a p95 of a few
+    dozen values is too noisy to rank); a missing ``by`` value is its own group ``(none)``.
 
     Returns
     -------
@@ -699,14 +700,14 @@ def bottleneck_table(events: pd.DataFrame, *, by: Sequence[str] = (S.EVENT_TYPE,
     base_p95 = ev.groupby(S.EVENT_TYPE, observed=True)[S.LATENCY_MS].quantile(0.95)
     etv = ev[S.EVENT_TYPE].astype(str)
     excess = np.maximum(lat_v - etv.map(base_med.rename(index=str)).to_numpy(dtype="float64"), 0.0)
-    keys = [ev[c].astype(str).rename(c) for c in by]
+    keys = [ev[c].astype(str).fillna("(none)").rename(c) for c in by]
     if period is not None:
         keys.append(period_start(ev[S.TS], period).rename("period"))
     frame = pd.DataFrame({"lat": lat_v, "excess": excess, "u": ev[S.USER_ID].astype(str).to_numpy(),
                           "s": ev[S.SESSION_ID].astype(str).to_numpy(), "et": etv.to_numpy()})
     for k in keys:
         frame[k.name] = k.to_numpy()
-    g = frame.groupby([k.name for k in keys], sort=False)
+    g = frame.groupby([k.name for k in keys], sort=False, dropna=False)
     q = g["lat"].quantile([0.5, 0.95, 0.99]).unstack().reindex(columns=[0.5, 0.95, 0.99])
     steps = pd.DataFrame({"events": g.size(), "users": g["u"].nunique(), "sessions": g["s"].nunique(),
                           "p50_ms": q[0.5], "p95_ms": q[0.95], "p99_ms": q[0.99],
@@ -750,6 +751,9 @@ def active_users(events: pd.DataFrame, *, windows: Sequence[int] = (1, 7, 28)) -
     >>> bool((au["dau"] <= au["wau"]).all() and (au["wau"] <= au["mau"]).all())
     True
     """
+    if events.empty:
+        return pd.DataFrame(columns=["dau", "wau", "mau", "stickiness"],
+                            index=pd.DatetimeIndex([], tz="UTC", name="day"), dtype="float64")
     day = _micros(events[S.TS]) // (86_400 * _US)
     user, _ = pd.factorize(events[S.USER_ID].astype(str), sort=False)
     pairs = np.unique(day.astype(np.int64) * (int(user.max()) + 1 if len(user) else 1) + user)
@@ -879,6 +883,9 @@ def lifecycle_table(events: pd.DataFrame, *, granularity: str = "W") -> pd.DataF
     >>> bool((lc["active"] == lc["new"] + lc["returning"] + lc["resurrecting"]).all())
     True
     """
+    if events.empty:
+        return pd.DataFrame(columns=["new", "returning", "resurrecting", "active", "dormant"],
+                            index=pd.DatetimeIndex([], tz="UTC", name="period"), dtype="int64")
     g = check_granularity(granularity)
     periods, p, u, nu = _user_periods(events, g)
     first = np.full(nu, np.iinfo(np.int64).max)
@@ -914,6 +921,8 @@ def activity_histogram(events: pd.DataFrame, *, days: int = 28) -> pd.DataFrame:
     >>> int(h["users"].sum()) > 0
     True
     """
+    if events.empty:
+        return pd.DataFrame({"active_days": np.arange(1, days + 1), "users": 0, "share": 0.0, "power_user": False})
     day = _micros(events[S.TS]) // (86_400 * _US)
     last = int(day.max())
     sel = day > last - days
@@ -959,6 +968,8 @@ def retention_matrix(events: pd.DataFrame, *, cohort: str = "W", periods: int = 
         raise WorkbenchError(f"mode={mode!r} must be 'on' or 'on_or_after'")
     if cohort_type not in ("first_time", "recurring"):
         raise WorkbenchError(f"cohort_type={cohort_type!r} must be 'first_time' or 'recurring'")
+    if events.empty:
+        return pd.DataFrame(columns=["size", *range(periods)], index=pd.DatetimeIndex([], tz="UTC", name="cohort"))
     index, p, u, nu = _user_periods(events, g)
     pairs = p * nu + u
     n_per = len(index)
@@ -1011,15 +1022,9 @@ def satisfaction_vs_performance(events: pd.DataFrame, *, by: str | None = S.MODE
     """
     from scipy import stats
 
-    ev = sessionize(events, gap=gap)
-    sid = ev[S.SESSION_ID].astype(str)
-    et = ev[S.EVENT_TYPE].astype(str)
-    gen = et == "generation"
-    lat = ev.loc[gen, S.LATENCY_MS].groupby(sid[gen]).median()
-    errs = (et == "error").groupby(sid).sum()
-    sat = ev[S.SATISFACTION].groupby(sid).mean()
-    model = ev.loc[gen, S.MODEL].astype(str).groupby(sid[gen]).first()
-    frame = pd.DataFrame({"satisfaction": sat, "latency_ms": lat, "errors": errs, "group": model}).dropna(subset=["satisfaction"])
+    from .tables import session_latency_satisfaction
+
+    frame = session_latency_satisfaction(events, gap=gap).rename(columns={"model": "group"})
     groups = [("all", frame)]
     if by is not None:
         groups += [(str(k), f) for k, f in frame.groupby("group", sort=True)]

@@ -190,3 +190,9 @@ def test_postgres_path_equals_sqlite_path(pg_url, dirty_result, sqlite_url):
     qa, qb = read_quarantine(pg_url), read_quarantine(sqlite_url)
     assert qa["quarantine_id"].tolist() == qb["quarantine_id"].tolist()
     assert [json.dumps(r, sort_keys=True) for r in qa["raw"]] == [json.dumps(r, sort_keys=True) for r in qb["raw"]]
+
+
+def test_empty_window_says_so(sample_small, sqlite_url):
+    write_events(validate_events(sample_small.events, now=NOW), sqlite_url)
+    with pytest.raises(WorkbenchError, match="no events in .* for the window"):
+        load_events(sqlite_url, start="2030-01-01", end="2030-01-31", now=NOW)

@@ -1009,3 +1009,19 @@ def test_bottlenecks_without_any_latency():
     ev = ev.assign(event_id=[f"e{i}" for i in range(len(ev))])
     out = bottleneck_table(ev, min_events=1)
     assert set(out["kind"]) == {"transition"}
+
+
+@pytest.mark.parametrize("fn", [active_users, lifecycle_table, activity_histogram, retention_matrix])
+def test_empty_frames_give_empty_tables(fn):
+    ev = synthetic_events(5_000, days=28, end="2025-06-30", seed=0).events.iloc[:0]
+    out = fn(ev)
+    assert isinstance(out, pd.DataFrame) and (out.empty or int(out["users"].sum()) == 0)
+
+
+def test_bottleneck_keeps_events_without_a_model():
+    ev = synthetic_events(30_000, days=28, end="2025-06-30", seed=0).events
+    b = bottleneck_table(ev, by=("event_type", "model"), min_events=1)
+    steps = b[b["kind"] == "step"]
+    assert any(name.startswith("search / (none)") for name in steps["name"])
+    n_lat = int(ev["latency_ms"].notna().sum())
+    assert int(steps["events"].sum()) == n_lat
