@@ -256,6 +256,22 @@ def _url_ok(url: str) -> bool:
         return False
 
 
+def parse_db_url(url: str) -> sa.engine.URL:
+    """Parse a SQLAlchemy URL, or raise a WorkbenchError that shows the expected form.
+
+    Examples
+    --------
+    >>> parse_db_url("sqlite:///data/workbench.db").get_backend_name()
+    'sqlite'
+    """
+    try:
+        return sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise WorkbenchError(
+            f"{url!r} is not a database URL: use a SQLAlchemy URL such as sqlite:///data/workbench.db "
+            "or postgresql+psycopg://user@host:5432/dbname") from exc
+
+
 def engine_for(url: str) -> sa.Engine:
     """Create a SQLAlchemy engine, turning a bad URL or a missing driver into a WorkbenchError.
 
@@ -266,12 +282,7 @@ def engine_for(url: str) -> sa.Engine:
     >>> engine_for("sqlite://").dialect.name
     'sqlite'
     """
-    try:
-        parsed = sa.engine.make_url(url)
-    except (sa.exc.ArgumentError, ValueError) as exc:
-        raise WorkbenchError(
-            f"{url!r} is not a database URL: use a SQLAlchemy URL such as sqlite:///data/workbench.db "
-            "or postgresql+psycopg://user@host:5432/dbname") from exc
+    parsed = parse_db_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -340,14 +340,13 @@ def _check_source(source: object) -> str:
             f"source={source!r} is empty: give a database URL such as 'sqlite:///data/workbench.db', "
             "a CSV or Parquet path, or None for the workbench store")
     source = source.strip()
-    if "://" in source and not source.startswith("file://"):
-        import sqlalchemy as sa
+    from .io import is_sql_url, parse_db_url  # io imports this module: import at call time
+
+    if is_sql_url(source):
         try:
-            url = sa.engine.make_url(source)
-        except (sa.exc.ArgumentError, ValueError) as exc:
-            raise WorkbenchError(
-                f"source={source!r} is not a database URL: use e.g. 'sqlite:///data/workbench.db' or "
-                "'postgresql+psycopg://user@host/db'") from exc
+            url = parse_db_url(source)
+        except WorkbenchError as exc:
+            raise WorkbenchError(f"source={exc}") from exc
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
                 and not Path(url.database).is_file():
             raise WorkbenchError(
