@@ -55,7 +55,8 @@ def _period_end(start: pd.Timestamp, granularity: str) -> pd.Timestamp:
 
 def _quantiles(values: pd.Series, keys: pd.Series, qs: tuple[float, ...]) -> pd.DataFrame:
     ok = values.notna().to_numpy()
-    frame = pd.DataFrame({"k": keys[ok].to_numpy(), "v": values[ok].to_numpy()})
+    # .array keeps tz-aware keys typed (to_numpy() would make an object array of Timestamps)
+    frame = pd.DataFrame({"k": keys[ok].array, "v": values[ok].to_numpy()})
     # reindex: with no values at all, unstack() would return no columns
     return frame.groupby("k", observed=True)["v"].quantile(list(qs)).unstack().reindex(columns=list(qs))
 
@@ -110,7 +111,7 @@ def kpi_table(events: pd.DataFrame, *, granularity: str = "D",
     if events[S.SESSION_ID].isna().any():  # same sessions as session_table and the funnels
         events = sessionize(events)
     period = period_start(events[S.TS], g)
-    et = events[S.EVENT_TYPE].astype(str)
+    et = events[S.EVENT_TYPE]  # compared as it is: no string copy of a categorical
     is_cache_q = (et == "cache_query") & events[S.CACHE_HIT].notna()
     frame = pd.DataFrame({
         "period": period,
@@ -211,9 +212,16 @@ def sessionize(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFrame:
     if not missing.any():
         return events.copy()  # documented as a copy (cheap under copy-on-write)
     sub = events.loc[missing, [S.USER_ID, S.TS]]
-    user_codes, user_names = pd.factorize(sub[S.USER_ID].astype(str), sort=False)
+    users = sub[S.USER_ID]
+    if isinstance(users.dtype, pd.CategoricalDtype):   # validated frames: codes, no string hashing
+        user_codes, user_names = users.cat.codes.to_numpy(), users.cat.categories.astype(str)
+    else:
+        user_codes, user_names = pd.factorize(users.astype(str), sort=False)
     ts = _micros(sub[S.TS])
-    order = np.lexsort((np.arange(len(sub)), ts, user_codes))
+    if len(ts) < 2 or bool(np.all(ts[1:] >= ts[:-1])):  # already in time order: a stable sort by user suffices
+        order = np.argsort(user_codes, kind="stable")
+    else:
+        order = np.lexsort((np.arange(len(sub)), ts, user_codes))
     u, t = user_codes[order], ts[order]
     new = np.ones(len(sub), dtype=bool)
     new[1:] = (u[1:] != u[:-1]) | ((t[1:] - t[:-1]) > gap_td // pd.Timedelta(microseconds=1))
@@ -221,13 +229,23 @@ def sessionize(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFrame:
     first_of_user = np.ones(len(sub), dtype=bool)
     first_of_user[1:] = u[1:] != u[:-1]
     ordinal = number - np.maximum.accumulate(np.where(first_of_user, number - 1, 0))
-    ids = np.empty(len(sub), dtype=object)
-    names = pd.Series(np.asarray(user_names, dtype=object)[u], dtype="str")
-    ids[order] = names.str.cat(pd.Series(ordinal).astype(str), sep="#").to_numpy()
-    out = events.copy()
-    filled = out[S.SESSION_ID].astype(object).to_numpy().copy()
-    filled[missing] = ids
-    out[S.SESSION_ID] = pd.Series(filled, index=out.index, dtype="str")
+    # build each id once per session with Arrow kernels (no Python string per event)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    starts = np.flatnonzero(new)
+    names = pa.array(np.asarray(user_names, dtype=object)).take(pa.array(u[starts]))
+    per_session = pc.binary_join_element_wise(names, pc.cast(pa.array(ordinal[starts]), pa.string()), "#")
+    row_ids = per_session.take(pa.array(number - 1))        # session id of each sorted row
+    ids = pa.array(np.empty(0, dtype=object), type=pa.string()) if len(order) == 0 else \
+        row_ids.take(pa.array(np.argsort(order)))          # back to the rows' own order
+    out = events.copy(deep=False)
+    if missing.all():
+        out[S.SESSION_ID] = pd.Series(pd.array(ids, dtype="str"), index=out.index)
+    else:
+        filled = out[S.SESSION_ID].astype(object).to_numpy().copy()
+        filled[missing] = np.asarray(ids.to_pylist(), dtype=object)
+        out[S.SESSION_ID] = pd.Series(filled, index=out.index, dtype="str")
     return out
 
 
@@ -506,9 +524,15 @@ def funnel_table(events: pd.DataFrame, steps: Sequence[str | Sequence[str]], *, 
     order = np.lexsort((np.arange(len(ev)), ts, entity))   # entity, time, frame order
     ent, t = entity[order], ts[order]
     pos = np.arange(len(ev))                                # global order: sorts like (entity, ts, row)
-    type_codes, type_names = pd.factorize(ev[S.EVENT_TYPE].astype(str), sort=True)
+    etypes = ev[S.EVENT_TYPE]
+    if isinstance(etypes.dtype, pd.CategoricalDtype):
+        type_codes, type_names = etypes.cat.codes.to_numpy(), np.asarray(etypes.cat.categories.astype(str))
+    else:
+        type_codes, type_names = pd.factorize(etypes.astype(str), sort=True)
     tc = type_codes[order]
-    is_step = [np.isin(tc, np.flatnonzero(np.isin(np.asarray(type_names), list(types)))) for _, types in spec]
+    # one lookup table per step (code -> is this step); missing types (code -1) hit the appended False
+    is_step = [np.append(np.isin(np.asarray(type_names, dtype=object), list(types)), False)[tc]
+               for _, types in spec]
 
     n_ent = int(entity.max()) + 1 if len(entity) else 0
     reached = np.zeros((n_ent, len(spec)), dtype=bool)
