@@ -113,8 +113,8 @@ def sample(target: str, n_events: int, days: int, end: str | None, seed: int, ma
 
 
 def _truth_path_for_url(url: str) -> Path | None:
-    import sqlalchemy as sa
-    u = sa.engine.make_url(url)
+    from .io import parse_db_url
+    u = parse_db_url(url)
     if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:"):
         return Path(u.database).with_suffix(".truth.json")
     return None

@@ -18,15 +18,14 @@ the source for logs that carry no event id.
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
-import io as _io
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 import yaml
@@ -244,16 +243,11 @@ def _source_name(source: object) -> str:
         return "<frame>"
     text = str(source)
     if is_sql_url(text):
-        return sa.engine.make_url(text).render_as_string(hide_password=True) if _url_ok(text) else text
+        try:
+            return parse_db_url(text).render_as_string(hide_password=True)
+        except WorkbenchError:
+            return text
     return text
-
-
-def _url_ok(url: str) -> bool:
-    try:
-        sa.engine.make_url(url)
-        return True
-    except (sa.exc.ArgumentError, ValueError):
-        return False
 
 
 def parse_db_url(url: str) -> sa.engine.URL:
@@ -372,7 +366,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise WorkbenchError(f"{path} is empty: it holds no header and no rows")
     import pyarrow.csv as pacsv
     import pyarrow as pa
-    opener = __import__("gzip").open if str(path).endswith(".gz") else open
+    opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", newline="") as fh:
         header = next(csv.reader(fh), None)
     if not header:

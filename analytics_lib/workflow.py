@@ -11,7 +11,7 @@ everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -304,7 +304,6 @@ def session_table(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFrame:
     """
     seq = _sequence(events, gap)
     ev = events.iloc[seq.order]
-    key = pd.Series(seq.session)
     typ = pd.Series(seq.types[seq.etype], dtype="str")
     frame = pd.DataFrame({
         "s": seq.session, "ts": seq.ts,

@@ -10,7 +10,6 @@ from conftest import CORPUS, NOW, REAL
 
 from analytics_lib import (WorkbenchError, load_events, read_mapping, read_quarantine, store_summary,
                            validate_events, write_events)
-from analytics_lib import schema as S
 
 PM4PY = REAL / "eventlogs" / "pm4py"
 

@@ -1,7 +1,6 @@
 """validate_events: every quarantine reason, every structural error, and properties that always hold."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from conftest import CORPUS, NOW
