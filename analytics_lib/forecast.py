@@ -1,17 +1,42 @@
-"""Forecasting: long-format series, models with prediction intervals, backtests and metrics.
+"""Forecasting: long-format series, models with prediction intervals, backtests, selection, capacity.
 
 Series are long frames ``unique_id, ds, y`` (many series at once). Models follow
 scikit-learn: ``Forecaster(models=[...], freq="D").fit(series).predict(h=28, level=[80, 95])``
 returns ``unique_id, ds, <model>, <model>-lo-80, <model>-hi-80, ...``. Evaluation chains like
 Prophet's diagnostics: ``forecast_metrics(backtest(fc, series, h=28, n_windows=3))``.
+:func:`auto_forecast` backtests every candidate per series, adds a median ensemble of the
+best ``k``, picks the best by a backtest score and returns the forecast together with the
+scores that justify it; :func:`capacity_table` turns a forecast into crossing dates and
+probabilities.
 
-This module is the first slice of the forecasting issue: seasonal naive (the baseline every
-forecast is compared with) and ETS from statsmodels; more models plug into ``MODELS``.
+Models (``MODELS``), each fitted per series on a gap-free float array (gaps are filled by
+linear interpolation for fitting; metrics ignore them):
+
+``seasonal_naive``
+    The last season repeated; the baseline every forecast is compared with.
+``ets``
+    Holt-Winters exponential smoothing (statsmodels) with a damped additive trend and
+    additive or multiplicative seasonality chosen by AICc; analytic ETS(A,Ad,A) variance.
+``arima``
+    SARIMA (statsmodels state space): seasonal differencing when STL seasonal strength is
+    above 0.64, a KPSS test for the first difference, (p, q) from a small grid by AICc.
+``theta``
+    The Theta method (statsmodels ``ThetaModel``, deseasonalized when a seasonality test
+    says so) with its analytic intervals.
+``prophet``
+    Prophet with default settings plus optional country holidays and event dates (e.g.
+    planted holidays or incidents) as holidays; intervals from its simulated paths.
+``lag_regressor``
+    scikit-learn ridge regression on lags, a seasonal mean, calendar dummies and a trend,
+    forecast recursively; intervals from residual-bootstrapped simulated paths.
 """
 from __future__ import annotations
 
+import logging
+import os
 import warnings
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -21,7 +46,11 @@ from scipy import stats
 from .errors import WorkbenchError
 
 SERIES_COLUMNS = ("unique_id", "ds", "y")
-_SEASON = {"D": 7, "W": 52, "MS": 12, "M": 12, "h": 24, "H": 24}
+_SEASON = {"D": 7, "B": 5, "W": 52, "MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "h": 24, "H": 24}
+DEFAULT_AUTO_MODELS = ("ets", "theta", "arima", "lag_regressor")  # seasonal naive is always scored
+_LOCAL_MAX_STEPS = 500  # history used by the local models (ets, theta, arima): recent behaviour matters
+
+AGG_RULES = ("sum", "mean", "median", "max", "min", "last")
 
 
 def series_from_metric(metric: pd.DataFrame, *, by: str | None = None, value: str = "value") -> pd.DataFrame:
@@ -44,12 +73,56 @@ def series_from_metric(metric: pd.DataFrame, *, by: str | None = None, value: st
     return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
 
 
-def check_series(series: pd.DataFrame, *, freq: str, min_length: int = 1) -> pd.DataFrame:
+def series_from_events(events: pd.DataFrame, metric: str = "events", *, agg: str = "sum", granularity: str = "D",
+                       by: str | None = None, filters: dict | None = None, total: bool = False) -> pd.DataFrame:
+    """Long series of any KPI of the workflow metric query, per group or in total.
+
+    Parameters
+    ----------
+    metric, agg, granularity, filters
+        As in :func:`~analytics_lib.workflow.metric_table` (``"events"``, ``"users"``,
+        ``"cost_usd"`` with ``agg="sum"``, ``"latency_ms"`` with ``agg="p95"``...).
+    by : str, optional
+        ``team``, ``model``, ``feature``...: one series per value.
+    total : bool
+        With ``by``, also add the all-groups series as ``unique_id="total"``.
+
+    Examples
+    --------
+    >>> from analytics_lib.datasets import synthetic_events
+    >>> ev = synthetic_events(20_000, days=56, seed=0).events
+    >>> s = series_from_events(ev, "cost_usd", by="model", total=True)
+    >>> "total" in set(s["unique_id"])
+    True
+    """
+    from .workflow import metric_table
+
+    out = series_from_metric(metric_table(events, metric, agg=agg, granularity=granularity, by=by, filters=filters), by=by)
+    if by is not None and total:
+        whole = series_from_metric(metric_table(events, metric, agg=agg, granularity=granularity, filters=filters))
+        out = pd.concat([out, whole], ignore_index=True)
+    return out
+
+
+def _floor_to(ds: pd.Series, freq: str) -> np.ndarray:
+    """Start of the ``freq`` period that holds each timestamp (vectorized, any pandas offset)."""
+    off = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(off, pd.offsets.Tick):
+        return ds.dt.floor(off).to_numpy()
+    day = ds.dt.normalize()
+    grid = pd.date_range(off.rollback(day.min()), day.max(), freq=off)
+    return grid[grid.searchsorted(day.to_numpy(), side="right") - 1].to_numpy()
+
+
+def check_series(series: pd.DataFrame, *, freq: str, min_length: int = 1, agg: str = "sum") -> pd.DataFrame:
     """Validate long series and put them on a regular ``freq`` grid.
 
-    Duplicated timestamps are summed (stated rule: values at one ``ds`` add up); missing
-    steps inside a series become NaN (models that cannot take gaps fill them by linear
-    interpolation); each series must have at least ``min_length`` observations.
+    Stated resampling rule: every timestamp is floored to the start of its ``freq`` period
+    and values within one period (irregular timestamps, duplicated timestamps) are combined
+    with ``agg`` (``"sum"`` for counts and cost; use ``"mean"`` for rates and latencies).
+    Missing periods inside a series become NaN (models that cannot take gaps fill them by
+    linear interpolation; metrics skip them); zeros stay zeros. Each series must have at
+    least ``min_length`` observations.
 
     Examples
     --------
@@ -62,30 +135,52 @@ def check_series(series: pd.DataFrame, *, freq: str, min_length: int = 1) -> pd.
         raise WorkbenchError(f"series are missing columns: {', '.join(missing)} (expected unique_id, ds, y)")
     if series.empty:
         raise WorkbenchError("series are empty: there is nothing to forecast")
+    if agg not in AGG_RULES:
+        raise WorkbenchError(f"agg={agg!r} is not a resampling rule: use one of {', '.join(AGG_RULES)}")
+    try:
+        pd.tseries.frequencies.to_offset(freq)
+    except ValueError as exc:
+        raise WorkbenchError(f"freq={freq!r} is not a pandas frequency (e.g. 'D', 'W-MON', 'MS', 'h', '5min')") from exc
     df = series.loc[:, list(SERIES_COLUMNS)].copy()
-    df["ds"] = pd.to_datetime(df["ds"])
+    ds = pd.to_datetime(df["ds"])
+    if ds.isna().any():
+        raise WorkbenchError(f"{int(ds.isna().sum())} series rows have no timestamp in 'ds': fix or remove them")
+    df["ds"] = _floor_to(ds.dt.tz_convert("UTC").dt.tz_localize(None) if ds.dt.tz is not None else ds, freq)
     df["y"] = pd.to_numeric(df["y"], errors="coerce").astype("float64")
-    df = df.groupby(["unique_id", "ds"], as_index=False, sort=True)["y"].sum(min_count=1)
-    parts = []
-    for uid, g in df.groupby("unique_id", sort=True):  # one pass per series (not per row)
-        grid = pd.date_range(g["ds"].min(), g["ds"].max(), freq=freq)
-        g = g.set_index("ds").reindex(grid)
-        g.index.name = "ds"
-        n_obs = int(g["y"].notna().sum())
-        if n_obs < min_length:
-            raise WorkbenchError(
-                f"series {uid!r} has {n_obs} observations; the requested models need at least {min_length} "
-                "(use a shorter horizon, fewer backtest windows, or a longer history)")
-        parts.append(g.assign(unique_id=uid).reset_index())
-    return pd.concat(parts, ignore_index=True)[list(SERIES_COLUMNS)]
+    grouped = df.groupby(["unique_id", "ds"], sort=True)["y"]
+    df = (grouped.sum(min_count=1) if agg == "sum" else grouped.agg(agg)).reset_index()
+    bounds = df.groupby("unique_id", sort=True)["ds"].agg(["min", "max"])
+    grids = [pd.DataFrame({"unique_id": uid, "ds": pd.date_range(lo, hi, freq=freq)})  # one grid per series
+             for uid, lo, hi in bounds.itertuples()]
+    out = pd.concat(grids, ignore_index=True).merge(df, on=["unique_id", "ds"], how="left")
+    n_obs = out.groupby("unique_id", sort=True)["y"].count()
+    short = n_obs[n_obs < min_length]
+    if len(short):
+        raise WorkbenchError(
+            f"series {short.index[0]!r} has {int(short.iloc[0])} observations; the requested models need at least "
+            f"{min_length} (use a shorter horizon, fewer backtest windows, a coarser model list, or a longer history)")
+    return out[list(SERIES_COLUMNS)]
 
 
 # --------------------------------------------------------------------------------------------
-# Models: fit on one series (a float array without gaps), return mean and interval bounds.
+# Models: fit on one series (a float array without gaps), return mean and either a standard
+# deviation per step (normal intervals) or simulated paths (empirical quantiles).
 @dataclass(frozen=True)
 class _Fit:
     mean: np.ndarray
-    sd: np.ndarray  # standard deviation of the forecast error per step (normal intervals)
+    sd: np.ndarray | None = None
+    paths: np.ndarray | None = None  # shape (n_paths, h)
+    components: pd.DataFrame | None = None  # in-sample trend / seasonal, indexed like the training ds
+
+
+@dataclass(frozen=True)
+class _Context:
+    freq: str
+    season: int
+    holidays: pd.DataFrame | None = None  # Prophet-style ``holiday, ds``
+    country_holidays: str | None = None
+    n_paths: int = 500
+    seed: int = 0
 
 
 def _fill(y: np.ndarray) -> np.ndarray:
@@ -93,35 +188,348 @@ def _fill(y: np.ndarray) -> np.ndarray:
     return s.interpolate(limit_direction="both").to_numpy() if s.isna().any() else y
 
 
-def _seasonal_naive(y: np.ndarray, h: int, season: int) -> _Fit:
-    y = _fill(y)
-    m = season if len(y) > season else 1
+def _seasonal_naive(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+    y, h = _fill(y), len(future)
+    m = ctx.season if len(y) > ctx.season else 1
     last = y[-m:]
-    mean = np.array([last[i % m] for i in range(h)])
+    mean = last[np.arange(h) % m]
     resid = y[m:] - y[:-m]
     sigma = np.nanstd(resid, ddof=1) if len(resid) > 1 else 0.0
     k = np.floor(np.arange(h) / m) + 1  # complete seasons ahead (Hyndman & Athanasopoulos, 5.5)
-    return _Fit(mean, sigma * np.sqrt(k))
+    return _Fit(mean, sd=sigma * np.sqrt(k))
 
 
-def _ets(y: np.ndarray, h: int, season: int) -> _Fit:
+def _ets(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    y = _fill(y)
-    seasonal = "add" if len(y) >= 2 * season and season > 1 else None
+    h, m = len(future), ctx.season
+    y, ds = _fill(y)[-max(_LOCAL_MAX_STEPS, 10 * m):], ds[-max(_LOCAL_MAX_STEPS, 10 * m):]
+    seasonals = (["add", "mul"] if (y > 0).all() else ["add"]) if m > 1 and len(y) >= 2 * m + 2 else [None]
+    # initial states matter on short series (estimate them) and are forgotten on long ones
+    # (a decomposition heuristic is 3x faster there, with the same forecasts)
+    init = "estimated" if len(y) < 300 else "heuristic"
+    best = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal=seasonal,
-                                     seasonal_periods=season if seasonal else None,
-                                     initialization_method="estimated").fit()
-    mean = np.asarray(model.forecast(h), dtype="float64")
-    resid = y - np.asarray(model.fittedvalues)
-    sigma = np.nanstd(resid, ddof=1)
-    # one-step error grows with the horizon; a random-walk-like widening is a conservative, stated rule
-    return _Fit(mean, sigma * np.sqrt(np.arange(1, h + 1)))
+        for seasonal in seasonals:  # AICc decides between additive and multiplicative seasonality
+            res = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal=seasonal,
+                                       seasonal_periods=m if seasonal else None,
+                                       initialization_method=init).fit(use_brute=False)
+            if best is None or (np.isfinite(res.aicc) and res.aicc < best.aicc):
+                best = res
+    mean = np.asarray(best.forecast(h), dtype="float64")
+    resid = y - np.asarray(best.fittedvalues)
+    sigma = np.sqrt(np.nanmean(resid ** 2))
+    p = best.params
+    alpha, beta, phi = p["smoothing_level"], p.get("smoothing_trend", 0.0) or 0.0, p.get("damping_trend", 1.0) or 1.0
+    gamma = (p.get("smoothing_seasonal", 0.0) or 0.0) if best.model.seasonal else 0.0
+    j = np.arange(1, h)
+    phi_j = np.cumsum(phi ** np.arange(1, h + 1))[:-1] if h > 1 else np.array([])
+    c = alpha * (1 + beta * phi_j) + gamma * ((j % m) == 0 if m > 1 else 0)
+    var = sigma ** 2 * np.concatenate([[1.0], 1 + np.cumsum(c ** 2)])  # ETS(A,Ad,A), Hyndman et al. (2008) 6.1
+    if best.model.seasonal == "mul":  # multiplicative seasonality scales the error with the level
+        var = var * (mean / np.nanmean(np.asarray(best.fittedvalues)[-m:])) ** 2
+    components = pd.DataFrame({"trend": np.asarray(best.level), "seasonal": np.asarray(best.season)
+                               if best.model.seasonal else 0.0}, index=ds)
+    return _Fit(mean, sd=np.sqrt(var), components=components)
 
 
-MODELS: dict[str, Callable[[np.ndarray, int, int], _Fit]] = {"seasonal_naive": _seasonal_naive, "ets": _ets}
+def _seasonal_strength(y: np.ndarray, m: int) -> float:
+    from statsmodels.tsa.seasonal import STL
+
+    res = STL(y, period=m, robust=False).fit()
+    rem = np.var(res.resid)
+    return float(max(0.0, 1 - rem / np.var(res.seasonal + res.resid))) if rem > 0 else 1.0
+
+
+def _css_arma(w: np.ndarray, p: int, q: int, seasonal_q: int, m: int, mean: bool):
+    """Conditional-sum-of-squares ARMA estimates (R's ``arima(method="CSS")``), vectorized.
+
+    The residuals of ``phi(B) (w - mu) = theta(B) Theta(B^m) e`` are one linear filter
+    (``scipy.signal.lfilter``), so each objective evaluation is a C loop, not a Kalman pass.
+    Returns ``(params, sigma2, aicc)`` with params ordered as statsmodels' SARIMAX
+    (``[intercept], ar, ma, seasonal ma``) or None when the fit is not stationary/invertible.
+    """
+    from scipy.optimize import minimize
+    from scipy.signal import lfilter
+
+    burn = p + q + seasonal_q * m
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        mu = theta[0] if mean else 0.0
+        ar = np.r_[1.0, -theta[int(mean):int(mean) + p]]
+        ma = np.r_[1.0, theta[int(mean) + p:int(mean) + p + q]]
+        if seasonal_q:
+            sma = np.zeros(m + 1)
+            sma[0], sma[m] = 1.0, theta[-1]
+            ma = np.convolve(ma, sma)
+        return lfilter(ar, ma, w - mu)[burn:]
+
+    x0 = np.r_[[w.mean()] if mean else [], np.full(p + q + seasonal_q, 0.1)]
+    bounds = [(None, None)] * int(mean) + [(-0.98, 0.98)] * (p + q + seasonal_q)
+    opt = minimize(lambda t: float(np.sum(residuals(t) ** 2)), x0, method="L-BFGS-B", bounds=bounds)
+    ar = opt.x[int(mean):int(mean) + p]
+    if p and np.any(np.abs(np.roots(np.r_[1.0, -ar][::-1])) <= 1.0):  # AR roots must lie outside the unit circle
+        return None
+    e = residuals(opt.x)
+    n, k = len(e), len(opt.x) + 1
+    sigma2 = float(np.mean(e ** 2))
+    aic = n * (np.log(2 * np.pi * sigma2) + 1) + 2 * k
+    return opt.x, sigma2, aic + 2 * k * (k + 1) / max(n - k - 1, 1)
+
+
+def _arima(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+    from statsmodels.tsa.stattools import kpss
+
+    h, m = len(future), ctx.season
+    y = _fill(y)[-max(_LOCAL_MAX_STEPS, 10 * m):]  # older history adds cost, not accuracy, to a local model
+    D = int(m > 1 and len(y) >= 3 * m and _seasonal_strength(y, m) > 0.64)  # Wang, Smith & Hyndman (2006)
+    z = y[m:] - y[:-m] if D else y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = int(np.ptp(z) > 0 and kpss(z, regression="c", nlags="auto")[1] < 0.05)
+    w = np.diff(z, n=d) if d else z
+    best = None
+    for p, q in ((1, 1), (2, 0), (0, 1)):  # a small grid; AICc chooses
+        fit = _css_arma(w, p, q, D, m, mean=d + D == 0)
+        if fit is not None and (best is None or fit[2] < best[3]):
+            best = (p, q, *fit)
+    if best is None:
+        raise WorkbenchError("arima: no stationary candidate model could be estimated on this series")
+    p, q, params, sigma2, _ = best
+    # statsmodels' SARIMAX with the CSS estimates: exact-likelihood state, forecasts, standard errors
+    model = SARIMAX(w, order=(p, 0, q), seasonal_order=(0, 0, D, m) if D else (0, 0, 0, 0),
+                    trend="c" if d + D == 0 else "n", enforce_stationarity=False, enforce_invertibility=False)
+    params = np.r_[params, sigma2]
+    if d + D == 0:  # SARIMAX's "c" is the intercept of the AR equation, not the mean
+        params[0] = params[0] * (1 - params[1:1 + p].sum())
+    res = model.filter(params)
+    mean = np.asarray(res.get_forecast(h).predicted_mean, dtype="float64")
+    return _Fit(*_integrate(y, mean, res, d, D, m))
+
+
+def _integrate(y: np.ndarray, w: np.ndarray, res, d: int, D: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Undo ``(1-B)^d (1-B^m)^D`` on the forecasts ``w`` of the differenced series.
+
+    The forecast error sd comes from the psi weights of the whole model: the fitted ARMA's
+    weights convolved with the integration operator's, ``var_h = sigma2 * sum(psi_j^2)``.
+    """
+    from statsmodels.tsa.arima_process import arma2ma
+
+    h = len(w)
+    diff = np.array([1.0])
+    for op in [np.r_[1.0, -1.0]] * d + [np.r_[1.0, np.zeros(m - 1), -1.0]] * D:
+        diff = np.convolve(diff, op)
+    hist = np.r_[y[-(len(diff) - 1):] if len(diff) > 1 else [], np.zeros(h)]
+    k0 = len(diff) - 1
+    for t in range(h):  # y_t = w_t - sum_k diff[k] y_{t-k}; a loop over horizon steps
+        hist[k0 + t] = w[t] - np.dot(diff[1:], hist[k0 + t - 1::-1][:k0]) if k0 else w[t]
+    ar = np.r_[1.0, -np.asarray(res.arparams)] if len(getattr(res, "arparams", [])) else np.array([1.0])
+    ma = np.r_[1.0, np.asarray(res.maparams)] if len(getattr(res, "maparams", [])) else np.array([1.0])
+    if D and len(getattr(res, "seasonalmaparams", [])):
+        sma = np.zeros(m + 1)
+        sma[0], sma[m] = 1.0, res.seasonalmaparams[0]
+        ma = np.convolve(ma, sma)
+    psi = arma2ma(np.convolve(ar, diff), ma, lags=h)  # integration as a unit-root AR factor
+    sigma2 = float(res.params[-1]) if "sigma2" in res.model.param_names else float(res.scale)
+    return hist[k0:], np.sqrt(sigma2 * np.cumsum(psi ** 2))
+
+
+def _ses(y: np.ndarray, alpha: float) -> np.ndarray:
+    """Simple exponential smoothing levels with initial level ``y[0]`` (one linear filter)."""
+    from scipy.signal import lfilter
+
+    return lfilter([alpha], [1.0, alpha - 1.0], y, zi=[(1 - alpha) * y[0]])[0]
+
+
+def _theta(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+    """The Theta method as statsmodels' ``ThetaModel`` (theta = 2, two-step OLS/SES fit):
+    the same seasonality test, classical decomposition, drift ``b0`` and forecast formula,
+    with the SES smoothing weight found by a bounded 1-D search over linear filters instead
+    of a state-space fit (20x faster; the tests compare it with statsmodels)."""
+    from scipy.optimize import minimize_scalar
+    from statsmodels.tsa.seasonal import seasonal_decompose
+    from statsmodels.tsa.stattools import acf
+
+    h, m = len(future), ctx.season
+    y = _fill(y)[-max(_LOCAL_MAX_STEPS, 10 * m):]
+    n = len(y)
+    method = "mul" if (y > 0).all() else "add"
+    seasonal = None
+    if m > 1 and n >= 2 * m:
+        rho = acf(y, nlags=m, fft=True)
+        if n * rho[-1] ** 2 / np.sum(rho[:-1] ** 2) > 2.705543454095404:  # 10% chi2(1), as statsmodels
+            dec = seasonal_decompose(y, model=method, period=m).seasonal
+            if method == "mul" and dec.min() <= 0:
+                method, dec = "add", seasonal_decompose(y, model="add", period=m).seasonal
+            seasonal = dec[:m]
+            y = y / dec if method == "mul" else y - dec
+    b0 = np.linalg.lstsq(np.column_stack([np.ones(n), np.arange(n)]), y, rcond=None)[0][1]
+    sse = lambda a: float(np.sum((y[1:] - _ses(y, a)[:-1]) ** 2))  # noqa: E731 - one-step SES errors
+    alpha = float(minimize_scalar(sse, bounds=(1e-4, 1.0), method="bounded", options={"xatol": 1e-6}).x)
+    level = _ses(y, alpha)
+    steps = np.arange(h, dtype="float64") + 1 / alpha - (1 - alpha) ** n / alpha
+    mean = 0.5 * b0 * steps + level[-1]
+    if seasonal is not None:
+        season = seasonal[(n + np.arange(h)) % m]
+        mean = mean * season if method == "mul" else mean + season
+    # the interval of statsmodels' ThetaModel: sigma2 * (1 + (h-1)(1 + (alpha-1)^2)), with sigma2
+    # of the one-step SES errors (here of the deseasonalized data, in its units)
+    if seasonal is not None and method == "mul":
+        return _Fit(mean, sd=np.abs(mean) * np.sqrt(sse(alpha) / (n - 1) / np.mean(level) ** 2
+                                                  * (1 + np.arange(h) * (1 + (alpha - 1) ** 2))))
+    return _Fit(mean, sd=np.sqrt(sse(alpha) / (n - 1) * (1 + np.arange(h) * (1 + (alpha - 1) ** 2))))
+
+
+def _prophet(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+    logging.getLogger("prophet").setLevel(logging.WARNING)
+    from prophet import Prophet
+
+    model = Prophet(holidays=ctx.holidays, uncertainty_samples=ctx.n_paths)
+    if ctx.country_holidays:
+        model.add_country_holidays(country_name=ctx.country_holidays)
+    model.fit(pd.DataFrame({"ds": ds, "y": y}))  # Prophet takes gaps (NaN rows are dropped by it)
+    fut = pd.DataFrame({"ds": future})
+    np.random.seed(ctx.seed)  # Prophet draws its paths from numpy's global generator
+    mean = model.predict(fut)["yhat"].to_numpy()
+    paths = model.predictive_samples(fut)["yhat"].T  # (n_paths, h)
+    comp = model.predict(pd.DataFrame({"ds": ds}))
+    components = pd.DataFrame({"trend": comp["trend"].to_numpy(),
+                               "seasonal": (comp["additive_terms"] - comp.get("holidays", 0)).to_numpy(),
+                               "holidays": comp["holidays"].to_numpy() if "holidays" in comp else 0.0}, index=ds)
+    return _Fit(mean, paths=paths, components=components)
+
+
+def _calendar(ds: pd.DatetimeIndex, freq: str, holidays: set, span_days: float) -> np.ndarray:
+    """Calendar features: weekday (daily and finer) or month dummies, yearly Fourier terms
+    (10 pairs, as Prophet's default) for steps shorter than a month when the history covers
+    two years, and a holiday flag."""
+    rule = pd.tseries.frequencies.to_offset(freq).rule_code.split("-")[0]
+    parts = []
+    if rule in ("D", "B", "h", "H", "min", "T", "s", "S"):
+        parts.append(np.eye(7)[ds.dayofweek][:, 1:])
+    elif rule in ("MS", "M", "ME"):
+        parts.append(np.eye(12)[ds.month - 1][:, 1:])
+    if rule not in ("MS", "M", "ME", "QS", "Q", "YS", "Y") and span_days >= 730:
+        days = (ds - pd.Timestamp("2000-01-01")) / pd.Timedelta(days=1)
+        arg = 2 * np.pi * np.outer(np.asarray(days, dtype="float64") / 365.25, np.arange(1, 11))
+        parts += [np.sin(arg), np.cos(arg)]
+    if holidays:
+        parts.append(np.isin(ds.normalize(), list(holidays)).astype(float)[:, None])
+    return np.hstack(parts) if parts else np.empty((len(ds), 0))
+
+
+def _lag_regressor(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+    from sklearn.linear_model import RidgeCV
+
+    y, h, m = _fill(y), len(future), max(ctx.season, 1)
+    n_lags = min(max(2 * m, 7), max(len(y) // 3, 1))
+    if len(y) < n_lags + 10:
+        return _seasonal_naive(y, ds, future, ctx)
+    hol = set(pd.to_datetime(ctx.holidays["ds"]).dt.normalize()) if ctx.holidays is not None else set()
+    cal = _calendar(ds.append(future), ctx.freq, hol, (ds[-1] - ds[0]) / pd.Timedelta(days=1))
+    t = np.arange(len(y) + h, dtype="float64") / len(y)
+    scale = np.nanstd(y) or 1.0
+    level = np.nanmean(y)
+    z = (y - level) / scale
+
+    def features(lags: np.ndarray, i: int | np.ndarray) -> np.ndarray:  # lags: (rows, n_lags), newest first
+        return np.hstack([lags, lags[:, :m].mean(axis=1, keepdims=True), cal[i], t[i][:, None]])
+
+    rows = np.arange(n_lags, len(y))
+    lag_matrix = np.stack([z[rows - k] for k in range(1, n_lags + 1)], axis=1)
+    model = RidgeCV(alphas=np.logspace(-2, 3, 12), store_cv_results=True).fit(features(lag_matrix, rows), z[rows])
+    # leave-one-out errors (free with RidgeCV) are honest about overfitting; in-sample ones are not
+    loo = np.sqrt(model.cv_results_[:, list(model.alphas).index(model.alpha_)])
+    resid = np.sign(z[rows] - model.predict(features(lag_matrix, rows))) * loo
+    # the linear model folded into lag weights and a per-step exogenous part, so the recursion
+    # over the horizon is one small matrix-vector product per step for all paths at once
+    w_lag = model.coef_[:n_lags].copy()
+    w_lag[:m] += model.coef_[n_lags] / m
+    steps = np.arange(len(y), len(y) + h)
+    exog = np.hstack([cal[steps], t[steps][:, None]]) @ model.coef_[n_lags + 1:] + model.intercept_
+    rng = np.random.default_rng(ctx.seed)
+    n = ctx.n_paths + 1  # path 0 is the noise-free recursion: the point forecast
+    noise = rng.choice(resid, size=(n, h))
+    noise[0] = 0.0
+    state = np.tile(z[-n_lags:][::-1], (n, 1))
+    out = np.empty((n, h))
+    for step in range(h):  # recursive over the horizon (h steps), vectorized over all paths
+        pred = state @ w_lag + exog[step] + noise[:, step]
+        out[:, step] = pred
+        state = np.hstack([pred[:, None], state[:, :-1]])
+    out = out * scale + level
+    return _Fit(out[0], paths=out[1:])
+
+
+def _fourier_yearly(ds: pd.DatetimeIndex, k: int = 10) -> np.ndarray:
+    days = np.asarray((ds - pd.Timestamp("2000-01-01")) / pd.Timedelta(days=1), dtype="float64")
+    arg = 2 * np.pi * np.outer(days / 365.25, np.arange(1, k + 1))
+    return np.hstack([np.sin(arg), np.cos(arg)])
+
+
+def _yearly_adjusted(fn: Callable) -> Callable:
+    """Give a local model yearly seasonality (daily or weekly steps, two years of history).
+
+    The yearly pattern (10 Fourier pairs, Prophet's default) is estimated by least squares
+    together with a linear trend on the whole history, removed before the model is fitted on
+    the (possibly shorter) recent history, and added back to its forecast and paths.
+    """
+    def model(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+        step = pd.tseries.frequencies.to_offset(ctx.freq)
+        short_step = isinstance(step, pd.offsets.Tick) or step.rule_code.split("-")[0] in ("D", "W", "B")
+        if not short_step or (ds[-1] - ds[0]) < pd.Timedelta(days=730):
+            return fn(y, ds, future, ctx)
+        f_past, f_future = _fourier_yearly(ds), _fourier_yearly(future)
+        t = np.arange(len(ds) + len(future), dtype="float64") / len(ds)
+        ok = ~np.isnan(y)
+        X = np.column_stack([np.ones(len(ds)), t[:len(ds)], f_past])
+        beta = np.linalg.lstsq(X[ok], y[ok], rcond=None)[0]
+        past_season, future_season = f_past @ beta[2:], f_future @ beta[2:]
+        fit = fn(y - past_season, ds, future, ctx)
+        comps = fit.components.assign(yearly=past_season[-len(fit.components):]) if fit.components is not None else None
+        paths = fit.paths + future_season if fit.paths is not None else None
+        return _Fit(fit.mean + future_season, sd=fit.sd, paths=paths, components=comps)
+
+    model.__doc__ = fn.__doc__
+    return model
+
+
+MODELS: dict[str, Callable[[np.ndarray, pd.DatetimeIndex, pd.DatetimeIndex, _Context], _Fit]] = {
+    "seasonal_naive": _seasonal_naive, "ets": _yearly_adjusted(_ets), "arima": _yearly_adjusted(_arima),
+    "theta": _yearly_adjusted(_theta), "prophet": _prophet,
+    "lag_regressor": _lag_regressor}
+
+
+def _intervals(fit: _Fit, name: str, level: Sequence[int]) -> dict[str, np.ndarray]:
+    cols = {name: fit.mean}
+    for lv in level:
+        if fit.paths is not None:
+            lo, hi = np.quantile(fit.paths, [0.5 - lv / 200, 0.5 + lv / 200], axis=0)
+        else:
+            z = stats.norm.ppf(0.5 + lv / 200)
+            lo, hi = fit.mean - z * fit.sd, fit.mean + z * fit.sd
+        cols[f"{name}-lo-{lv}"], cols[f"{name}-hi-{lv}"] = lo, hi
+    return cols
+
+
+def _check_level(level: Sequence[int]) -> list[int]:
+    level = [level] if isinstance(level, (int, float)) else list(level)
+    bad = [lv for lv in level if not 0 < lv < 100]
+    if bad:
+        raise WorkbenchError(f"level {bad} must be between 0 and 100 (percent)")
+    return level
+
+
+def _season_for(freq: str, season: int | None) -> int:
+    if season is not None:
+        return int(season)
+    off = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(off, pd.offsets.Tick) and off.nanos < 86_400 * 10 ** 9:  # sub-daily: one day of steps
+        return int(86_400 * 10 ** 9 // off.nanos)
+    return _SEASON.get(off.rule_code.split("-")[0], 1)
 
 
 class Forecaster:
@@ -130,11 +538,22 @@ class Forecaster:
     Parameters
     ----------
     models : sequence of str
-        Names from ``MODELS`` (``"seasonal_naive"``, ``"ets"``).
+        Names from ``MODELS``: ``seasonal_naive``, ``ets``, ``arima``, ``theta``,
+        ``prophet``, ``lag_regressor``.
     freq : str
-        pandas frequency of the series (``"D"``, ``"W-MON"``, ``"MS"``...).
+        pandas frequency of the series (``"D"``, ``"W-MON"``, ``"MS"``, ``"h"``...).
     season : int, optional
-        Season length; default from ``freq`` (7 for daily, 52 weekly, 12 monthly).
+        Season length; default from ``freq`` (7 daily, 52 weekly, 12 monthly, a day of steps
+        for sub-daily data).
+    holidays : DataFrame, optional
+        Special dates ``holiday, ds`` (e.g. planted holidays or incidents): Prophet holidays
+        and a binary feature of ``lag_regressor``.
+    country_holidays : str, optional
+        Country code for Prophet's built-in holidays (``"US"``).
+    agg : str
+        Resampling rule of :func:`check_series` for irregular or duplicated timestamps.
+    seed : int
+        Seed of simulated paths (Prophet, ``lag_regressor``).
 
     Examples
     --------
@@ -144,47 +563,166 @@ class Forecaster:
     ['unique_id', 'ds', 'seasonal_naive', 'seasonal_naive-lo-80', 'seasonal_naive-hi-80']
     """
 
-    def __init__(self, models: Sequence[str] = ("seasonal_naive", "ets"), freq: str = "D", season: int | None = None):
+    def __init__(self, models: Sequence[str] = ("seasonal_naive", "ets"), freq: str = "D", season: int | None = None,
+                 holidays: pd.DataFrame | None = None, country_holidays: str | None = None, agg: str = "sum",
+                 seed: int = 0):
         self.models = models
         self.freq = freq
         self.season = season
+        self.holidays = holidays
+        self.country_holidays = country_holidays
+        self.agg = agg
+        self.seed = seed
+
+    def _context(self) -> _Context:
+        return _Context(self.freq, _season_for(self.freq, self.season), self.holidays, self.country_holidays,
+                        seed=self.seed)
+
+    def _check_models(self) -> list[str]:
+        models = [self.models] if isinstance(self.models, str) else list(self.models)
+        unknown = [m for m in models if m not in MODELS]
+        if unknown or not models:
+            raise WorkbenchError(f"unknown models {unknown}: choose from {', '.join(MODELS)}")
+        return models
 
     def fit(self, series: pd.DataFrame) -> "Forecaster":
-        unknown = [m for m in self.models if m not in MODELS]
-        if unknown or not self.models:
-            raise WorkbenchError(f"unknown models {unknown}: choose from {', '.join(MODELS)}")
-        self.season_ = self.season or _SEASON.get(pd.tseries.frequencies.to_offset(self.freq).rule_code.split("-")[0], 1)
-        self.series_ = check_series(series, freq=self.freq, min_length=max(3, self.season_ + 1))
+        """Validate and store the series (models are fitted per series in :meth:`predict`)."""
+        self.models_ = self._check_models()
+        self.context_ = self._context()
+        self.season_ = self.context_.season
+        self.series_ = check_series(series, freq=self.freq, min_length=max(3, self.season_ + 1), agg=self.agg)
         return self
 
     def predict(self, h: int, level: Sequence[int] = (80, 95)) -> pd.DataFrame:
-        if h < 1:
-            raise WorkbenchError(f"h={h} must be a positive number of steps")
-        bad = [lv for lv in level if not 0 < lv < 100]
-        if bad:
-            raise WorkbenchError(f"level {bad} must be between 0 and 100 (percent)")
-        parts = []
+        """Forecast ``h`` steps after each series' last observation.
+
+        Returns ``unique_id, ds`` and per model ``<model>`` plus ``<model>-lo-<level>`` and
+        ``<model>-hi-<level>``; the fitted in-sample components (where a model has them)
+        are kept in ``components_``: ``unique_id, ds, model, trend, seasonal[, holidays]``.
+        """
+        h = _check_h(h)
+        level = _check_level(level)
+        parts, comps = [], []
         for uid, g in self.series_.groupby("unique_id", sort=True):  # one fit per series and model
-            y = g["y"].to_numpy(dtype="float64")
-            future = pd.date_range(g["ds"].iloc[-1], periods=h + 1, freq=self.freq)[1:]
-            out = pd.DataFrame({"unique_id": uid, "ds": future})
-            for name in self.models:
-                fit = MODELS[name](y, h, self.season_)
-                out[name] = fit.mean
-                for lv in level:
-                    z = stats.norm.ppf(0.5 + lv / 200)
-                    out[f"{name}-lo-{lv}"] = fit.mean - z * fit.sd
-                    out[f"{name}-hi-{lv}"] = fit.mean + z * fit.sd
-            parts.append(out)
+            frame, comp = _predict_one(uid, g, self.models_, h, level, self.context_)
+            parts.append(frame)
+            comps.extend(comp)
+        self.components_ = pd.concat(comps, ignore_index=True) if comps else pd.DataFrame()
         return pd.concat(parts, ignore_index=True)
 
 
+def _check_h(h: int) -> int:
+    if not isinstance(h, (int, np.integer)) or h < 1:
+        raise WorkbenchError(f"h={h!r} must be a positive whole number of steps")
+    return int(h)
+
+
+def _predict_one(uid, g: pd.DataFrame, models: Sequence[str], h: int, level: Sequence[int], ctx: _Context):
+    ds = pd.DatetimeIndex(g["ds"])
+    y = g["y"].to_numpy(dtype="float64")
+    future = pd.date_range(ds[-1], periods=h + 1, freq=ctx.freq)[1:]
+    out = {"unique_id": np.repeat(uid, h), "ds": future}
+    comps = []
+    for name in models:
+        fit = MODELS[name](y, ds, future, ctx)
+        out.update(_intervals(fit, name, level))
+        if fit.components is not None:
+            comps.append(fit.components.rename_axis("ds").reset_index().assign(unique_id=uid, model=name))
+    return pd.DataFrame(out), comps
+
+
+# --------------------------------------------------------------------------------------------
+# Backtests, run per series (optionally in worker processes).
+def _backtest_one(args) -> pd.DataFrame:
+    uid, g, models, h, n_windows, step, level, ctx = args
+    n = len(g)
+    parts = []
+    for w in range(n_windows, 0, -1):  # n_windows refits per series
+        end = n - h - (w - 1) * step
+        if end < max(3, ctx.season + 1):
+            raise WorkbenchError(f"series {uid!r} ({n} steps) is too short for {n_windows} windows of h={h} "
+                                 f"(step {step}): use fewer windows, a shorter horizon, or a longer history")
+        train, test = g.iloc[:end], g.iloc[end:end + h]
+        pred, _ = _predict_one(uid, train, models, len(test), level, ctx)
+        parts.append(pred.assign(cutoff=train["ds"].iloc[-1], y=test["y"].to_numpy()))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _auto_one(args) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    uid, g, models, h, n_windows, step, level, ctx = args
+    cv = _backtest_one(args)
+    fc, comps = _predict_one(uid, g, models, h, level, ctx)
+    return cv, fc, comps
+
+
+def _init_worker() -> None:
+    from threadpoolctl import threadpool_limits  # ships with scikit-learn
+
+    threadpool_limits(1)  # one BLAS thread per worker process: the processes are the parallelism
+
+
+_PRELOAD = ["analytics_lib.forecast", "statsmodels.tsa.holtwinters", "statsmodels.tsa.statespace.sarimax",
+            "statsmodels.tsa.forecasting.theta", "statsmodels.tsa.seasonal", "statsmodels.tsa.stattools",
+            "sklearn.linear_model"]
+
+
+def _pool_context():
+    """A forkserver that imported the models once: workers fork from it in milliseconds.
+
+    Fork from the (threaded) parent is unsafe and spawn re-imports pandas, statsmodels and
+    scikit-learn in every worker (~5 s each on a small machine); the forkserver pays that once
+    per Python process and is reused by every later pool.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(_PRELOAD)
+    return ctx
+
+
+def _run_per_series(fn, tasks: list, n_jobs: int | None, progress: bool, desc: str) -> list:
+    n_jobs = os.cpu_count() or 1 if n_jobs in (None, -1) else max(1, int(n_jobs))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), desc=desc, unit="series")
+    results = []
+    try:
+        if n_jobs == 1 or len(tasks) == 1:
+            from threadpoolctl import threadpool_limits
+
+            # the models' matrices are tiny: a multi-threaded BLAS only spins (10x slower under load)
+            with threadpool_limits(1):
+                for t in tasks:
+                    results.append(fn(t))
+                    bar is not None and bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks)), mp_context=_pool_context(),
+                                     initializer=_init_worker) as pool:
+                for r in pool.map(fn, tasks, chunksize=max(1, len(tasks) // (8 * n_jobs))):
+                    results.append(r)
+                    bar is not None and bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
+
+
+def _tasks(fc: Forecaster, series: pd.DataFrame, h: int, n_windows: int, step: int, level: list[int]) -> list:
+    full = check_series(series, freq=fc.freq, min_length=max(3, fc._context().season + 1), agg=fc.agg)
+    ctx, models = fc._context(), fc._check_models()
+    return [(uid, g.reset_index(drop=True), models, h, n_windows, step, level, ctx)
+            for uid, g in full.groupby("unique_id", sort=True)]
+
+
 def backtest(forecaster: Forecaster, series: pd.DataFrame, *, h: int, n_windows: int = 3, step: int | None = None,
-             level: Sequence[int] = (80,)) -> pd.DataFrame:
+             level: Sequence[int] = (80,), n_jobs: int | None = 1, progress: bool = False) -> pd.DataFrame:
     """Rolling-origin cross-validation: refit at each cutoff and forecast the next ``h`` steps.
 
     The last window ends at the last observation; earlier cutoffs are ``step`` (default
-    ``h``) steps apart. Returns ``unique_id, ds, cutoff, y, <model>..., <model>-lo/hi-<level>``.
+    ``h``) steps apart. Series run in ``n_jobs`` worker processes (``-1``: all cores).
+    Returns ``unique_id, ds, cutoff, y, <model>..., <model>-lo/hi-<level>``.
 
     Examples
     --------
@@ -193,26 +731,23 @@ def backtest(forecaster: Forecaster, series: pd.DataFrame, *, h: int, n_windows:
     >>> sorted(cv["cutoff"].dt.strftime("%Y-%m-%d").unique())
     ['2024-02-15', '2024-02-22']
     """
-    step = step or h
-    full = check_series(series, freq=forecaster.freq)
-    parts = []
-    for uid, g in full.groupby("unique_id", sort=True):
-        n = len(g)
-        for w in range(n_windows, 0, -1):  # n_windows refits per series
-            end = n - h - (w - 1) * step
-            if end < 2:
-                raise WorkbenchError(f"series {uid!r} is too short for {n_windows} windows of h={h} (step {step})")
-            train, test = g.iloc[:end], g.iloc[end:end + h]
-            pred = Forecaster(forecaster.models, forecaster.freq, forecaster.season).fit(train).predict(len(test), level)
-            pred = pred.assign(cutoff=train["ds"].iloc[-1]).merge(test[["ds", "y"]], on="ds")
-            parts.append(pred)
-    out = pd.concat(parts, ignore_index=True)
+    h, level = _check_h(h), _check_level(level)
+    step = _check_h(step or h)
+    if n_windows < 1:
+        raise WorkbenchError(f"n_windows={n_windows} must be at least 1")
+    parts = _run_per_series(_backtest_one, _tasks(forecaster, series, h, n_windows, step, level), n_jobs, progress,
+                            "backtest")
+    return _order_cv(pd.concat(parts, ignore_index=True))
+
+
+def _order_cv(out: pd.DataFrame) -> pd.DataFrame:
     first = ["unique_id", "ds", "cutoff", "y"]
     return out[first + [c for c in out.columns if c not in first]]
 
 
 def _model_columns(cv: pd.DataFrame) -> list[str]:
-    return [c for c in cv.columns if c not in ("unique_id", "ds", "cutoff", "y") and "-lo-" not in c and "-hi-" not in c]
+    return [c for c in cv.columns if c not in ("unique_id", "ds", "cutoff", "y", "model")
+            and "-lo-" not in c and "-hi-" not in c]
 
 
 def forecast_metrics(cv: pd.DataFrame, *, train: pd.DataFrame | None = None, season: int = 7,
@@ -222,7 +757,12 @@ def forecast_metrics(cv: pd.DataFrame, *, train: pd.DataFrame | None = None, sea
     MAE, RMSE, sMAPE (in %, 0-200), MASE (MAE scaled by the in-sample MAE of the seasonal
     naive forecast on ``train``, or on the actuals when ``train`` is None), interval
     ``coverage`` and mean ``width`` at ``level``, and the pinball loss averaged over the
-    interval's two quantiles.
+    interval's two quantiles. Missing actuals (gaps) are skipped.
+
+    Returns
+    -------
+    DataFrame
+        ``unique_id, model, mae, rmse, smape, mase[, coverage, width, pinball], n``.
 
     Examples
     --------
@@ -233,14 +773,16 @@ def forecast_metrics(cv: pd.DataFrame, *, train: pd.DataFrame | None = None, sea
     """
     rows = []
     for uid, g in cv.groupby("unique_id", sort=True):
+        g = g[g["y"].notna()]
         base = (train[train["unique_id"] == uid]["y"] if train is not None else g["y"]).to_numpy(dtype="float64")
         scale = np.nanmean(np.abs(base[season:] - base[:-season])) if len(base) > season else np.nan
         y = g["y"].to_numpy(dtype="float64")
         for m in _model_columns(cv):
             f = g[m].to_numpy(dtype="float64")
             err = y - f
-            row = {"unique_id": uid, "model": m, "mae": np.nanmean(np.abs(err)), "rmse": np.sqrt(np.nanmean(err ** 2)),
-                   "smape": np.nanmean(200 * np.abs(err) / (np.abs(y) + np.abs(f)))}
+            denom = np.abs(y) + np.abs(f)
+            row = {"unique_id": uid, "model": m, "mae": np.mean(np.abs(err)), "rmse": np.sqrt(np.mean(err ** 2)),
+                   "smape": np.mean(np.where(denom > 0, 200 * np.abs(err) / np.where(denom > 0, denom, 1), 0.0))}
             row["mase"] = row["mae"] / scale if scale and scale > 0 else np.nan
             lo, hi = f"{m}-lo-{level}", f"{m}-hi-{level}"
             if lo in g and hi in g:
@@ -248,7 +790,313 @@ def forecast_metrics(cv: pd.DataFrame, *, train: pd.DataFrame | None = None, sea
                 row["coverage"] = float(np.mean((y >= a) & (y <= b)))
                 row["width"] = float(np.mean(b - a))
                 q_lo, q_hi = (1 - level / 100) / 2, 1 - (1 - level / 100) / 2
-                pin = lambda q, pred: np.mean(np.maximum(q * (y - pred), (q - 1) * (y - pred)))  # noqa: E731
-                row["pinball"] = float((pin(q_lo, a) + pin(q_hi, b)) / 2)
+                row["pinball"] = float((_pinball(y, a, q_lo) + _pinball(y, b, q_hi)) / 2)
+            row["n"] = len(y)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _pinball(y: np.ndarray, pred: np.ndarray, q: float) -> float:
+    d = y - pred
+    return float(np.mean(np.maximum(q * d, (q - 1) * d)))
+
+
+# --------------------------------------------------------------------------------------------
+# Automatic selection and ensembles.
+@dataclass(frozen=True)
+class AutoForecast:
+    """What :func:`auto_forecast` returns.
+
+    Attributes
+    ----------
+    forecast : DataFrame
+        ``unique_id, ds, model, forecast, lo-<level>, hi-<level>...`` and the chosen model's
+        backtest scores on every row: ``backtest_mase, backtest_smape, backtest_coverage``.
+    selection : DataFrame
+        One row per series: ``unique_id, model, members`` (ensemble members or the model),
+        the chosen model's backtest ``mae, rmse, smape, mase, coverage, width, pinball``,
+        ``baseline_mase`` (seasonal naive) and ``improvement_vs_baseline`` (share).
+    scores : DataFrame
+        Backtest metrics of every candidate and the ensemble (:func:`forecast_metrics`).
+    cv : DataFrame
+        The backtest frame with an ``ensemble`` column.
+    candidates : DataFrame
+        The final forecast of every candidate (``Forecaster.predict`` format + ``ensemble``).
+    components : DataFrame
+        In-sample components of the models that have them.
+    """
+
+    forecast: pd.DataFrame
+    selection: pd.DataFrame
+    scores: pd.DataFrame
+    cv: pd.DataFrame
+    candidates: pd.DataFrame
+    components: pd.DataFrame = field(repr=False)
+    metric: str = "mase"
+    level: tuple = (80, 95)
+
+
+def _ensemble_columns(frame: pd.DataFrame, members: dict, level: Sequence[int]) -> pd.DataFrame:
+    """Median of the member models per series (point and bounds), vectorized per member set."""
+    out = frame.copy()
+    cols = ["ensemble"] + [f"ensemble-{s}-{lv}" for lv in level for s in ("lo", "hi")]
+    for c in cols:
+        out[c] = np.nan
+    for key, uids in pd.Series(list(members)).groupby(pd.Series([tuple(members[u]) for u in members])):
+        mask = out["unique_id"].isin(list(uids)).to_numpy()
+        for c in cols:
+            src = [c.replace("ensemble", m, 1) for m in key]
+            out.loc[mask, c] = np.median(out.loc[mask, src].to_numpy(dtype="float64"), axis=1)
+    return out
+
+
+def _interval_scale(cv: pd.DataFrame, chosen: dict, level: int) -> dict:
+    """Per series, the factor that makes the chosen model's backtest interval at ``level`` cover
+    ``level`` percent of its backtest errors (split-conformal calibration of the interval
+    half-widths; 1.0 when the backtest has too few points to say)."""
+    out = {}
+    for uid, g in cv.groupby("unique_id", sort=True):
+        m = chosen[uid]
+        g = g[g["y"].notna()]
+        lo, hi = f"{m}-lo-{level}", f"{m}-hi-{level}"
+        f = g[m].to_numpy(dtype="float64")
+        half = np.where(g["y"] >= f, g[hi] - f, f - g[lo]).astype("float64")
+        ok = half > 0
+        ratio = np.abs(g["y"].to_numpy(dtype="float64") - f)[ok] / half[ok]
+        out[uid] = float(np.quantile(ratio, level / 100)) if ok.sum() >= 10 else 1.0
+    return out
+
+
+def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequence[str] = DEFAULT_AUTO_MODELS,
+                  n_windows: int = 3, step: int | None = None, level: Sequence[int] = (80, 95), metric: str = "mase",
+                  k: int = 3, season: int | None = None, holidays: pd.DataFrame | None = None,
+                  country_holidays: str | None = None, agg: str = "sum", n_jobs: int | None = 1,
+                  progress: bool = False, seed: int = 0, calibrate: bool = True) -> AutoForecast:
+    """Backtest every candidate per series, add a median ensemble, choose the best, forecast.
+
+    For each series, all ``models`` are backtested over ``n_windows`` rolling origins of
+    ``h`` steps; the ``k`` best by ``metric`` form a median ensemble (point and bounds are
+    medians of the members'), which is scored on the same windows. The candidate or
+    ensemble with the lowest backtest ``metric`` is refitted on the whole series and
+    forecasts ``h`` steps. The ensemble's members are chosen on the same windows it is
+    scored on, so its backtest score is slightly optimistic; the seasonal naive baseline
+    is always scored for comparison (add it to ``models`` to make it eligible).
+
+    Parameters
+    ----------
+    series : DataFrame
+        ``unique_id, ds, y``.
+    metric : {"mase", "mae", "rmse", "smape", "pinball"}
+        Selection score (lower is better); ``mase`` compares across series.
+    n_jobs : int, optional
+        Worker processes over series (``-1``: all cores).
+    progress : bool
+        Show a progress bar over series.
+    calibrate : bool
+        Rescale the chosen model's interval half-widths so that, in the backtest, the
+        interval at the first ``level`` covers that share of the errors (conformal
+        calibration; the factor is ``selection.interval_scale``). Models' own intervals
+        assume the model is right; backtest errors show how wrong it has been.
+
+    Notes
+    -----
+    With ``n_jobs`` > 1 in a script, call it under ``if __name__ == "__main__":`` (worker
+    processes start from a forkserver, which re-imports the main script).
+
+    Examples
+    --------
+    >>> from analytics_lib.datasets import synthetic_events
+    >>> ev = synthetic_events(20_000, days=120, seed=0).events
+    >>> res = auto_forecast(series_from_events(ev, "events"), h=14, models=["seasonal_naive", "theta"], n_windows=2)
+    >>> res.forecast.columns.tolist()[:4], len(res.forecast)
+    (['unique_id', 'ds', 'model', 'forecast'], 14)
+    """
+    if metric not in ("mase", "mae", "rmse", "smape", "pinball"):
+        raise WorkbenchError(f"metric={metric!r}: choose one of mase, mae, rmse, smape, pinball")
+    h, level = _check_h(h), _check_level(level)
+    if k < 1:
+        raise WorkbenchError(f"k={k} must be at least 1 (models in the ensemble)")
+    models = list(dict.fromkeys([models] if isinstance(models, str) else models))
+    fc = Forecaster(models=list(dict.fromkeys(["seasonal_naive", *models])), freq=freq, season=season,
+                    holidays=holidays, country_holidays=country_holidays, agg=agg, seed=seed)
+    tasks = _tasks(fc, series, h, n_windows, _check_h(step or h), level)
+    results = _run_per_series(_auto_one, tasks, n_jobs, progress, "auto_forecast")
+    cv = _order_cv(pd.concat([r[0] for r in results], ignore_index=True))
+    candidates = pd.concat([r[1] for r in results], ignore_index=True)
+    comps = [c for r in results for c in r[2]]
+    season_ = fc._context().season
+    full = pd.concat([t[1] for t in tasks], ignore_index=True)
+    metric_level = level[0]
+    scores = forecast_metrics(cv, train=full, season=season_, level=metric_level)
+    eligible = scores[scores["model"].isin(models)]
+    ranked = eligible.sort_values(["unique_id", metric, "model"], na_position="last")
+    members = {uid: sorted(g["model"].head(min(k, len(g))).tolist()) for uid, g in ranked.groupby("unique_id")}
+    if len(models) > 1 and k > 1:
+        cv = _ensemble_columns(cv, members, level)
+        candidates = _ensemble_columns(candidates, members, level)
+        scores = forecast_metrics(cv, train=full, season=season_, level=metric_level)
+        pool = scores[scores["model"].isin(models + ["ensemble"])]
+    else:
+        pool = eligible
+    best = pool.sort_values(["unique_id", metric, "model"], na_position="last").groupby("unique_id").head(1)
+    base = scores[scores["model"] == "seasonal_naive"].set_index("unique_id")["mase"]
+    selection = best.set_index("unique_id").assign(
+        members=lambda d: [", ".join(members[u]) if m == "ensemble" else m for u, m in zip(d.index, d["model"])],
+        baseline_mase=base, improvement_vs_baseline=lambda d: 1 - d["mase"] / d["baseline_mase"]).reset_index()
+    chosen = dict(zip(selection["unique_id"], selection["model"]))
+    scale = _interval_scale(cv, chosen, metric_level) if calibrate else {u: 1.0 for u in chosen}
+    selection["interval_scale"] = selection["unique_id"].map(scale)
+    parts = []
+    for uid, g in candidates.groupby("unique_id", sort=True):  # pick the chosen model's columns per series
+        m, c = chosen[uid], scale[uid]
+        f = g[m].to_numpy()
+        cols = {"unique_id": g["unique_id"], "ds": g["ds"], "model": m, "forecast": f}
+        for lv in level:
+            cols[f"lo-{lv}"] = f - c * (f - g[f"{m}-lo-{lv}"].to_numpy())
+            cols[f"hi-{lv}"] = f + c * (g[f"{m}-hi-{lv}"].to_numpy() - f)
+        parts.append(pd.DataFrame(cols))
+    forecast = pd.concat(parts, ignore_index=True).merge(
+        selection[["unique_id", "mase", "smape", "coverage"]].rename(
+            columns={"mase": "backtest_mase", "smape": "backtest_smape", "coverage": "backtest_coverage"}),
+        on="unique_id")
+    components = pd.concat(comps, ignore_index=True) if comps else pd.DataFrame()
+    return AutoForecast(forecast, selection, scores, cv, candidates, components, metric, tuple(level))
+
+
+# --------------------------------------------------------------------------------------------
+# Growth and seasonality.
+def trend_summary(series: pd.DataFrame, *, freq: str = "D", holidays: Sequence | None = None,
+                  level: int = 95) -> pd.DataFrame:
+    """Growth rate per week and weekday profile of daily series, with confidence intervals.
+
+    A log-linear regression per series, ``log(y) = a + b t + weekday + holiday``, fitted by
+    least squares on the positive observations: ``weekly_growth = exp(7 b) - 1`` (compound
+    growth per week) with a ``level`` % interval from the slope's standard error, ``r2`` of
+    the fit, and the weekday factors ``mon..sun`` (multiplicative, normalized to mean 1).
+    ``holidays`` are dates whose level is estimated separately (they do not bias the rest).
+
+    Returns
+    -------
+    DataFrame
+        ``unique_id, weekly_growth, growth_lo, growth_hi, r2, n, mon, tue, wed, thu, fri, sat, sun``.
+
+    Examples
+    --------
+    >>> ds = pd.date_range("2025-01-06", periods=140)
+    >>> y = 100 * 1.02 ** (np.arange(140) / 7) * np.where(ds.dayofweek >= 5, 0.5, 1.0)
+    >>> round(float(trend_summary(pd.DataFrame({"unique_id": "a", "ds": ds, "y": y}))["weekly_growth"].iloc[0]), 4)
+    0.02
+    """
+    if pd.tseries.frequencies.to_offset(freq).rule_code != "D":
+        raise WorkbenchError(f"trend_summary needs daily series (freq='D'), not {freq!r}")
+    full = check_series(series, freq=freq, min_length=15)
+    hol = pd.DatetimeIndex(pd.to_datetime(list(holidays or []))).normalize()
+    hol = hol.tz_convert(None) if hol.tz is not None else hol
+    z = stats.norm.ppf(0.5 + _check_level([level])[0] / 200)
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    rows = []
+    for uid, g in full.groupby("unique_id", sort=True):  # one least-squares fit per series
+        g = g[g["y"] > 0]
+        ds = pd.DatetimeIndex(g["ds"])
+        t = np.asarray((ds - ds[0]) / pd.Timedelta(days=1), dtype="float64")
+        is_hol = np.isin(ds.normalize(), hol).astype(float)
+        X = np.column_stack([np.ones(len(t)), t, np.eye(7)[ds.dayofweek][:, 1:]] + ([is_hol] if is_hol.any() else []))
+        ly = np.log(g["y"].to_numpy(dtype="float64"))
+        beta, *_ = np.linalg.lstsq(X, ly, rcond=None)
+        resid = ly - X @ beta
+        dof = max(len(ly) - X.shape[1], 1)
+        cov = (resid @ resid / dof) * np.linalg.pinv(X.T @ X)
+        b, se = beta[1], np.sqrt(cov[1, 1])
+        wd = np.exp(np.r_[0.0, beta[2:8]])
+        rows.append({"unique_id": uid, "weekly_growth": np.expm1(7 * b), "growth_lo": np.expm1(7 * (b - z * se)),
+                     "growth_hi": np.expm1(7 * (b + z * se)), "r2": 1 - resid.var() / ly.var(), "n": len(ly),
+                     **dict(zip(days, wd / wd.mean()))})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Capacity planning.
+def capacity_table(forecast: pd.DataFrame, capacity: float | dict, *, column: str = "forecast",
+                   level: int | None = None) -> pd.DataFrame:
+    """When does each series cross a capacity threshold, and how likely is it within the horizon?
+
+    ``first_crossing`` is the first ``ds`` where the point forecast reaches ``capacity``;
+    ``first_crossing_upper`` the first where the upper bound at ``level`` does (the early
+    warning date). ``probability`` is the chance that the series reaches ``capacity`` at
+    least once within the horizon, from a normal approximation per step fitted to the
+    interval at ``level`` (sd = interval width / (2 z)): the largest per-step probability.
+    That is exact when forecast errors are fully correlated across steps (a level shift, the
+    usual case for trend uncertainty) and a lower bound otherwise.
+
+    Parameters
+    ----------
+    forecast : DataFrame
+        :attr:`AutoForecast.forecast` (columns ``forecast, lo-<level>, hi-<level>``) or a
+        ``Forecaster.predict`` frame with ``column=<model>`` (``<model>-lo-<level>``...).
+    capacity : float or dict
+        One threshold, or ``{unique_id: threshold}``.
+    level : int, optional
+        Interval level to use; default the widest available.
+
+    Returns
+    -------
+    DataFrame
+        ``unique_id, capacity, first_crossing, first_crossing_upper, probability, peak_forecast``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2025-01-01", periods=3),
+    ...                   "forecast": [8.0, 9.0, 11.0], "lo-80": [7.0, 7.5, 9.0], "hi-80": [9.0, 10.5, 13.0]})
+    >>> capacity_table(f, 10.0)[["first_crossing", "first_crossing_upper"]].iloc[0].dt.strftime("%m-%d").tolist()
+    ['01-03', '01-02']
+    """
+    prefix = "" if column == "forecast" else f"{column}-"
+    levels = sorted(int(c.rsplit("-", 1)[1]) for c in forecast.columns if c.startswith(f"{prefix}hi-")
+                    and c[len(prefix) + 3:].isdigit())
+    if column not in forecast.columns or not levels:
+        raise WorkbenchError(f"capacity_table needs the columns {column!r} and {prefix}lo-/hi-<level> (a forecast)")
+    level = level or levels[-1]
+    if level not in levels:
+        raise WorkbenchError(f"level={level} is not in the forecast: available {levels}")
+    caps = capacity if isinstance(capacity, dict) else None
+    cap = forecast["unique_id"].map(caps) if caps is not None else pd.Series(float(capacity), index=forecast.index)
+    if cap.isna().any() or not np.isfinite(cap.to_numpy(dtype="float64")).all():
+        raise WorkbenchError("capacity must be a finite number (or a dict with one for every unique_id)")
+    mean = forecast[column].to_numpy(dtype="float64")
+    hi = forecast[f"{prefix}hi-{level}"].to_numpy(dtype="float64")
+    lo = forecast[f"{prefix}lo-{level}"].to_numpy(dtype="float64")
+    sd = (hi - lo) / (2 * stats.norm.ppf(0.5 + level / 200))
+    c = cap.to_numpy(dtype="float64")
+    p = np.where(sd > 0, stats.norm.sf((c - mean) / np.where(sd > 0, sd, 1)), (mean >= c).astype(float))
+    df = pd.DataFrame({"unique_id": forecast["unique_id"].to_numpy(), "ds": forecast["ds"].to_numpy(),
+                       "capacity": c, "cross": mean >= c, "cross_hi": hi >= c, "p": p, "mean": mean})
+    g = df.groupby("unique_id", sort=True)
+    out = pd.DataFrame({
+        "capacity": g["capacity"].first(),
+        "first_crossing": df[df["cross"]].groupby("unique_id")["ds"].min(),
+        "first_crossing_upper": df[df["cross_hi"]].groupby("unique_id")["ds"].min(),
+        "probability": g["p"].max(),
+        "peak_forecast": g["mean"].max(),
+    })
+    return out.rename_axis("unique_id").reset_index()
+
+
+def cost_forecast(events: pd.DataFrame, *, h: int = 90, granularity: str = "D", by: str = "model",
+                  **auto_options) -> AutoForecast:
+    """Forecast LLM spend (``cost_usd`` of generation events) per ``by`` group and in total.
+
+    A thin wrapper: :func:`series_from_events` with ``filters={"event_type": "generation"}``
+    and ``total=True``, then :func:`auto_forecast` (options passed through).
+
+    Examples
+    --------
+    >>> from analytics_lib.datasets import synthetic_events
+    >>> ev = synthetic_events(20_000, days=120, seed=0).events
+    >>> res = cost_forecast(ev, h=14, models=["seasonal_naive", "theta"], n_windows=2)
+    >>> "total" in set(res.forecast["unique_id"])
+    True
+    """
+    freq = {"D": "D", "W": "W-MON", "M": "MS"}[granularity.upper()] if granularity.upper() in "DWM" else granularity
+    series = series_from_events(events, "cost_usd", granularity=granularity, by=by,
+                                filters={"event_type": "generation"}, total=True)
+    return auto_forecast(series, h=h, freq=freq, **auto_options)
