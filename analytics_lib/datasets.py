@@ -1208,9 +1208,9 @@ def synthetic_series(n_series: int = 100, *, days: int = 1095, end: str = "2025-
     level = np.exp(rng.uniform(np.log(50), np.log(5000), n_series))[:, None]
     growth = (1 + rng.uniform(-0.005, 0.015, n_series))[:, None] ** (t / 7)
     weekend = rng.uniform(0.3, 0.8, n_series)[:, None]
-    weekly = np.where(np.isin(ds.dayofweek, [5, 6]), weekend, 1.0)
+    weekly = np.where(np.isin(ds.day_of_week, [5, 6]), weekend, 1.0)
     peak = rng.uniform(0, 365.25, n_series)[:, None]
-    yearly = 1 + rng.uniform(0, 0.2, n_series)[:, None] * np.cos(2 * np.pi * (np.asarray(ds.dayofyear) - peak) / 365.25)
+    yearly = 1 + rng.uniform(0, 0.2, n_series)[:, None] * np.cos(2 * np.pi * (np.asarray(ds.day_of_year) - peak) / 365.25)
     noise = np.exp(rng.normal(0, 1, (n_series, days)) * rng.uniform(0.03, 0.12, n_series)[:, None])
     y = np.round(level * growth * weekly * yearly * noise)
     drops = rng.random((n_series, days)) < 0.002

@@ -242,6 +242,21 @@ def _seasonal_strength(y: np.ndarray, m: int) -> float:
     return float(max(0.0, 1 - rem / np.var(res.seasonal + res.resid))) if rem > 0 else 1.0
 
 
+def _hannan_rissanen(w: np.ndarray, p: int, q: int, seasonal_q: int, m: int) -> np.ndarray:
+    """Hannan-Rissanen start values: a long AR by least squares estimates the innovations,
+    then one regression of ``w`` on its lags and the lagged innovations (two ``lstsq`` calls)."""
+    k = int(min(max(2 * m, 10), len(w) // 4))
+    lagged = lambda x, lags: np.column_stack([x[k + m + 1 - j:len(x) - j] for j in lags])  # noqa: E731
+    X = np.column_stack([w[k - j:len(w) - j] for j in range(1, k + 1)])
+    e = np.r_[np.zeros(k), w[k:] - X @ np.linalg.lstsq(X, w[k:], rcond=None)[0]]
+    cols = [lagged(w, range(1, p + 1))] if p else []
+    cols += [lagged(e, range(1, q + 1))] if q else []
+    cols += [lagged(e, [m])] if seasonal_q else []
+    if not cols:
+        return np.empty(0)
+    return np.linalg.lstsq(np.column_stack(cols), w[k + m + 1:], rcond=None)[0]
+
+
 def _css_arma(w: np.ndarray, p: int, q: int, seasonal_q: int, m: int, mean: bool):
     """Conditional-sum-of-squares ARMA estimates (R's ``arima(method="CSS")``), vectorized.
 
@@ -265,8 +280,10 @@ def _css_arma(w: np.ndarray, p: int, q: int, seasonal_q: int, m: int, mean: bool
             ma = np.convolve(ma, sma)
         return lfilter(ar, ma, w - mu)[burn:]
 
-    x0 = np.r_[[w.mean()] if mean else [], np.full(p + q + seasonal_q, 0.1)]
     bounds = [(None, None)] * int(mean) + [(-0.98, 0.98)] * (p + q + seasonal_q)
+    x0 = np.r_[[w.mean()] if mean else [], _hannan_rissanen(w - w.mean() if mean else w, p, q, seasonal_q, m)]
+    x0 = np.clip(x0, [b[0] if b[0] is not None else -np.inf for b in bounds],
+                 [b[1] if b[1] is not None else np.inf for b in bounds])
     opt = minimize(lambda t: float(np.sum(residuals(t) ** 2)), x0, method="L-BFGS-B", bounds=bounds)
     ar = opt.x[int(mean):int(mean) + p]
     if p and np.any(np.abs(np.roots(np.r_[1.0, -ar][::-1])) <= 1.0):  # AR roots must lie outside the unit circle
@@ -383,9 +400,10 @@ def _theta(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _
 
 
 def _prophet(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
-    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
-    logging.getLogger("prophet").setLevel(logging.WARNING)
     from prophet import Prophet
+
+    for name in ("cmdstanpy", "prophet"):  # quiet; set after the import, which installs handlers
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     model = Prophet(holidays=ctx.holidays, uncertainty_samples=ctx.n_paths)
     if ctx.country_holidays:
@@ -409,7 +427,7 @@ def _calendar(ds: pd.DatetimeIndex, freq: str, holidays: set, span_days: float) 
     rule = pd.tseries.frequencies.to_offset(freq).rule_code.split("-")[0]
     parts = []
     if rule in ("D", "B", "h", "H", "min", "T", "s", "S"):
-        parts.append(np.eye(7)[ds.dayofweek][:, 1:])
+        parts.append(np.eye(7)[ds.day_of_week][:, 1:])
     elif rule in ("MS", "M", "ME"):
         parts.append(np.eye(12)[ds.month - 1][:, 1:])
     if rule not in ("MS", "M", "ME", "QS", "Q", "YS", "Y") and span_days >= 730:
@@ -431,9 +449,13 @@ def _lag_regressor(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex
     hol = set(pd.to_datetime(ctx.holidays["ds"]).dt.normalize()) if ctx.holidays is not None else set()
     cal = _calendar(ds.append(future), ctx.freq, hol, (ds[-1] - ds[0]) / pd.Timedelta(days=1))
     t = np.arange(len(y) + h, dtype="float64") / len(y)
-    scale = np.nanstd(y) or 1.0
-    level = np.nanmean(y)
-    z = (y - level) / scale
+    # positive series are modelled on the log scale: growth and seasonal swings that scale with
+    # the level (counts, spend) become additive; forecasts are medians (exp of the log mean)
+    log = bool((y > 0).all())
+    work = np.log(y) if log else y
+    scale = np.nanstd(work) or 1.0
+    level = np.nanmean(work)
+    z = (work - level) / scale
 
     def features(lags: np.ndarray, i: int | np.ndarray) -> np.ndarray:  # lags: (rows, n_lags), newest first
         return np.hstack([lags, lags[:, :m].mean(axis=1, keepdims=True), cal[i], t[i][:, None]])
@@ -461,6 +483,7 @@ def _lag_regressor(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex
         out[:, step] = pred
         state = np.hstack([pred[:, None], state[:, :-1]])
     out = out * scale + level
+    out = np.exp(out) if log else out
     return _Fit(out[0], paths=out[1:])
 
 
@@ -963,6 +986,28 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
     return AutoForecast(forecast, selection, scores, cv, candidates, components, metric, tuple(level))
 
 
+def country_holidays(country: str, start, end) -> pd.DataFrame:
+    """Public holidays of ``country`` between two dates as a Prophet-style ``holiday, ds`` frame.
+
+    From the ``holidays`` package (observed days included), for the ``holidays=`` option of
+    :class:`Forecaster` and :func:`auto_forecast` (history and horizon alike).
+
+    Examples
+    --------
+    >>> country_holidays("US", "2025-07-01", "2025-07-31")["ds"].dt.strftime("%m-%d").tolist()
+    ['07-04']
+    """
+    import holidays as hd
+
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    try:
+        cal = hd.country_holidays(country, years=range(start.year, end.year + 1), observed=True)
+    except NotImplementedError as exc:
+        raise WorkbenchError(f"country={country!r} is not known to the holidays package (use e.g. 'US', 'DE')") from exc
+    rows = sorted((pd.Timestamp(d), name) for d, name in cal.items() if start <= pd.Timestamp(d) <= end)
+    return pd.DataFrame({"holiday": [n for _, n in rows], "ds": pd.to_datetime([d for d, _ in rows])})
+
+
 # --------------------------------------------------------------------------------------------
 # Growth and seasonality.
 def trend_summary(series: pd.DataFrame, *, freq: str = "D", holidays: Sequence | None = None,
@@ -983,14 +1028,14 @@ def trend_summary(series: pd.DataFrame, *, freq: str = "D", holidays: Sequence |
     Examples
     --------
     >>> ds = pd.date_range("2025-01-06", periods=140)
-    >>> y = 100 * 1.02 ** (np.arange(140) / 7) * np.where(ds.dayofweek >= 5, 0.5, 1.0)
+    >>> y = 100 * 1.02 ** (np.arange(140) / 7) * np.where(ds.day_of_week >= 5, 0.5, 1.0)
     >>> round(float(trend_summary(pd.DataFrame({"unique_id": "a", "ds": ds, "y": y}))["weekly_growth"].iloc[0]), 4)
     0.02
     """
     if pd.tseries.frequencies.to_offset(freq).rule_code != "D":
         raise WorkbenchError(f"trend_summary needs daily series (freq='D'), not {freq!r}")
     full = check_series(series, freq=freq, min_length=15)
-    hol = pd.DatetimeIndex(pd.to_datetime(list(holidays or []))).normalize()
+    hol = pd.DatetimeIndex(pd.to_datetime(list(holidays) if holidays is not None else [])).normalize()
     hol = hol.tz_convert(None) if hol.tz is not None else hol
     z = stats.norm.ppf(0.5 + _check_level([level])[0] / 200)
     days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -1000,7 +1045,7 @@ def trend_summary(series: pd.DataFrame, *, freq: str = "D", holidays: Sequence |
         ds = pd.DatetimeIndex(g["ds"])
         t = np.asarray((ds - ds[0]) / pd.Timedelta(days=1), dtype="float64")
         is_hol = np.isin(ds.normalize(), hol).astype(float)
-        X = np.column_stack([np.ones(len(t)), t, np.eye(7)[ds.dayofweek][:, 1:]] + ([is_hol] if is_hol.any() else []))
+        X = np.column_stack([np.ones(len(t)), t, np.eye(7)[ds.day_of_week][:, 1:]] + ([is_hol] if is_hol.any() else []))
         ly = np.log(g["y"].to_numpy(dtype="float64"))
         beta, *_ = np.linalg.lstsq(X, ly, rcond=None)
         resid = ly - X @ beta

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from .errors import WorkbenchError
@@ -288,7 +290,121 @@ def workflow_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
                           funnel_steps=steps, output_dir=out)
 
 
-def require_events(result, params: WorkflowParams) -> pd.DataFrame:
+@dataclass(frozen=True)
+class ForecastParams:
+    """The checked parameters of ``notebooks/forecasting.ipynb`` (see :func:`forecast_parameters`)."""
+
+    source: str
+    window: TimeWindow
+    team: list[str] | None
+    metric: str
+    agg: str
+    by: str | None
+    granularity: str
+    horizon: int
+    models: list[str]
+    n_windows: int
+    level: list[int]
+    capacity: float | None
+    output_dir: Path
+
+    @property
+    def freq(self) -> str:
+        """The pandas frequency of the series: ``D``, ``W-MON`` (weeks start on Monday) or ``MS``."""
+        return {"D": "D", "W": "W-MON", "M": "MS"}[self.granularity]
+
+    def table(self) -> pd.DataFrame:
+        """The parameters as a two-column frame (``parameter``, ``value``) for display."""
+        rows = [("source", _safe_source(self.source)), ("window", str(self.window)),
+                ("team", "all" if self.team is None else ", ".join(self.team)),
+                ("metric", f"{self.metric} ({self.agg})"), ("by", self.by or "total"),
+                ("granularity", self.granularity), ("horizon", f"{self.horizon} periods"),
+                ("models", ", ".join(self.models)), ("backtest windows", str(self.n_windows)),
+                ("level", ", ".join(f"{lv}%" for lv in self.level)),
+                ("capacity", "none" if self.capacity is None else f"{self.capacity:,}"),
+                ("output_dir", str(self.output_dir))]
+        return pd.DataFrame(rows, columns=["parameter", "value"])
+
+
+FORECAST_METRICS = ("events", "users", "sessions", "cost_usd", "latency_ms", "tokens_in", "tokens_out",
+                    "satisfaction", "manual_minutes")
+
+
+def forecast_parameters(*, source: str | Path | None, start: str | pd.Timestamp | None,
+                        end: str | pd.Timestamp | None, team: str | list[str] | None, metric: str, agg: str,
+                        by: str | None, granularity: str, horizon: int, models: Sequence[str] | None,
+                        n_windows: int, level: int | Sequence[int], capacity: float | None,
+                        output_dir: str | Path | None, now: pd.Timestamp | str | None = None) -> ForecastParams:
+    """Check every parameter of the forecasting notebook up front and resolve the defaults.
+
+    Parameters
+    ----------
+    source, start, end, team
+        As for :func:`workflow_parameters` (the history window).
+    metric : str
+        ``events``, ``users``, ``sessions`` or a numeric event column (``cost_usd``,
+        ``latency_ms``, ``tokens_out``...).
+    agg : str
+        How the metric is aggregated per period (``sum``, ``mean``, ``p95``...).
+    by : {None, "team", "model", "feature", "event_type"}
+        One series per group (plus the total), or only the total.
+    granularity : {"D", "W", "M"}
+    horizon : int
+        Periods to forecast (positive).
+    models : list of str or None
+        Candidates from ``analytics_lib.forecast.MODELS``; ``None`` for the default set.
+    n_windows : int
+        Backtest windows (at least 1).
+    level : int or list of int
+        Interval levels in percent, each between 1 and 99.
+    capacity : float or None
+        A threshold to plan for (same unit as the metric), or ``None``.
+    output_dir : str, path or None
+        ``None`` means ``reports/forecast``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = forecast_parameters(source="sqlite://", start="2024-01-01", end="2024-06-30", team=None, metric="events",
+    ...     agg="sum", by="model", granularity="d", horizon=28, models=None, n_windows=3, level=[80, 95],
+    ...     capacity=None, output_dir=tempfile.gettempdir())
+    >>> p.freq, p.models[:2]
+    ('D', ['ets', 'theta'])
+    """
+    from .forecast import DEFAULT_AUTO_MODELS, MODELS
+    from .workflow import AGGREGATIONS
+
+    src = _check_source(source)
+    window = time_window(start, end, now=now)
+    teams = _check_team(team)
+    if metric not in FORECAST_METRICS:
+        raise WorkbenchError(f"metric={metric!r} is not forecastable: use one of {', '.join(FORECAST_METRICS)}")
+    if agg not in AGGREGATIONS:
+        raise WorkbenchError(f"agg={agg!r} is not supported: use one of {', '.join(AGGREGATIONS)}")
+    if by not in (None, "team", "model", "feature", "event_type"):
+        raise WorkbenchError(f"by={by!r}: use None (total only), 'team', 'model', 'feature' or 'event_type'")
+    g = check_granularity(granularity)
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise WorkbenchError(f"horizon={horizon!r} must be a positive whole number of periods (e.g. 28 days)")
+    chosen = list(DEFAULT_AUTO_MODELS) if models is None else ([models] if isinstance(models, str) else list(models))
+    unknown = [m for m in chosen if m not in MODELS]
+    if unknown or not chosen:
+        raise WorkbenchError(f"models={models!r}: unknown {unknown}; choose from {', '.join(MODELS)} (or None)")
+    if isinstance(n_windows, bool) or not isinstance(n_windows, (int, np.integer)) or n_windows < 1:
+        raise WorkbenchError(f"n_windows={n_windows!r} must be a whole number of backtest windows, at least 1")
+    levels = [level] if isinstance(level, (int, float)) else list(level)
+    if not levels or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 < v < 100 for v in levels):
+        raise WorkbenchError(f"level={level!r} must be whole percentages between 1 and 99, e.g. [80, 95]")
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, (int, float))
+                                 or not np.isfinite(capacity) or capacity <= 0):
+        raise WorkbenchError(f"capacity={capacity!r} must be a positive number in the metric's unit, or None")
+    out = _check_output_dir(output_dir, "forecast")
+    return ForecastParams(source=src, window=window, team=teams, metric=metric, agg=agg, by=by, granularity=g,
+                          horizon=int(horizon), models=chosen, n_windows=int(n_windows), level=sorted(set(levels)),
+                          capacity=None if capacity is None else float(capacity), output_dir=out)
+
+
+def require_events(result, params: WorkflowParams | ForecastParams) -> pd.DataFrame:
     """The loaded events, or a :class:`WorkbenchError` naming the parameters to change when there are none.
 
     Parameters
@@ -390,16 +506,16 @@ def _check_funnel_steps(steps: object) -> list:
     return out
 
 
-def _check_output_dir(output_dir: object) -> Path:
+def _check_output_dir(output_dir: object, default: str = "workflow") -> Path:
     from . import paths
 
     if output_dir is None:
-        out = paths.REPORTS / "workflow"
+        out = paths.REPORTS / default
     elif isinstance(output_dir, (str, Path)) and str(output_dir).strip():
         out = Path(str(output_dir).strip()).expanduser()
     else:
         raise WorkbenchError(f"output_dir={output_dir!r} is not a folder path: give a path such as "
-                             "'reports/workflow', or None for reports/workflow")
+                             f"'reports/{default}', or None for reports/{default}")
     if out.exists() and not out.is_dir():
         raise WorkbenchError(f"output_dir={str(output_dir)!r}: {out} exists and is not a folder; give a folder path")
     try:

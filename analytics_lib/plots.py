@@ -26,7 +26,7 @@ from .errors import WorkbenchError
 
 __all__ = ["plot_activity_heatmap", "plot_activity_histogram", "plot_bottlenecks", "plot_cost_by", "plot_funnel",
            "plot_kpi_trends", "plot_lifecycle", "plot_retention", "plot_satisfaction_vs_latency", "plot_transitions",
-           "KPI_LABELS", "DEFAULT_KPIS"]
+           "KPI_LABELS", "DEFAULT_KPIS", "plot_forecast", "plot_backtest_scores", "plot_components"]
 
 #: Title, axis label (with unit) and kind (``count``, ``rate``, ``usd``, ``score``, ``number``) of each KPI column.
 KPI_LABELS: dict[str, tuple[str, str, str]] = {
@@ -646,3 +646,489 @@ def plot_satisfaction_vs_latency(sessions: pd.DataFrame, *, stats: pd.DataFrame 
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
     return fig
+
+
+# ============================================================================================
+# ROI figures (analytics_lib.roi results)
+__all__ += ["plot_cashflows", "plot_roi_distribution", "plot_scenarios", "plot_tornado", "plot_value_by"]
+
+_KIND_COLORS = {"one-off": "#d62728", "actual": "#1f77b4", "mixed": "#6baed6", "forecast": "#9ecae1"}
+
+
+def _frame_of(result, attr: str) -> pd.DataFrame:
+    return getattr(result, attr) if hasattr(result, attr) else result
+
+
+def plot_cashflows(result, *, ax: Axes | None = None) -> Figure:
+    """Monthly net cash flow as bars (coloured by actual / forecast) and the cumulative net as a line.
+
+    Parameters
+    ----------
+    result : RoiResult or DataFrame
+        From :func:`analytics_lib.roi.roi_result`, or its ``cashflows`` frame (``month, kind,
+        net_usd, cumulative_net_usd``). With a result, the payback month is marked.
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from analytics_lib.roi import roi_inputs, roi_result; from analytics_lib.datasets import synthetic_events
+    >>> fig = plot_cashflows(roi_result(roi_inputs(synthetic_events(3_000, days=28, seed=0).events)))  # doctest: +SKIP
+    """
+    cf = _frame_of(result, "cashflows")
+    _require(cf, ["month", "kind", "net_usd", "cumulative_net_usd"], "plot_cashflows")
+    fig, ax = _axes(ax, (11, 4.5))
+    title, xlabel, ylabel = "Cash flows: monthly net and cumulative", "month (0 = one-off cost)", "USD"
+    if cf.empty:
+        return _no_data(ax, title, xlabel, ylabel)
+    kinds = cf["kind"].astype(str)
+    ax.bar(cf["month"], cf["net_usd"], color=[_KIND_COLORS.get(k, "0.6") for k in kinds], width=0.8)
+    ax.plot(cf["month"], cf["cumulative_net_usd"], color="black", lw=2, marker="o", ms=3, label="cumulative net")
+    ax.axhline(0, color="0.3", lw=0.8)
+    payback = getattr(result, "payback_months", None)
+    if payback is not None:
+        ax.axvline(payback, color="#2ca02c", ls="--", lw=1.5, label=f"payback: {payback:,.1f} months")
+    handles = [Patch(color=_KIND_COLORS[k], label=f"net, {k}") for k in _KIND_COLORS if (kinds == k).any()]
+    ax.legend(handles=handles + ax.get_legend_handles_labels()[0], fontsize=8, frameon=False, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0))
+    ax.yaxis.set_major_formatter(_USD)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_tornado(tornado: pd.DataFrame, *, metric: str = "npv", ax: Axes | None = None) -> Figure:
+    """Tornado chart: each assumption's low and high end as bars around the base case.
+
+    Parameters
+    ----------
+    tornado : DataFrame
+        From :func:`analytics_lib.roi.tornado_table` (``assumption, range, npv_low, npv_high,
+        roi_low_pct, roi_high_pct``; the base case in ``attrs``), in its order (largest swing on top).
+    metric : {"npv", "roi"}
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from analytics_lib.roi import roi_inputs, tornado_table; from analytics_lib.datasets import synthetic_events
+    >>> fig = plot_tornado(tornado_table(roi_inputs(synthetic_events(3_000, days=28, seed=0).events)))  # doctest: +SKIP
+    """
+    if metric not in ("npv", "roi"):
+        raise WorkbenchError(f"metric={metric!r} is not supported: use 'npv' or 'roi'")
+    lo_c, hi_c = ("npv_low", "npv_high") if metric == "npv" else ("roi_low_pct", "roi_high_pct")
+    _require(tornado, ["assumption", "range", lo_c, hi_c], "plot_tornado")
+    fig, ax = _axes(ax, (10, 0.45 * max(len(tornado), 4) + 1.5))
+    label = "NPV (USD)" if metric == "npv" else "ROI (%)"
+    title = f"Sensitivity of the {label.split(' ')[0]}: each assumption over its stated range"
+    if tornado.empty:
+        return _no_data(ax, title, label, "assumption")
+    base = tornado.attrs.get("base_npv" if metric == "npv" else "base_roi_pct")
+    if base is None:
+        base = float(np.median(np.r_[tornado[lo_c].to_numpy(), tornado[hi_c].to_numpy()]))
+    y = np.arange(len(tornado))[::-1]
+    lo, hi = tornado[lo_c].to_numpy(dtype="float64"), tornado[hi_c].to_numpy(dtype="float64")
+    ax.barh(y, lo - base, left=base, color="#d62728", alpha=0.8, label="low end of the range")
+    ax.barh(y, hi - base, left=base, color="#2ca02c", alpha=0.8, label="high end of the range")
+    ax.axvline(base, color="black", lw=1)
+    ax.axvline(0, color="0.5", lw=0.8, ls=":")
+    ax.set_yticks(y, [f"{a}  ({r})" for a, r in zip(tornado["assumption"], tornado["range"])], fontsize=8)
+    ax.xaxis.set_major_formatter(_USD if metric == "npv" else FuncFormatter(lambda v, _: f"{v:,.0f} %"))
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.set(title=title, xlabel=f"{label}; base case {base:,.0f}", ylabel="assumption (range)")
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def plot_roi_distribution(simulation, *, metric: str = "roi_pct", bins: int = 60, ax: Axes | None = None) -> Figure:
+    """Histogram of the Monte Carlo draws of ROI (or NPV) with P10, P50 and P90 marked.
+
+    Parameters
+    ----------
+    simulation : RoiSimulation
+        From :func:`analytics_lib.roi.roi_simulation` (``draws``, ``summary``, ``prob_positive``).
+    metric : {"roi_pct", "npv"}
+    bins : int
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from analytics_lib.roi import roi_inputs, roi_simulation; from analytics_lib.datasets import synthetic_events
+    >>> fig = plot_roi_distribution(roi_simulation(roi_inputs(synthetic_events(3_000, days=28, seed=0).events)))  # doctest: +SKIP
+    """
+    if metric not in ("roi_pct", "npv"):
+        raise WorkbenchError(f"metric={metric!r} is not supported: use 'roi_pct' or 'npv'")
+    draws = simulation.draws
+    _require(draws, [metric], "plot_roi_distribution")
+    fig, ax = _axes(ax, (10, 4.2))
+    label = "ROI (%)" if metric == "roi_pct" else "NPV (USD)"
+    title = f"Monte Carlo distribution of the {label.split(' ')[0]} ({len(draws):,} draws)"
+    v = draws[metric].to_numpy(dtype="float64")
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return _no_data(ax, title, label, "share of draws")
+    ax.hist(v, bins=bins, weights=np.full(len(v), 1 / len(v)), color="#1f77b4", alpha=0.75)
+    row = simulation.summary.set_index("metric").loc[metric]
+    for q, style in (("p10", ":"), ("p50", "-"), ("p90", ":")):
+        ax.axvline(row[q], color="black", ls=style, lw=1.2, label=f"{q.upper()}: {row[q]:,.0f}")
+    ax.axvline(0, color="#d62728", lw=1, label=f"zero; P(ROI > 0) = {simulation.prob_positive:.0%}")
+    ax.xaxis.set_major_formatter(_USD if metric == "npv" else FuncFormatter(lambda x, _: f"{x:,.0f} %"))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set(title=title, xlabel=label, ylabel="share of draws")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_value_by(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """Benefits (right) and costs (left) per team or feature, with the net marked.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``RoiResult.by_team`` or ``.by_feature`` (``group, time_value_usd, cache_savings_usd,
+        usage_spend_usd, licence_usd, fixed_usd, net_usd``).
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from analytics_lib.roi import roi_inputs, roi_result; from analytics_lib.datasets import synthetic_events
+    >>> fig = plot_value_by(roi_result(roi_inputs(synthetic_events(3_000, days=28, seed=0).events)).by_team)  # doctest: +SKIP
+    """
+    parts = [("time_value_usd", "time saved", "#2ca02c", 1), ("cache_savings_usd", "cache savings", "#98df8a", 1),
+             ("usage_spend_usd", "LLM and metered spend", "#ff7f0e", -1), ("licence_usd", "licences", "#d62728", -1),
+             ("fixed_usd", "fixed infra and one-off (allocated)", "#9467bd", -1)]
+    _require(table, ["group", "net_usd"] + [c for c, *_ in parts], "plot_value_by")
+    fig, ax = _axes(ax, (10, 0.5 * max(len(table), 4) + 1.5))
+    title, xlabel = "Where the value comes from (observed period)", "USD (benefits right, costs left)"
+    if table.empty:
+        return _no_data(ax, title, xlabel, "group")
+    y = np.arange(len(table))[::-1]
+    pos, neg = np.zeros(len(table)), np.zeros(len(table))
+    for col, name, color, sign in parts:
+        v = sign * table[col].to_numpy(dtype="float64")
+        left = np.where(v >= 0, pos, neg)
+        ax.barh(y, v, left=left, color=color, label=name, height=0.6)
+        pos, neg = np.where(v >= 0, pos + v, pos), np.where(v < 0, neg + v, neg)
+    ax.scatter(table["net_usd"], y, marker="D", color="black", zorder=3, label="net")
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_yticks(y, table["group"].astype(str))
+    ax.xaxis.set_major_formatter(_USD)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set(title=title, xlabel=xlabel, ylabel="group")
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def plot_scenarios(scenarios: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """NPV per scenario as bars, annotated with ROI and payback.
+
+    Parameters
+    ----------
+    scenarios : DataFrame
+        From :func:`analytics_lib.roi.scenario_table` (``scenario, npv, roi_pct, payback_months``).
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from analytics_lib.roi import roi_inputs, scenario_table; from analytics_lib.datasets import synthetic_events
+    >>> fig = plot_scenarios(scenario_table(roi_inputs(synthetic_events(3_000, days=28, seed=0).events)))  # doctest: +SKIP
+    """
+    _require(scenarios, ["scenario", "npv", "roi_pct", "payback_months"], "plot_scenarios")
+    fig, ax = _axes(ax, (8, 4))
+    title, ylabel = "Scenarios: NPV, ROI and payback", "NPV (USD)"
+    if scenarios.empty:
+        return _no_data(ax, title, "scenario", ylabel)
+    x = np.arange(len(scenarios))
+    npv = scenarios["npv"].to_numpy(dtype="float64")
+    ax.bar(x, npv, color=np.where(npv >= 0, "#2ca02c", "#d62728"), width=0.6)
+    for xi, (v, roi, pb) in enumerate(zip(npv, scenarios["roi_pct"], scenarios["payback_months"])):
+        pay = "no payback" if pd.isna(pb) else f"payback {pb:,.1f} mo"
+        ax.annotate(f"ROI {roi:,.0f} %\n{pay}", (xi, v), textcoords="offset points", xytext=(0, 4 if v >= 0 else -4),
+                    ha="center", va="bottom" if v >= 0 else "top", fontsize=8)
+    ax.axhline(0, color="0.3", lw=0.8)
+    ax.set_xticks(x, scenarios["scenario"].astype(str))
+    ax.yaxis.set_major_formatter(_USD)
+    ax.margins(y=0.2)
+    ax.set(title=title, xlabel="scenario", ylabel=ylabel)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, *, capacity: float | None = None,
+                  max_series: int = 6, tail: int | None = 180, ax: Axes | None = None) -> Figure:
+    """History and forecast with interval bands, one panel per series (at most ``max_series``).
+
+    Parameters
+    ----------
+    history : DataFrame
+        Long series ``unique_id, ds, y``.
+    forecast : DataFrame
+        :attr:`analytics_lib.forecast.AutoForecast.forecast` (``unique_id, ds, model,
+        forecast, lo-<level>, hi-<level>...``); every level is drawn as a band, wider ones lighter.
+    capacity : float, optional
+        Drawn as a horizontal line.
+    tail : int, optional
+        History steps shown before the forecast (``None``: all).
+    ax : Axes, optional
+        Only with a single series.
+
+    Examples
+    --------
+    >>> from analytics_lib.forecast import auto_forecast  # doctest: +SKIP
+    >>> fig = plot_forecast(series, auto_forecast(series, h=28).forecast)  # doctest: +SKIP
+    """
+    _require(history, ["unique_id", "ds", "y"], "plot_forecast")
+    _require(forecast, ["unique_id", "ds", "forecast"], "plot_forecast")
+    ids = list(pd.unique(forecast["unique_id"]))[:max_series]
+    if not ids:
+        fig, ax = _axes(ax, (10, 4))
+        return _no_data(ax, "Forecast", "date", "value")
+    levels = sorted((int(c[3:]) for c in forecast.columns if c.startswith("hi-") and c[3:].isdigit()), reverse=True)
+    if ax is not None and len(ids) == 1:
+        fig, axes = ax.figure, [ax]
+    else:
+        fig, axes = plt.subplots(len(ids), 1, figsize=(10, 3.2 * len(ids)), squeeze=False, layout="constrained")
+        axes = list(axes[:, 0])
+    for a, uid in zip(axes, ids):
+        h = history[history["unique_id"] == uid]
+        h = h.iloc[-tail:] if tail else h
+        f = forecast[forecast["unique_id"] == uid]
+        a.plot(h["ds"], h["y"], color="0.25", lw=1, label="history")
+        for i, lv in enumerate(levels):
+            a.fill_between(f["ds"], f[f"lo-{lv}"], f[f"hi-{lv}"], color="tab:blue", alpha=0.15 + 0.15 * i,
+                           lw=0, label=f"{lv}% interval")
+        model = f["model"].iloc[0] if "model" in f else "forecast"
+        a.plot(f["ds"], f["forecast"], color="tab:blue", lw=1.6, label=f"forecast ({model})")
+        if capacity is not None:
+            a.axhline(capacity, color="tab:red", ls="--", lw=1, label=f"capacity {capacity:,.0f}")
+        title = str(uid)
+        if "backtest_mase" in f:
+            title += f"  (backtest MASE {f['backtest_mase'].iloc[0]:.2f})"
+        a.set_title(title, loc="left", fontsize=10)
+        a.grid(alpha=0.3)
+        _date_axis(a)
+    axes[0].legend(loc="upper left", fontsize=8, ncol=3)
+    return fig
+
+
+def plot_backtest_scores(scores: pd.DataFrame, *, metric: str = "mase", ax: Axes | None = None) -> Figure:
+    """Backtest score of every model, averaged over series, as horizontal bars (best on top).
+
+    ``scores`` is :func:`analytics_lib.forecast.forecast_metrics` output (``model`` and the
+    metric); for MASE a line marks 1.0, the in-sample seasonal naive error.
+
+    Examples
+    --------
+    >>> fig = plot_backtest_scores(pd.DataFrame({"model": ["ets", "theta"], "mase": [0.8, 0.9]}))
+    """
+    _require(scores, ["model", metric], "plot_backtest_scores")
+    fig, ax = _axes(ax, (7, 0.5 * scores["model"].nunique() + 1.2))
+    if scores.empty:
+        return _no_data(ax, "Backtest scores", metric, "model")
+    mean = scores.groupby("model")[metric].mean().sort_values(ascending=False)
+    colors = ["tab:gray" if m == "seasonal_naive" else "tab:blue" for m in mean.index]
+    ax.barh(mean.index, mean.to_numpy(), color=colors)
+    for y, v in enumerate(mean.to_numpy()):
+        ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
+    if metric == "mase":
+        ax.axvline(1.0, color="0.4", ls=":", lw=1)
+    ax.set_xlabel(f"{metric} (mean over series; lower is better)")
+    ax.set_title("Backtest accuracy by model", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_components(components: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """Fitted trend and seasonal (and holiday / yearly) components of one model and series.
+
+    ``components`` is ``AutoForecast.components`` (or ``Forecaster.components_``) filtered
+    to one ``unique_id`` and ``model``: ``ds`` plus component columns.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"ds": pd.date_range("2025-01-01", periods=30), "trend": range(30), "seasonal": 0.0})
+    >>> fig = plot_components(c)
+    """
+    _require(components, ["ds"], "plot_components")
+    cols = [c for c in ("trend", "seasonal", "yearly", "holidays") if c in components.columns]
+    if components.empty or not cols:
+        fig, ax = _axes(ax, (10, 3))
+        return _no_data(ax, "Components", "date", "value")
+    fig, axes = plt.subplots(len(cols), 1, figsize=(10, 2.2 * len(cols)), sharex=True, squeeze=False)
+    for a, c in zip(axes[:, 0], cols):
+        a.plot(components["ds"], components[c], lw=1, color="tab:green" if c == "trend" else "tab:purple")
+        a.set_ylabel(c)
+        a.grid(alpha=0.3)
+    _date_axis(axes[-1, 0])
+    axes[0, 0].set_title("Fitted components", loc="left")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Anomalies and drill-downs (analytics_lib.anomaly)
+_ANOMALY_MARKERS = {"spike": "^", "drop": "v"}
+
+
+def plot_anomalies(series: pd.DataFrame | pd.Series, anomalies: pd.DataFrame, *,
+                   metrics: Sequence[str] | None = None, ax: Sequence[Axes] | Axes | None = None) -> Figure:
+    """KPI series with their detected anomalies marked, one panel per metric.
+
+    Each anomaly is a triangle (up for a spike, down for a drop) coloured by severity, joined
+    by a thin line to the value that was expected (a small circle), so the size of the
+    deviation is visible.
+
+    Parameters
+    ----------
+    series : DataFrame or Series
+        Indexed by time: a KPI frame (one column per metric, e.g.
+        :func:`analytics_lib.kpi_table`) or one series.
+    anomalies : DataFrame
+        A detector's result (:mod:`analytics_lib.anomaly`): ``timestamp, metric, observed,
+        expected, severity, direction``.
+    metrics : sequence of str, optional
+        Panels to draw; default the metrics that have anomalies (or the first column when
+        none has).
+    ax : Axes or sequence of Axes, optional
+        One axes per panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from analytics_lib import kpi_table; from analytics_lib.anomaly import detect_anomalies
+    >>> from analytics_lib.datasets import synthetic_events
+    >>> k = kpi_table(synthetic_events(20_000, seed=0).events)
+    >>> fig = plot_anomalies(k, detect_anomalies(k, metrics=["latency_p95"]), metrics=["latency_p95"])  # doctest: +SKIP
+    """
+    _require(anomalies, ["timestamp", "metric", "observed", "expected", "severity", "direction"], "plot_anomalies")
+    frame = series.to_frame(series.name if series.name is not None else "value") \
+        if isinstance(series, pd.Series) else series
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise WorkbenchError("plot_anomalies: series must be indexed by time")
+    if metrics is None:
+        names = [m for m in pd.unique(anomalies["metric"].astype(str)) if m in frame.columns]
+        metrics = names or list(frame.columns[:1])
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    if not metrics:
+        raise WorkbenchError("plot_anomalies: there is no metric to draw; pass metrics=[...]")
+    _require(frame, metrics, "plot_anomalies")
+    if ax is None:
+        fig, grid = plt.subplots(len(metrics), 1, figsize=(11, 2.8 * len(metrics) + 0.6), sharex=True,
+                                 layout="constrained", squeeze=False)
+        axes = list(grid.ravel())
+        for a in axes[:-1]:
+            a.xaxis.set_tick_params(labelbottom=True)
+    else:
+        axes = list(np.ravel(ax))
+        if len(axes) < len(metrics):
+            raise WorkbenchError(f"plot_anomalies: {len(metrics)} panels need {len(metrics)} axes, got {len(axes)}")
+        fig = axes[0].get_figure(root=True)
+    x = pd.DatetimeIndex(frame.index)
+    found = anomalies.assign(metric=anomalies["metric"].astype(str))
+    for a, metric in zip(axes, metrics):
+        title, ylabel, kind = KPI_LABELS.get(metric, (metric, metric, "number"))
+        y = frame[metric].astype("float64")
+        if frame.empty or y.isna().all():
+            _no_data(a, title, "period start (UTC)", ylabel)
+            continue
+        mine = found[found["metric"] == metric]
+        a.plot(x, y, color="#1f77b4", linewidth=1.4, marker="o" if len(x) <= 60 else None, markersize=2.5,
+               label=title, zorder=2)
+        t = pd.DatetimeIndex(mine["timestamp"])
+        if x.tz is not None and t.tz is None:
+            t = t.tz_localize("UTC")
+        a.vlines(t, mine["expected"].astype("float64"), mine["observed"].astype("float64"), color="0.55",
+                 linewidth=0.8, zorder=3)
+        a.scatter(t, mine["expected"].astype("float64"), s=14, facecolors="none", edgecolors="0.4", zorder=4,
+                  label="expected")
+        for (sev, direction), g in mine.groupby([mine["severity"].astype(str), mine["direction"].astype(str)],
+                                                sort=False):  # at most 8 groups
+            tg = pd.DatetimeIndex(g["timestamp"])
+            if x.tz is not None and tg.tz is None:
+                tg = tg.tz_localize("UTC")
+            a.scatter(tg, g["observed"].astype("float64"), s=46, marker=_ANOMALY_MARKERS.get(direction, "o"),
+                      color=_SEVERITY_COLORS.get(sev, "#7f7f7f"), edgecolors="black", linewidths=0.4, zorder=5)
+        present = [s for s in _SEVERITY_COLORS if s in set(mine["severity"].astype(str))]
+        handles = [Patch(color=_SEVERITY_COLORS[s], label=s) for s in present]
+        if handles:
+            a.legend(handles=handles, title="severity", fontsize=8, title_fontsize=9, frameon=False,
+                     loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        a.set(title=f"{title}: {len(mine)} anomal{'y' if len(mine) == 1 else 'ies'}", ylabel=ylabel,
+              xlabel="period start (UTC)")
+        _format_value_axis(a, kind)
+        a.grid(alpha=0.3)
+        _date_axis(a)
+    return fig
+
+
+def plot_attribution(attribution, *, top: int = 8, ax: Axes | None = None) -> Figure:
+    """The segments that explain an anomaly: share of the deviation against share of the events.
+
+    Parameters
+    ----------
+    attribution : Attribution
+        From :func:`analytics_lib.anomaly.drill_down`.
+    top : int
+        Segments drawn (the largest contributions).
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from analytics_lib.anomaly import drill_down; from analytics_lib.datasets import synthetic_events
+    >>> d = synthetic_events(30_000, days=60, end="2025-06-30", seed=0)
+    >>> fig = plot_attribution(drill_down(d.events, metric="latency_p95", start=d.truth.incident_start,
+    ...                                   end=d.truth.incident_end))  # doctest: +SKIP
+    """
+    segments = attribution.segments
+    fig, ax = _axes(ax, (11, 1.4 + 0.45 * max(min(top, len(segments)), 3)))
+    title = "What explains the deviation"
+    xlabel, ylabel = "share of the deviation (bars) and of the events (dots)", "segment"
+    rows = segments.dropna(subset=["contribution"]).head(top) if len(segments) else segments
+    if rows.empty:
+        return _no_data(ax, title, xlabel, ylabel)
+    labels = [f"{s}  [{d}]" for s, d in zip(rows["segment"].astype(str), rows["dimension"].astype(str))]
+    yy = np.arange(len(rows))
+    chosen = attribution.top.get("segment") if attribution.top else None
+    colors = ["#d62728" if s == chosen else "#9e9e9e" for s in rows["segment"]]
+    ax.barh(yy, rows["contribution"].to_numpy(dtype="float64"), color=colors, height=0.6)
+    ax.scatter(rows["exposure"].to_numpy(dtype="float64"), yy, color="black", s=18, zorder=3, label="share of events")
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.set_yticks(yy, labels, fontsize=9)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    headline = attribution.headline
+    ax.set(title=f"{title}\n{headline if len(headline) < 130 else headline[:127] + '...'}", xlabel=xlabel,
+           ylabel=ylabel)
+    ax.title.set_fontsize(10)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+__all__ += ["plot_anomalies", "plot_attribution"]

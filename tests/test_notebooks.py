@@ -161,3 +161,53 @@ def test_bad_parameter_stops_the_first_cell_with_a_clear_message(store, tmp_path
     failed = [i for i, c in enumerate(code) if any(o.output_type == "error" for o in c.get("outputs", []))]
     assert failed == [injected + 1], "the cell right after the parameters validates them"
     assert not (tmp_path / "out").exists()  # nothing was written
+
+
+FORECASTING = NOTEBOOKS / "forecasting.ipynb"
+
+
+@pytest.mark.slow
+def test_forecasting_notebook_runs_and_writes_what_it_shows(store, tmp_path):
+    import papermill
+
+    from analytics_lib import load_events, metric_table
+
+    out_nb, out = tmp_path / "forecast.ipynb", tmp_path / "out"
+    papermill.execute_notebook(
+        str(FORECASTING), str(out_nb),
+        parameters={"source": store, "start": "-60d", "by": "model", "horizon": 14, "n_windows": 2,
+                    "models": ["ets", "theta", "lag_regressor"], "capacity": 50.0, "output_dir": str(out)},
+        kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
+    nb = nbformat.read(out_nb, as_version=4)
+    assert not _errors(nb) and _images(nb) >= 3  # scores, forecast, spend (+ components when the model has them)
+    forecast = pd.read_parquet(out / "forecast.parquet")
+    selection = pd.read_parquet(out / "selection.parquet").set_index("unique_id")
+    scores = pd.read_parquet(out / "backtest_scores.parquet")
+    events = load_events(store, start="-60d", end="today").events
+    groups = set(metric_table(events, "events", by="model")["model"].dropna().astype(str)) | {"total"}
+    assert set(forecast["unique_id"]) == groups and forecast.groupby("unique_id").size().eq(14).all()
+    # the forecast carries the chosen model's backtest score, which is the best candidate's
+    best = scores[scores["model"] != "seasonal_naive"].groupby("unique_id")["mase"].min()
+    assert (selection["mase"] - best.loc[selection.index]).abs().max() < 1e-12
+    assert (forecast.groupby("unique_id")["backtest_mase"].first() - selection["mase"]).abs().max() < 1e-12
+    cap = pd.read_parquet(out / "capacity.parquet").set_index("unique_id")
+    assert cap["probability"].between(0, 1).all() and (cap["capacity"] == 50.0).all()
+    spend = pd.read_parquet(out / "spend_forecast.parquet")
+    assert "total" in set(spend["unique_id"]) and (spend["forecast"].groupby(spend["unique_id"]).sum() >= 0).all()
+    text = "\n".join(o["data"].get("text/markdown", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.get("outputs", []) if "data" in o)
+    total = forecast[forecast["unique_id"] == "total"]["forecast"].sum()
+    assert f"{total:,.0f}" in text  # the sentence reports the computed forecast
+
+
+@pytest.mark.slow
+def test_forecasting_bad_parameter_stops_before_loading(store, tmp_path):
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError) as exc:
+        papermill.execute_notebook(str(FORECASTING), str(tmp_path / "failed.ipynb"),
+                                   parameters={"source": store, "horizon": 0, "output_dir": str(tmp_path / "out")},
+                                   kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
+    assert exc.value.ename == "WorkbenchError" and "horizon=0 must be a positive whole number" in str(exc.value)
+    assert not (tmp_path / "out").exists()
