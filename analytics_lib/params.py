@@ -404,7 +404,7 @@ def forecast_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
                           capacity=None if capacity is None else float(capacity), output_dir=out)
 
 
-def require_events(result, params: WorkflowParams | ForecastParams) -> pd.DataFrame:
+def require_events(result, params: "WorkflowParams | ForecastParams | RoiParams") -> pd.DataFrame:
     """The loaded events, or a :class:`WorkbenchError` naming the parameters to change when there are none.
 
     Parameters
