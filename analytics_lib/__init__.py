@@ -1,30 +1,41 @@
-"""analytics_lib: workflow analysis, forecasting and ROI over AI developer-assistant event logs."""
-from .errors import WorkbenchError
-from .io import (apply_mapping, engine_for, load_events, read_mapping, read_quarantine, store_summary,
-                 write_events, WriteResult)
-from .forecast import (AutoForecast, auto_forecast, backtest, capacity_table, check_series, cost_forecast,
-                       country_holidays, Forecaster, forecast_metrics, series_from_events, trend_summary)
-from .params import check_duration, check_granularity, parse_when, time_window, TimeWindow
-from .roi import (Assumptions, break_even_table, executive_summary, roi_inputs, roi_measures, roi_result,
-                  roi_simulation, scenario_table, tornado_table)
-from .validation import ValidatedEvents, ValidationSummary, validate_events
-from .workflow import (activity_histogram, active_users, bottleneck_table, funnel_table, kpi_table, lifecycle_table,
-                       metric_table, path_variants, retention_matrix, rework_table, satisfaction_vs_performance,
-                       session_table, sessionize, SeverityThresholds, transition_table)
+"""analytics_lib: workflow analysis, forecasting and ROI over AI developer-assistant event logs.
+
+The public names below are imported on first use (PEP 562), so ``import analytics_lib.forecast``
+in a worker process does not pay for SQLAlchemy, Arrow and the workflow module.
+"""
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "WorkbenchError",
-    "apply_mapping", "engine_for", "load_events", "read_mapping", "read_quarantine", "store_summary",
-    "write_events", "WriteResult",
-    "AutoForecast", "auto_forecast", "backtest", "capacity_table", "check_series", "cost_forecast", "country_holidays",
-    "Forecaster", "forecast_metrics", "series_from_events", "trend_summary",
-    "Assumptions", "break_even_table", "executive_summary", "roi_inputs", "roi_measures", "roi_result",
-    "roi_simulation", "scenario_table", "tornado_table",
-    "check_duration", "check_granularity", "parse_when", "time_window", "TimeWindow",
-    "ValidatedEvents", "ValidationSummary", "validate_events",
-    "activity_histogram", "active_users", "bottleneck_table", "funnel_table", "kpi_table", "lifecycle_table",
-    "metric_table", "path_variants", "retention_matrix", "rework_table", "satisfaction_vs_performance",
-    "session_table", "sessionize", "SeverityThresholds", "transition_table",
-]
+_EXPORTS = {
+    "errors": ["WorkbenchError"],
+    "io": ["apply_mapping", "engine_for", "load_events", "read_mapping", "read_quarantine", "store_summary",
+           "write_events", "WriteResult"],
+    "forecast": ["AutoForecast", "auto_forecast", "backtest", "capacity_table", "check_series", "cost_forecast",
+                 "country_holidays", "Forecaster", "forecast_metrics", "series_from_events", "trend_summary"],
+    "roi": ["Assumptions", "break_even_table", "executive_summary", "roi_inputs", "roi_measures", "roi_result",
+            "roi_simulation", "scenario_table", "tornado_table"],
+    "params": ["check_duration", "check_granularity", "parse_when", "time_window", "TimeWindow"],
+    "validation": ["ValidatedEvents", "ValidationSummary", "validate_events"],
+    "workflow": ["activity_histogram", "active_users", "bottleneck_table", "funnel_table", "kpi_table",
+                 "lifecycle_table", "metric_table", "path_variants", "retention_matrix", "rework_table",
+                 "satisfaction_vs_performance", "session_table", "sessionize", "SeverityThresholds",
+                 "transition_table"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = [name for names in _EXPORTS.values() for name in names]
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'analytics_lib' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
