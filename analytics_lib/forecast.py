@@ -181,6 +181,7 @@ class _Context:
     country_holidays: str | None = None
     n_paths: int = 500
     seed: int = 0
+    refit: bool = True  # backtests: re-estimate at every cutoff, or reuse the first cutoff's parameters
 
 
 def _fill(y: np.ndarray) -> np.ndarray:
@@ -188,7 +189,8 @@ def _fill(y: np.ndarray) -> np.ndarray:
     return s.interpolate(limit_direction="both").to_numpy() if s.isna().any() else y
 
 
-def _seasonal_naive(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+def _seasonal_naive(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context,
+                    memo: dict | None = None) -> _Fit:
     y, h = _fill(y), len(future)
     m = ctx.season if len(y) > ctx.season else 1
     last = y[-m:]
@@ -199,7 +201,8 @@ def _seasonal_naive(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeInde
     return _Fit(mean, sd=sigma * np.sqrt(k))
 
 
-def _ets(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+def _ets(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context,
+         memo: dict | None = None) -> _Fit:
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     h, m = len(future), ctx.season
@@ -211,12 +214,22 @@ def _ets(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Co
     best = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for seasonal in seasonals:  # AICc decides between additive and multiplicative seasonality
+        if memo:  # the parameters of an earlier cutoff: only the states are updated with the new data
+            seasonal, fixed = memo["seasonal"], memo["params"]
+            best = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal=seasonal,
+                                        seasonal_periods=m if seasonal else None,
+                                        initialization_method="heuristic" if len(y) >= 2 * m + 10 else "estimated"
+                                        ).fit(optimized=False, **fixed)
+        for seasonal in seasonals if best is None else []:  # AICc decides between additive and multiplicative
             res = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal=seasonal,
                                        seasonal_periods=m if seasonal else None,
                                        initialization_method=init).fit(use_brute=False)
             if best is None or (np.isfinite(res.aicc) and res.aicc < best.aicc):
                 best = res
+        if memo is not None and not memo:
+            keys = ["smoothing_level", "smoothing_trend", "damping_trend"] + (["smoothing_seasonal"]
+                                                                              if best.model.seasonal else [])
+            memo.update(seasonal=best.model.seasonal, params={k: float(best.params[k]) for k in keys})
     mean = np.asarray(best.forecast(h), dtype="float64")
     resid = y - np.asarray(best.fittedvalues)
     sigma = np.sqrt(np.nanmean(resid ** 2))
@@ -257,65 +270,89 @@ def _hannan_rissanen(w: np.ndarray, p: int, q: int, seasonal_q: int, m: int) -> 
     return np.linalg.lstsq(np.column_stack(cols), w[k + m + 1:], rcond=None)[0]
 
 
-def _css_arma(w: np.ndarray, p: int, q: int, seasonal_q: int, m: int, mean: bool):
+def _css_arma(w: np.ndarray, p: int, q: int, seasonal_q: int, m: int, mean: bool, *, refine: bool = True):
     """Conditional-sum-of-squares ARMA estimates (R's ``arima(method="CSS")``), vectorized.
 
     The residuals of ``phi(B) (w - mu) = theta(B) Theta(B^m) e`` are one linear filter
     (``scipy.signal.lfilter``), so each objective evaluation is a C loop, not a Kalman pass.
-    Returns ``(params, sigma2, aicc)`` with params ordered as statsmodels' SARIMAX
-    (``[intercept], ar, ma, seasonal ma``) or None when the fit is not stationary/invertible.
+    Starts from Hannan-Rissanen estimates; ``refine=False`` stops there (used to rank the
+    candidate orders cheaply). Returns ``(params, sigma2, aicc)`` with params ordered as
+    statsmodels' SARIMAX (``[mean], ar, ma, seasonal ma``) or None when the fit is not
+    stationary.
     """
     from scipy.optimize import minimize
     from scipy.signal import lfilter
 
     burn = p + q + seasonal_q * m
+    k_mean = int(mean)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         mu = theta[0] if mean else 0.0
-        ar = np.r_[1.0, -theta[int(mean):int(mean) + p]]
-        ma = np.r_[1.0, theta[int(mean) + p:int(mean) + p + q]]
+        ar = np.r_[1.0, -theta[k_mean:k_mean + p]]
+        ma = np.r_[1.0, theta[k_mean + p:k_mean + p + q]]
         if seasonal_q:
             sma = np.zeros(m + 1)
             sma[0], sma[m] = 1.0, theta[-1]
             ma = np.convolve(ma, sma)
         return lfilter(ar, ma, w - mu)[burn:]
 
-    bounds = [(None, None)] * int(mean) + [(-0.98, 0.98)] * (p + q + seasonal_q)
-    x0 = np.r_[[w.mean()] if mean else [], _hannan_rissanen(w - w.mean() if mean else w, p, q, seasonal_q, m)]
-    x0 = np.clip(x0, [b[0] if b[0] is not None else -np.inf for b in bounds],
-                 [b[1] if b[1] is not None else np.inf for b in bounds])
-    opt = minimize(lambda t: float(np.sum(residuals(t) ** 2)), x0, method="L-BFGS-B", bounds=bounds)
-    ar = opt.x[int(mean):int(mean) + p]
+    bounds = [(None, None)] * k_mean + [(-0.98, 0.98)] * (p + q + seasonal_q)
+    x = np.r_[[w.mean()] if mean else [], _hannan_rissanen(w - w.mean() if mean else w, p, q, seasonal_q, m)]
+    x = np.clip(x, [-np.inf] * k_mean + [-0.98] * (p + q + seasonal_q), [np.inf] * k_mean + [0.98] * (p + q + seasonal_q))
+    if refine:
+        x = minimize(lambda t: float(np.sum(residuals(t) ** 2)), x, method="L-BFGS-B", bounds=bounds).x
+    ar = x[k_mean:k_mean + p]
     if p and np.any(np.abs(np.roots(np.r_[1.0, -ar][::-1])) <= 1.0):  # AR roots must lie outside the unit circle
         return None
-    e = residuals(opt.x)
-    n, k = len(e), len(opt.x) + 1
+    e = residuals(x)
+    n, k = len(e), len(x) + 1
     sigma2 = float(np.mean(e ** 2))
+    if not np.isfinite(sigma2):
+        return None
     aic = n * (np.log(2 * np.pi * sigma2) + 1) + 2 * k
-    return opt.x, sigma2, aic + 2 * k * (k + 1) / max(n - k - 1, 1)
+    return x, sigma2, aic + 2 * k * (k + 1) / max(n - k - 1, 1)
 
 
-def _arima(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+def _arima(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context,
+           memo: dict | None = None) -> _Fit:
     from statsmodels.tsa.statespace.sarimax import SARIMAX
     from statsmodels.tsa.stattools import kpss
 
     h, m = len(future), ctx.season
     y = _fill(y)[-max(_LOCAL_MAX_STEPS, 10 * m):]  # older history adds cost, not accuracy, to a local model
+    if memo:  # the order and parameters of an earlier cutoff: only the filter runs on the new data
+        return _arima_filter(y, h, m, **memo)
     D = int(m > 1 and len(y) >= 3 * m and _seasonal_strength(y, m) > 0.64)  # Wang, Smith & Hyndman (2006)
     z = y[m:] - y[:-m] if D else y
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         d = int(np.ptp(z) > 0 and kpss(z, regression="c", nlags="auto")[1] < 0.05)
     w = np.diff(z, n=d) if d else z
+    ranked = []  # a small grid, ranked by AICc at the Hannan-Rissanen estimates; CSS refines the best
+    for p, q in ((1, 1), (2, 0), (0, 1), (2, 1)):
+        start = _css_arma(w, p, q, D, m, mean=d + D == 0, refine=False)
+        if start is not None:
+            ranked.append((start[2], p, q))
     best = None
-    for p, q in ((1, 1), (2, 0), (0, 1)):  # a small grid; AICc chooses
-        fit = _css_arma(w, p, q, D, m, mean=d + D == 0)
-        if fit is not None and (best is None or fit[2] < best[3]):
-            best = (p, q, *fit)
+    for _, p, q in sorted(ranked):  # the first order whose refined fit is stationary
+        best = _css_arma(w, p, q, D, m, mean=d + D == 0)
+        if best is not None:
+            break
     if best is None:
         raise WorkbenchError("arima: no stationary candidate model could be estimated on this series")
-    p, q, params, sigma2, _ = best
-    # statsmodels' SARIMAX with the CSS estimates: exact-likelihood state, forecasts, standard errors
+    params, sigma2, _ = best
+    if memo is not None:
+        memo.update(d=d, D=D, p=p, q=q, params=params, sigma2=sigma2)
+    return _arima_filter(y, h, m, d=d, D=D, p=p, q=q, params=params, sigma2=sigma2)
+
+
+def _arima_filter(y: np.ndarray, h: int, m: int, *, d: int, D: int, p: int, q: int, params: np.ndarray,
+                  sigma2: float) -> _Fit:
+    """statsmodels' SARIMAX with given (CSS) estimates: exact-likelihood state, forecasts, errors."""
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    z = y[m:] - y[:-m] if D else y
+    w = np.diff(z, n=d) if d else z
     model = SARIMAX(w, order=(p, 0, q), seasonal_order=(0, 0, D, m) if D else (0, 0, 0, 0),
                     trend="c" if d + D == 0 else "n", enforce_stationarity=False, enforce_invertibility=False)
     params = np.r_[params, sigma2]
@@ -360,7 +397,8 @@ def _ses(y: np.ndarray, alpha: float) -> np.ndarray:
     return lfilter([alpha], [1.0, alpha - 1.0], y, zi=[(1 - alpha) * y[0]])[0]
 
 
-def _theta(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+def _theta(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context,
+           memo: dict | None = None) -> _Fit:
     """The Theta method as statsmodels' ``ThetaModel`` (theta = 2, two-step OLS/SES fit):
     the same seasonality test, classical decomposition, drift ``b0`` and forecast formula,
     with the SES smoothing weight found by a bounded 1-D search over linear filters instead
@@ -399,7 +437,8 @@ def _theta(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _
     return _Fit(mean, sd=np.sqrt(sse(alpha) / (n - 1) * (1 + np.arange(h) * (1 + (alpha - 1) ** 2))))
 
 
-def _prophet(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+def _prophet(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context,
+             memo: dict | None = None) -> _Fit:
     from prophet import Prophet
 
     for name in ("cmdstanpy", "prophet"):  # quiet; set after the import, which installs handlers
@@ -439,7 +478,8 @@ def _calendar(ds: pd.DatetimeIndex, freq: str, holidays: set, span_days: float) 
     return np.hstack(parts) if parts else np.empty((len(ds), 0))
 
 
-def _lag_regressor(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+def _lag_regressor(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context,
+                   memo: dict | None = None) -> _Fit:
     from sklearn.linear_model import RidgeCV
 
     y, h, m = _fill(y), len(future), max(ctx.season, 1)
@@ -500,18 +540,19 @@ def _yearly_adjusted(fn: Callable) -> Callable:
     together with a linear trend on the whole history, removed before the model is fitted on
     the (possibly shorter) recent history, and added back to its forecast and paths.
     """
-    def model(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context) -> _Fit:
+    def model(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context,
+              memo: dict | None = None) -> _Fit:
         step = pd.tseries.frequencies.to_offset(ctx.freq)
         short_step = isinstance(step, pd.offsets.Tick) or step.rule_code.split("-")[0] in ("D", "W", "B")
         if not short_step or (ds[-1] - ds[0]) < pd.Timedelta(days=730):
-            return fn(y, ds, future, ctx)
+            return fn(y, ds, future, ctx, memo)
         f_past, f_future = _fourier_yearly(ds), _fourier_yearly(future)
         t = np.arange(len(ds) + len(future), dtype="float64") / len(ds)
         ok = ~np.isnan(y)
         X = np.column_stack([np.ones(len(ds)), t[:len(ds)], f_past])
         beta = np.linalg.lstsq(X[ok], y[ok], rcond=None)[0]
         past_season, future_season = f_past @ beta[2:], f_future @ beta[2:]
-        fit = fn(y - past_season, ds, future, ctx)
+        fit = fn(y - past_season, ds, future, ctx, memo)
         comps = fit.components.assign(yearly=past_season[-len(fit.components):]) if fit.components is not None else None
         paths = fit.paths + future_season if fit.paths is not None else None
         return _Fit(fit.mean + future_season, sd=fit.sd, paths=paths, components=comps)
@@ -640,14 +681,15 @@ def _check_h(h: int) -> int:
     return int(h)
 
 
-def _predict_one(uid, g: pd.DataFrame, models: Sequence[str], h: int, level: Sequence[int], ctx: _Context):
+def _predict_one(uid, g: pd.DataFrame, models: Sequence[str], h: int, level: Sequence[int], ctx: _Context,
+                 memo: dict | None = None):
     ds = pd.DatetimeIndex(g["ds"])
     y = g["y"].to_numpy(dtype="float64")
     future = pd.date_range(ds[-1], periods=h + 1, freq=ctx.freq)[1:]
     out = {"unique_id": np.repeat(uid, h), "ds": future}
     comps = []
     for name in models:
-        fit = MODELS[name](y, ds, future, ctx)
+        fit = MODELS[name](y, ds, future, ctx, None if memo is None else memo.setdefault(name, {}))
         out.update(_intervals(fit, name, level))
         if fit.components is not None:
             comps.append(fit.components.rename_axis("ds").reset_index().assign(unique_id=uid, model=name))
@@ -660,13 +702,14 @@ def _backtest_one(args) -> pd.DataFrame:
     uid, g, models, h, n_windows, step, level, ctx = args
     n = len(g)
     parts = []
-    for w in range(n_windows, 0, -1):  # n_windows refits per series
+    memo = None if ctx.refit else {}  # without refits, the first (earliest) window's estimates are reused
+    for w in range(n_windows, 0, -1):  # n_windows fits per series
         end = n - h - (w - 1) * step
         if end < max(3, ctx.season + 1):
             raise WorkbenchError(f"series {uid!r} ({n} steps) is too short for {n_windows} windows of h={h} "
                                  f"(step {step}): use fewer windows, a shorter horizon, or a longer history")
         train, test = g.iloc[:end], g.iloc[end:end + h]
-        pred, _ = _predict_one(uid, train, models, len(test), level, ctx)
+        pred, _ = _predict_one(uid, train, models, len(test), level, ctx, memo)
         parts.append(pred.assign(cutoff=train["ds"].iloc[-1], y=test["y"].to_numpy()))
     return pd.concat(parts, ignore_index=True)
 
@@ -732,19 +775,26 @@ def _run_per_series(fn, tasks: list, n_jobs: int | None, progress: bool, desc: s
     return results
 
 
-def _tasks(fc: Forecaster, series: pd.DataFrame, h: int, n_windows: int, step: int, level: list[int]) -> list:
+def _tasks(fc: Forecaster, series: pd.DataFrame, h: int, n_windows: int, step: int, level: list[int],
+           refit: bool = True) -> list:
+    from dataclasses import replace
+
     full = check_series(series, freq=fc.freq, min_length=max(3, fc._context().season + 1), agg=fc.agg)
-    ctx, models = fc._context(), fc._check_models()
+    ctx, models = replace(fc._context(), refit=bool(refit)), fc._check_models()
     return [(uid, g.reset_index(drop=True), models, h, n_windows, step, level, ctx)
             for uid, g in full.groupby("unique_id", sort=True)]
 
 
 def backtest(forecaster: Forecaster, series: pd.DataFrame, *, h: int, n_windows: int = 3, step: int | None = None,
-             level: Sequence[int] = (80,), n_jobs: int | None = 1, progress: bool = False) -> pd.DataFrame:
-    """Rolling-origin cross-validation: refit at each cutoff and forecast the next ``h`` steps.
+             level: Sequence[int] = (80,), refit: bool = True, n_jobs: int | None = 1,
+             progress: bool = False) -> pd.DataFrame:
+    """Rolling-origin cross-validation: fit at each cutoff and forecast the next ``h`` steps.
 
     The last window ends at the last observation; earlier cutoffs are ``step`` (default
-    ``h``) steps apart. Series run in ``n_jobs`` worker processes (``-1``: all cores).
+    ``h``) steps apart. With ``refit=False`` the models' parameters (and ETS/ARIMA structure)
+    are estimated at the first cutoff only; later cutoffs run the same model over the longer
+    history (states updated, no re-estimation), as statsforecast's ``refit=False``. Series
+    run in ``n_jobs`` worker processes (``-1``: all cores).
     Returns ``unique_id, ds, cutoff, y, <model>..., <model>-lo/hi-<level>``.
 
     Examples
@@ -758,8 +808,8 @@ def backtest(forecaster: Forecaster, series: pd.DataFrame, *, h: int, n_windows:
     step = _check_h(step or h)
     if n_windows < 1:
         raise WorkbenchError(f"n_windows={n_windows} must be at least 1")
-    parts = _run_per_series(_backtest_one, _tasks(forecaster, series, h, n_windows, step, level), n_jobs, progress,
-                            "backtest")
+    parts = _run_per_series(_backtest_one, _tasks(forecaster, series, h, n_windows, step, level, refit), n_jobs,
+                            progress, "backtest")
     return _order_cv(pd.concat(parts, ignore_index=True))
 
 
@@ -894,7 +944,7 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
                   n_windows: int = 3, step: int | None = None, level: Sequence[int] = (80, 95), metric: str = "mase",
                   k: int = 3, season: int | None = None, holidays: pd.DataFrame | None = None,
                   country_holidays: str | None = None, agg: str = "sum", n_jobs: int | None = 1,
-                  progress: bool = False, seed: int = 0, calibrate: bool = True) -> AutoForecast:
+                  progress: bool = False, seed: int = 0, calibrate: bool = True, refit: bool = False) -> AutoForecast:
     """Backtest every candidate per series, add a median ensemble, choose the best, forecast.
 
     For each series, all ``models`` are backtested over ``n_windows`` rolling origins of
@@ -915,6 +965,10 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
         Worker processes over series (``-1``: all cores).
     progress : bool
         Show a progress bar over series.
+    refit : bool
+        Re-estimate every model at every backtest cutoff (``True``), or estimate at the first
+        cutoff and reuse the parameters at later ones (``False``, the default: about half
+        the work; the final forecast is always a fresh fit on the whole series).
     calibrate : bool
         Rescale the chosen model's interval half-widths so that, in the backtest, the
         interval at the first ``level`` covers that share of the errors (conformal
@@ -942,7 +996,7 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
     models = list(dict.fromkeys([models] if isinstance(models, str) else models))
     fc = Forecaster(models=list(dict.fromkeys(["seasonal_naive", *models])), freq=freq, season=season,
                     holidays=holidays, country_holidays=country_holidays, agg=agg, seed=seed)
-    tasks = _tasks(fc, series, h, n_windows, _check_h(step or h), level)
+    tasks = _tasks(fc, series, h, n_windows, _check_h(step or h), level, refit)
     results = _run_per_series(_auto_one, tasks, n_jobs, progress, "auto_forecast")
     cv = _order_cv(pd.concat([r[0] for r in results], ignore_index=True))
     candidates = pd.concat([r[1] for r in results], ignore_index=True)

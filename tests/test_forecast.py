@@ -345,3 +345,18 @@ def test_accuracy_on_real_series():
     assert (scores["auto_mase"] < scores["seasonal_naive_mase"]).all(), scores
     assert scores["auto_mase"].mean() <= 0.9 * scores["prophet_mase"].mean(), scores
     assert 0.70 <= scores["auto_coverage_80"].mean() <= 0.90, scores
+
+
+def test_backtest_without_refits_reuses_the_first_cutoffs_estimates():
+    s = _seasonal(300)
+    fc = Forecaster(models=["ets", "arima", "theta"], freq="D")
+    refit = backtest(fc, s, h=14, n_windows=3)
+    once = backtest(fc, s, h=14, n_windows=3, refit=False)
+    first = refit["cutoff"] == refit["cutoff"].min()
+    pd.testing.assert_frame_equal(refit[first], once[first])  # the first window is a fresh fit either way
+    later = ~first
+    assert not np.allclose(refit.loc[later, "ets"], once.loc[later, "ets"])  # later: fixed parameters
+    np.testing.assert_allclose(refit.loc[later, "theta"], once.loc[later, "theta"])  # theta always refits (cheap)
+    assert np.isfinite(once.drop(columns=["unique_id", "ds", "cutoff"]).to_numpy()).all()
+    # no leakage either way: every forecast is for dates after its cutoff
+    assert (once["ds"] > once["cutoff"]).all()
