@@ -31,8 +31,8 @@ $(DB): | $(VENV)/.installed
 
 sample: $(DB) ## create the sample database data/workbench.db if missing
 
-run: $(VENV)/.installed $(DB) ## set up, then run the main job on the sample database
-	$(BIN)/workbench run
+run: $(VENV)/.installed $(DB) ## set up, then run every scheduled job once on the sample database (reports/)
+	$(BIN)/workbench jobs --store sqlite:///$(DB) run --all
 
 test: $(VENV)/.installed ## set up, then run the whole test suite
 	$(PY) scripts/ensure_system_deps.py

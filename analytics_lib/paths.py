@@ -7,7 +7,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 RAW, INTERIM, PROCESSED = DATA / "raw", DATA / "interim", DATA / "processed"
-REPORTS = ROOT / "reports"
+#: Where scheduled runs publish. Override with ``WORKBENCH_REPORTS``.
+REPORTS = Path(os.environ.get("WORKBENCH_REPORTS", ROOT / "reports"))
 NOTEBOOKS = ROOT / "notebooks"
 JOBS = ROOT / "papermill_jobs"
 

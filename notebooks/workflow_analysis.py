@@ -18,9 +18,10 @@
 # %% [markdown]
 # # Workflow analysis
 #
-# How developers move through the assistant's workflow: usage and quality over time, when
-# they work, where they drop out of the funnel, which paths they take, where they wait, who
-# comes back, what it costs and how satisfaction follows latency.
+# What changed and what to do about it first (ranked insights), then how developers move
+# through the assistant's workflow: usage and quality over time, when they work, where they
+# drop out of the funnel, which paths they take, where they wait, who comes back, what it
+# costs and how satisfaction follows latency.
 #
 # Every number comes from `analytics_lib` (definitions in the docstrings of
 # `analytics_lib/workflow.py`); this notebook only calls, displays and writes. Run it with
@@ -35,6 +36,7 @@ granularity = "D"  # "D", "W" or "M" for the KPI and cost tables
 session_gap = "30min"  # inactivity that ends a derived session
 funnel_steps = ["session_start", ["search", "cache_query"], "generation", "edit", "test_run", ["accept", "export"]]
 output_dir = None  # folder for the CSV/Parquet tables; None: reports/workflow
+sensitivity = "medium"  # anomaly detection: "low", "medium", "high" or a number between 0 and 1
 
 # %%
 # %matplotlib inline
@@ -44,14 +46,17 @@ from IPython.display import Markdown, display
 from analytics_lib import (activity_histogram, bottleneck_table, funnel_table, kpi_table, lifecycle_table,
                            load_events, metric_table, path_variants, retention_matrix, rework_table,
                            satisfaction_vs_performance, transition_table)
+from analytics_lib.anomaly import detect_anomalies, score_threshold
+from analytics_lib.insights import insight_table, insights_markdown, ranked_insights
 from analytics_lib.params import require_events, workflow_parameters
-from analytics_lib.plots import (plot_activity_heatmap, plot_activity_histogram, plot_bottlenecks, plot_cost_by,
-                                 plot_funnel, plot_kpi_trends, plot_lifecycle, plot_retention,
+from analytics_lib.plots import (plot_activity_heatmap, plot_activity_histogram, plot_anomalies, plot_bottlenecks,
+                                 plot_cost_by, plot_funnel, plot_kpi_trends, plot_lifecycle, plot_retention,
                                  plot_satisfaction_vs_latency, plot_transitions)
 from analytics_lib.tables import session_latency_satisfaction, weekday_hour_table, write_tables
 
 params = workflow_parameters(source=source, start=start, end=end, team=team, granularity=granularity,
                              session_gap=session_gap, funnel_steps=funnel_steps, output_dir=output_dir)
+threshold = score_threshold(sensitivity)  # a bad sensitivity stops here too
 pd.set_option("display.precision", 3)
 pd.set_option("display.max_columns", 30)
 params.table()
@@ -70,6 +75,30 @@ display(Markdown(
     f"**{loaded.summary.rows_kept:,}** events in the window {params.window} "
     f"({loaded.summary.rows_quarantined:,} rows quarantined, "
     f"{loaded.summary.rows_outside_window:,} outside the window or team filter)."))
+
+# %% [markdown]
+# ## Insights
+#
+# What changed, where, how sure it is and what to do, ranked by impact x confidence
+# (`ranked_insights`; definitions in `docs/insights.md`): anomalous days explained by the
+# team / model / feature / event type behind them, significant trends, KPIs that move
+# together (false discovery rate controlled), business thresholds breached in the last 7
+# days, and where volume and cost are heading. The chart marks the anomalous days found on
+# the daily KPIs (triangles coloured by severity, joined to the value that was expected).
+
+# %%
+insights = ranked_insights(events, sensitivity=sensitivity)
+display(Markdown(insights_markdown(insights, top=10)))
+display(insight_table(insights)[["rank", "kind", "severity", "score", "confidence", "metric", "title"]])
+
+# %%
+daily = kpi_table(events, granularity="D")
+anomalies = detect_anomalies(daily, metrics=["events", "error_rate", "latency_p95", "cost_usd"], volume="events",
+                             sensitivity=sensitivity)
+display(Markdown(
+    f"{len(anomalies)} anomalous KPI-days at sensitivity *{sensitivity}* (|score| threshold {threshold:g} robust "
+    f"standard deviations, widened for short windows) over {len(daily)} days."))
+plot_anomalies(daily, anomalies, metrics=["events", "error_rate", "latency_p95", "cost_usd"]);
 
 # %% [markdown]
 # ## KPI trends
