@@ -1,0 +1,390 @@
+"""The Voilà dashboards in a real headless Chromium (Debian's, driven by Playwright).
+
+One Voilà server (the served configuration of ``analytics_lib.serve``) over a small store
+whose URL carries a password; for each dashboard: wait for the widgets, check that nothing
+failed (no error message, no traceback, no console error but the offline Font Awesome
+stylesheet), change controls and check that the numbers shown are the ones the library
+computes for those values, give bad input and read the message, save a screenshot in
+``reports/screenshots/``. A second server checks the kernel ceiling and culling over plain
+HTTP. Every server, kernel and browser is stopped at the end.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from analytics_lib import paths
+from analytics_lib.serve import DASHBOARDS, DashboardServer, start_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: Console errors that are not ours: the Font Awesome stylesheet Voilà links from a CDN (offline
+#: here) and the favicon the landing page does not have.
+IGNORED = ("cdn.jsdelivr.net", "ERR_NAME_NOT_RESOLVED", "favicon.ico")
+SECRET = "s3cret-Pa55"
+SCREENSHOTS = paths.REPORTS / "screenshots"
+LOAD_TIMEOUT_MS = 90_000
+
+
+def _require_browser() -> None:
+    problem = None
+    if not CHROMIUM.is_file():
+        problem = f"{CHROMIUM} is missing (scripts/ensure_system_deps.py installs it)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError as exc:
+            problem = f"playwright is not installed ({exc})"
+    if problem:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
+@dataclass
+class Site:
+    server: DashboardServer
+    overview: object
+    roi: object
+    source: str
+    env: dict
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A store, the dashboards' data built once, and Voilà serving them (stopped at the end)."""
+    _require_browser()
+    from analytics_lib import validate_events, write_events
+    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.widgets import load_overview_data, load_roi_data
+
+    root = tmp_path_factory.mktemp("dash")
+    db = root / "events.db"
+    write_events(validate_events(synthetic_events(30_000, days=60, seed=0).events), f"sqlite:///{db}")
+    source = f"sqlite:///{db}"
+    env = {"WORKBENCH_DB": source, "WORKBENCH_REPORTS": str(root / "reports"),
+           "WORKBENCH_DASHBOARD_CACHE": str(root / "cache")}
+    # the numbers the pages must show, and the cache their kernels read
+    overview = load_overview_data(source, reports=env["WORKBENCH_REPORTS"], cache=env["WORKBENCH_DASHBOARD_CACHE"])
+    roi = load_roi_data(source, reports=env["WORKBENCH_REPORTS"], cache=env["WORKBENCH_DASHBOARD_CACHE"])
+    server = start_server(env=env, log_path=root / "voila.log")
+    try:
+        yield Site(server, overview, roi, source, env)
+    finally:
+        pids = server.kernel_pids()
+        server.stop()
+        assert not [p for p in pids if _running(p)], "kernels left behind"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    try:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+    finally:
+        pw.stop()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    p = context.new_page()
+    p.errors = []
+    p.on("console", lambda m: p.errors.append(f"console: {m.text} {m.location.get('url', '')}")
+         if m.type == "error" else None)
+    p.on("pageerror", lambda e: p.errors.append(f"page error: {e}"))
+    try:
+        yield p
+    finally:
+        context.close()
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return False
+
+
+def _console_errors(page) -> list[str]:
+    return [e for e in page.errors if not any(s in e for s in IGNORED)]
+
+
+def _open(page, site: Site, name: str) -> float:
+    t0 = time.monotonic()
+    page.goto(site.server.dashboard_url(name), wait_until="commit")  # never the `load` event (NOTES-platform)
+    page.wait_for_selector(".wb-tile", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector('.wb-status[data-state="ok"]', timeout=LOAD_TIMEOUT_MS)
+    return time.monotonic() - t0
+
+
+def _refreshes(page) -> int:
+    return int(page.get_attribute(".wb-status", "data-refresh"))
+
+
+def _wait_refresh(page, after: int, *, state: str = "ok") -> None:
+    page.wait_for_function(
+        f"() => {{ const s = document.querySelector('.wb-status'); "
+        f"return s && Number(s.dataset.refresh) > {after} && s.dataset.state === '{state}'; }}", timeout=30_000)
+
+
+def _tiles(page) -> dict[str, str]:
+    return page.eval_on_selector_all(
+        ".wb-tile", "els => Object.fromEntries(els.map(e => [e.dataset.kpi, "
+                    "e.querySelector('.wb-tile-value').textContent.trim()]))")
+
+
+def _expected_tiles(view) -> dict[str, str]:
+    return dict(zip(view.tiles["kpi"], view.tiles["text"]))
+
+
+def _assert_clean(page, secret: str = SECRET) -> None:
+    text = page.inner_text("body")
+    assert "Traceback" not in text and "There was an error when executing cell" not in text, text[:2000]
+    assert page.query_selector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]') is None
+    assert page.query_selector(".wb-message-error") is None, page.inner_text(".wb-messages")
+    assert secret not in page.content()
+    assert _console_errors(page) == []
+
+
+def _screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate("() => Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 6000)})
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+    return path
+
+
+def _notebook_defaults(name: str) -> dict:
+    import papermill
+
+    params = papermill.inspect_notebook(str(DASHBOARDS / f"{name}.ipynb"))
+    return {k: ast.literal_eval(v["default"]) for k, v in params.items()}
+
+
+# --------------------------------------------------------------------------------------------
+def test_landing_page_lists_the_dashboards(page, site):
+    page.goto(site.server.url, wait_until="commit")
+    page.wait_for_selector("a[href*='voila/render']", timeout=30_000)
+    links = sorted(a.get_attribute("href").split("?")[0] for a in page.query_selector_all("a[href*='voila/render']"))
+    assert links == [f"/voila/render/{n}.ipynb" for n in ("forecast_explorer", "roi_calculator", "workflow_overview")]
+    assert ".py" not in page.inner_text("body")  # the jupytext twins are not offered
+    assert SECRET not in page.content()
+    assert _console_errors(page) == []
+
+
+def test_workflow_overview(page, site):
+    from analytics_lib.widgets import overview_view
+
+    seconds = _open(page, site, "workflow_overview")
+    _assert_clean(page)
+    assert f"computed from {site.source}" in page.inner_text(".wb-origin")
+    start, end = page.input_value(".wb-start input"), page.input_value(".wb-end input")
+    view = overview_view(site.overview, start=start, end=end, team=None, granularity="D")
+    assert _tiles(page) == _expected_tiles(view)
+    assert page.eval_on_selector_all(".wb-chart img", "els => els.length") == 2  # trend and funnel
+    _screenshot(page, "workflow_overview")
+
+    n = _refreshes(page)
+    page.select_option(".wb-team select", "team-b")
+    _wait_refresh(page, n)
+    expected = _expected_tiles(overview_view(site.overview, start=start, end=end, team="team-b", granularity="D"))
+    assert _tiles(page) == expected and expected != _expected_tiles(view)
+    assert "team-b" in page.inner_text(".wb-text")
+
+    n = _refreshes(page)
+    page.click(".wb-granularity button:has-text('Week')")
+    _wait_refresh(page, n)
+    assert _tiles(page) == expected  # the tiles cover the window whatever the trend's period
+
+    n = _refreshes(page)
+    page.fill(".wb-end input", start[:8] + "01" if start[8:] != "01" else "2000-01-01")  # before the start
+    _wait_refresh(page, n, state="error")
+    message = page.inner_text(".wb-messages")
+    assert "empty" in message and "Traceback" not in page.inner_text("body")
+    assert _tiles(page) == expected  # the last good numbers stay
+    assert _console_errors(page) == [], seconds
+
+
+def test_forecast_explorer(page, site):
+    from analytics_lib.widgets import ForecastBar, forecast_view
+
+    p = _notebook_defaults("forecast_explorer")
+    _open(page, site, "forecast_explorer")
+    _assert_clean(page)
+    horizon = ForecastBar.for_data(site.overview, granularity=p["granularity"], n_windows=p["n_windows"],
+                                   horizon=p["horizon"]).horizon.value
+    common = {"metric": p["metric"], "granularity": p["granularity"], "n_windows": p["n_windows"],
+              "level": p["level"], "horizon": horizon, "reports": site.env["WORKBENCH_REPORTS"]}
+    view = forecast_view(site.overview, team=None, model="auto", capacity="", **common)
+    assert _tiles(page) == _expected_tiles(view)
+    assert page.eval_on_selector_all(".wb-chart img", "els => els.length") == 1  # the forecast
+    assert "seasonal_naive" in page.inner_text(".wb-table-panel")  # the backtest scores
+
+    n = _refreshes(page)
+    page.select_option(".wb-model select", "theta")
+    _wait_refresh(page, n)
+    n = _refreshes(page)
+    cap = float(view.forecast["forecast"].max() * 0.98)
+    page.fill(".wb-capacity input", f"{cap:.0f}")
+    page.press(".wb-capacity input", "Enter")
+    _wait_refresh(page, n)
+    expected = forecast_view(site.overview, team=None, model="theta", capacity=f"{cap:.0f}", **common)
+    assert _tiles(page) == _expected_tiles(expected)
+    assert "capacity" in _tiles(page) and "theta" in page.inner_text(".wb-tiles")
+    _screenshot(page, "forecast_explorer")
+
+    n = _refreshes(page)
+    page.fill(".wb-capacity input", "-5")
+    page.press(".wb-capacity input", "Enter")
+    _wait_refresh(page, n, state="error")
+    assert "capacity='-5' must be above 0" in page.inner_text(".wb-messages")
+    assert _tiles(page) == _expected_tiles(expected)
+    assert _console_errors(page) == []
+
+
+def test_roi_calculator(page, site):
+    from analytics_lib.widgets import ROI_CONTROLS, roi_view
+
+    p = _notebook_defaults("roi_calculator")
+    base = {k: p[k] for k in ROI_CONTROLS}
+    fixed = {"scenarios": p["scenarios"], "n_simulations": p["n_simulations"], "seed": p["seed"]}
+    _open(page, site, "roi_calculator")
+    _assert_clean(page)
+    assert _tiles(page) == _expected_tiles(roi_view(site.roi, **base, **fixed))
+    assert page.eval_on_selector_all(".wb-chart img", "els => els.length") == 2  # tornado and Monte Carlo
+
+    n = _refreshes(page)
+    page.fill(".wb-hourly-rate input", "150")
+    page.press(".wb-hourly-rate input", "Enter")
+    _wait_refresh(page, n)
+    expected = _expected_tiles(roi_view(site.roi, **{**base, "hourly_rate": 150.0}, **fixed))
+    assert _tiles(page) == expected
+
+    n = _refreshes(page)
+    page.select_option(".wb-scenario select", "optimistic")
+    _wait_refresh(page, n)
+    optimistic = {**base, **p["scenarios"]["optimistic"]}
+    assert _tiles(page) == _expected_tiles(roi_view(site.roi, **optimistic, **fixed))
+    assert page.input_value(".wb-hourly-rate input") == f"{optimistic['hourly_rate']:g}"
+    _screenshot(page, "roi_calculator")
+
+    n = _refreshes(page)
+    shown = _tiles(page)
+    page.fill(".wb-hourly-rate input", "-10")
+    page.press(".wb-hourly-rate input", "Enter")
+    _wait_refresh(page, n, state="error")
+    assert "hourly_rate=-10.0 is out of range" in page.inner_text(".wb-messages")
+    assert page.input_value(".wb-scenario select") == "custom" and _tiles(page) == shown
+    assert "Traceback" not in page.inner_text("body") and _console_errors(page) == []
+
+
+def test_kernels_are_bounded_and_idle_ones_culled(site, tmp_path):
+    """Past max_kernels a page gets 'busy' (HTTP 503); a page left without its browser is culled."""
+    with start_server(env=site.env, max_kernels=1, cull_idle_timeout=2, cull_interval=1,
+                      log_path=tmp_path / "v.log") as s:
+        with urllib.request.urlopen(s.dashboard_url("roi_calculator"), timeout=120) as r:  # renders, keeps a kernel
+            assert r.status == 200
+        assert len(s.kernel_pids()) >= 1
+        with pytest.raises(urllib.error.HTTPError) as busy:
+            urllib.request.urlopen(s.dashboard_url("workflow_overview"), timeout=60)
+        assert busy.value.code == 503 and "try again in a moment" in busy.value.reason
+        deadline = time.monotonic() + 60
+        while s.kernel_pids() and time.monotonic() < deadline:  # no page is connected: culled
+            time.sleep(0.5)
+        assert s.kernel_pids() == []
+        with urllib.request.urlopen(s.dashboard_url("workflow_overview"), timeout=120) as r:
+            assert r.status == 200
+        pids = s.kernel_pids()
+    assert not [p for p in pids if _running(p)]
+
+
+@pytest.mark.postgres
+def test_no_database_password_reaches_a_page(page, site, pg_url, tmp_path):
+    """The store's URL carries a password: no page (landing, dashboards, messages) shows it."""
+    import sqlalchemy as sa
+
+    from analytics_lib import validate_events, write_events
+    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.widgets import load_overview_data, load_roi_data
+
+    name = f"dash_{os.getpid()}"
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    url = sa.engine.make_url(pg_url).set(password=SECRET, database=name)  # trust auth accepts any password
+    source = url.render_as_string(hide_password=False)
+    write_events(validate_events(synthetic_events(5_000, days=45, seed=1).events), source)
+    env = {"WORKBENCH_DB": source, "WORKBENCH_REPORTS": str(tmp_path / "reports"),
+           "WORKBENCH_DASHBOARD_CACHE": str(tmp_path / "cache")}
+    overview = load_overview_data(source, reports=env["WORKBENCH_REPORTS"], cache=env["WORKBENCH_DASHBOARD_CACHE"])
+    roi = load_roi_data(source, reports=env["WORKBENCH_REPORTS"], cache=env["WORKBENCH_DASHBOARD_CACHE"])
+    assert SECRET not in overview.origin + roi.origin
+    with start_server(env=env, log_path=tmp_path / "voila.log") as server:
+        pg_site = Site(server, overview, roi, source, env)
+        page.goto(server.url, wait_until="commit")
+        page.wait_for_selector("a[href*='voila/render']", timeout=30_000)
+        assert SECRET not in page.content()
+        for dashboard in ("workflow_overview", "roi_calculator"):  # both data loaders; the same header and messages
+            _open(page, pg_site, dashboard)
+            _assert_clean(page, SECRET)
+            assert f"{url.username}:***@" in page.inner_text(".wb-origin")
+        assert SECRET not in server.log()  # nor the server's log
+
+
+def test_cli_serve_stops_everything_on_sigterm(site, tmp_path):
+    """`workbench dashboards serve` in the foreground: SIGTERM stops Voilà and the kernels it started."""
+    import signal
+    import subprocess
+    import sys
+
+    from analytics_lib.serve import _descendants, free_port
+
+    port = free_port()
+    cli = Path(sys.executable).parent / "workbench"
+    env = {**os.environ, **site.env, "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen([str(cli), "dashboards", "serve", "--port", str(port), "--no-build"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/roi_calculator.ipynb",
+                                            timeout=120) as r:
+                    assert r.status == 200
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline and proc.poll() is None, "the server did not start"
+                time.sleep(0.3)
+        started = _descendants(proc.pid)
+        assert len(started) >= 2  # Voilà and the page's kernel
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out
+        assert f"dashboards on http://127.0.0.1:{port}/" in out
+        assert not [p for p in started if _running(p)], "processes left behind"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
