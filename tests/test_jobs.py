@@ -131,10 +131,10 @@ def test_shipped_jobs_load_and_declare_what_papermill_sees():
 
     specs = load_job_specs()  # every spec in papermill_jobs/ is valid
     ours = [s for s in specs if s.name in ("daily-workflow", "monthly-roi", "weekly-forecast", "weekly-team-workflow",
-                                           "weekly-user-predictions")]
-    assert len(ours) == 5
+                                           "weekly-user-predictions", "daily-dashboard-marts")]
+    assert len(ours) == 6
     assert {s.notebook.name for s in ours} == {"workflow_analysis.ipynb", "forecasting.ipynb", "roi.ipynb",
-                                               "user_predictions.ipynb"}
+                                               "user_predictions.ipynb", "dashboard_marts.ipynb"}
     for nb in sorted({s.notebook for s in specs}):
         ours, theirs = notebook_parameters(nb), papermill.inspect_notebook(str(nb))
         assert list(ours) == list(theirs)

@@ -383,6 +383,25 @@ def test_load_overview_data_prefers_the_published_run(mart, tmp_path, store):
     assert not (tmp_path / "cache").exists()  # nothing computed
 
 
+@pytest.mark.slow
+def test_the_marts_job_publishes_what_the_dashboards_open_on(store, tmp_path, monkeypatch):
+    """The shipped job runs its notebook with papermill; the dashboards then read its run, even
+    when they name the store by a relative path (the job records it as an absolute one)."""
+    from analytics_lib.jobs import find_job, load_job_specs, run_job
+
+    [result] = run_job(find_job(load_job_specs(), "daily-dashboard-marts"), store=store,
+                       reports=tmp_path / "reports", overrides={"insights": False})
+    assert result.status == "succeeded", result.error
+    monkeypatch.chdir(Path(store.removeprefix("sqlite:///")).parent)
+    for load in (load_overview_data, load_roi_data):
+        data = load("sqlite:///events.db", reports=tmp_path / "reports", cache=tmp_path / "cache")
+        assert data.published is not None and data.published.job == "daily-dashboard-marts", data.origin
+    computed = load_overview_data(store, reports=tmp_path / "none", cache=tmp_path / "cache", insights=False)
+    pd.testing.assert_frame_equal(mart_kpis(load_overview_data(store, reports=tmp_path / "reports")),
+                                  mart_kpis(computed))
+    assert computed.published is None
+
+
 def test_load_data_skips_runs_of_one_team_or_another_store(mart, tmp_path, store):
     tables = {f"dash_{n}": getattr(mart, n) for n in MART_TABLES["overview"]}
     _publish(tmp_path / "reports", "team", "r1", tables, notebook="notebooks/workflow_analysis.ipynb",
