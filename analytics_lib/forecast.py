@@ -975,6 +975,9 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
         calibration; the factor is ``selection.interval_scale``). Models' own intervals
         assume the model is right; backtest errors show how wrong it has been.
 
+    Series whose history is never negative (counts, spend, tokens) get forecasts and bounds
+    floored at zero, in the backtest as in the forecast.
+
     Notes
     -----
     With ``n_jobs`` > 1 in a script, call it under ``if __name__ == "__main__":`` (worker
@@ -998,11 +1001,12 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
                     holidays=holidays, country_holidays=country_holidays, agg=agg, seed=seed)
     tasks = _tasks(fc, series, h, n_windows, _check_h(step or h), level, refit)
     results = _run_per_series(_auto_one, tasks, n_jobs, progress, "auto_forecast")
-    cv = _order_cv(pd.concat([r[0] for r in results], ignore_index=True))
-    candidates = pd.concat([r[1] for r in results], ignore_index=True)
+    full = pd.concat([t[1] for t in tasks], ignore_index=True)
+    nonneg = full.groupby("unique_id")["y"].min().ge(0)  # counts, spend, tokens: never below zero
+    cv = _floor_at_zero(_order_cv(pd.concat([r[0] for r in results], ignore_index=True)), nonneg)
+    candidates = _floor_at_zero(pd.concat([r[1] for r in results], ignore_index=True), nonneg)
     comps = [c for r in results for c in r[2]]
     season_ = fc._context().season
-    full = pd.concat([t[1] for t in tasks], ignore_index=True)
     metric_level = level[0]
     scores = forecast_metrics(cv, train=full, season=season_, level=metric_level)
     eligible = scores[scores["model"].isin(models)]
@@ -1038,6 +1042,17 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
         on="unique_id")
     components = pd.concat(comps, ignore_index=True) if comps else pd.DataFrame()
     return AutoForecast(forecast, selection, scores, cv, candidates, components, metric, tuple(level))
+
+
+def _floor_at_zero(frame: pd.DataFrame, nonneg: pd.Series) -> pd.DataFrame:
+    """Forecast columns (points and bounds) of series whose history is never negative, floored at 0."""
+    rows = frame["unique_id"].map(nonneg).fillna(False).to_numpy(bool)
+    if not rows.any():
+        return frame
+    cols = [c for c in frame.columns if c != "y" and pd.api.types.is_float_dtype(frame[c])]
+    out = frame.copy()
+    out.loc[rows, cols] = out.loc[rows, cols].clip(lower=0)
+    return out
 
 
 def country_holidays(country: str, start, end) -> pd.DataFrame:

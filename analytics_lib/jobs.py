@@ -578,7 +578,7 @@ def load_job_specs(folder: str | os.PathLike | None = None, *, root: str | os.Pa
     Examples
     --------
     >>> [s.name for s in load_job_specs()][:2]  # the shipped jobs in papermill_jobs/
-    ['daily-workflow', 'monthly-roi']
+    ['daily-dashboard-marts', 'daily-workflow']
     """
     folder = Path(folder) if folder is not None else paths.JOBS
     if not folder.is_dir():
@@ -2380,7 +2380,7 @@ def job_table(specs: Sequence[JobSpec], *, store: str | None = None, now: dateti
     Examples
     --------
     >>> job_table(load_job_specs(), store="sqlite://")["job"].tolist()[:2]
-    ['daily-workflow', 'monthly-roi']
+    ['daily-dashboard-marts', 'daily-workflow']
     """
     import pandas as pd
 
@@ -2469,7 +2469,7 @@ def job_scheduler(specs: Sequence[JobSpec], *, store: str | None = None, reports
     --------
     >>> sched = job_scheduler(load_job_specs(), store="sqlite://")
     >>> sorted(j.id for j in sched.get_jobs())[:2]
-    ['daily-workflow', 'monthly-roi']
+    ['daily-dashboard-marts', 'daily-workflow']
     """
     from apscheduler.executors.pool import ThreadPoolExecutor as ApsPool
     from apscheduler.schedulers.blocking import BlockingScheduler
