@@ -1460,7 +1460,9 @@ def _single_model(series: pd.DataFrame, model: str, *, h: int, freq: str, season
     forecast = pred.rename(columns=cols)
     forecast.insert(2, "model", model)
     models = list(dict.fromkeys([model, "seasonal_naive"]))
-    cv = backtest(Forecaster(models=models, freq=freq), series, h=h, n_windows=n_windows, level=[level[0]])
+    # parameters estimated at the first cutoff and reused at later ones, as auto_forecast does
+    cv = backtest(Forecaster(models=models, freq=freq), series, h=h, n_windows=n_windows, level=[level[0]],
+                  refit=False)
     scores = forecast_metrics(cv, train=series, season=season, level=level[0])
     return forecast, scores
 
