@@ -41,8 +41,9 @@ test: $(VENV)/.installed ## set up, then run the whole test suite
 lab: $(VENV)/.installed $(DB) ## open JupyterLab with the project's kernel
 	$(BIN)/jupyter lab notebooks/
 
-bench: $(VENV)/.installed ## run the benchmarks (not part of the tests)
-	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+# Every benchmarks/bench_*.py with --json; writes benchmarks/results/bench.json (all figures) and bench.txt (the table).
+bench: $(VENV)/.installed ## run every benchmark (not part of the tests): benchmarks/results/bench.{json,txt}
+	$(PY) benchmarks/run_all.py
 
 lock: | $(BIN)/uv ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 -o requirements.lock

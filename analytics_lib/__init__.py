@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "errors": ["WorkbenchError"],
+    "engine": ["Engine", "dask_client", "open_engine"],
     "io": ["apply_mapping", "engine_for", "load_events", "read_mapping", "read_quarantine", "store_summary",
            "write_events", "WriteResult"],
     "forecast": ["AutoForecast", "auto_forecast", "backtest", "capacity_table", "check_series", "cost_forecast",

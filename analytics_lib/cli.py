@@ -194,16 +194,23 @@ def ingest(source: str, target: str, mapping: str | None, table: str, query: str
 @click.option("--granularity", "-g", default="D", show_default=True, type=click.Choice(["D", "W", "M"], case_sensitive=False))
 @click.option("--mapping", default=None, type=click.Path(exists=True, dir_okay=False))
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Also write the table as CSV.")
+@click.option("--engine", default="pandas", show_default=True, type=click.Choice(["pandas", "dask"], case_sensitive=False),
+              help="Compute in this process, or on a Dask cluster (docs/dask.md).")
+@click.option("--cluster", default=None,
+              help="Dask scheduler address (tcp://host:8786); without it a local cluster runs for the command.")
 @window_options
-def kpis(source: str, granularity: str, mapping: str | None, csv_path: str | None, start: str | None, end: str | None,
-         team: tuple[str, ...]) -> None:
+def kpis(source: str, granularity: str, mapping: str | None, csv_path: str | None, engine: str, cluster: str | None,
+         start: str | None, end: str | None, team: tuple[str, ...]) -> None:
     """Print KPIs by period (active users, sessions, cache hit rate, latency, cost...) for SOURCE."""
-    from .io import load_events
-    from .workflow import kpi_table
+    from .engine import open_engine
+    from .params import check_engine_options
 
-    result = load_events(source, mapping=mapping, start=start, end=end, team=list(team) or None)
-    table = kpi_table(result.events, granularity=granularity)
-    print_frame(_kpi_display(table), title=f"KPIs by {granularity.upper()} — {result.summary.source}")
+    name, address = check_engine_options(engine, cluster)
+    with open_engine(name, cluster=address) as eng:
+        result = eng.load_events(source, mapping=mapping, start=start, end=end, team=list(team) or None)
+        table = eng.kpi_table(result, granularity=granularity)
+    where = getattr(result, "source", None) or result.summary.source
+    print_frame(_kpi_display(table), title=f"KPIs by {granularity.upper()} — {where}")
     if csv_path:
         table.to_csv(csv_path)
 

@@ -747,6 +747,13 @@ def _pool_context():
 
 
 def _run_per_series(fn, tasks: list, n_jobs: int | None, progress: bool, desc: str) -> list:
+    from .engine import current_client
+
+    client = current_client()  # set inside engine.dask_client(...) or an Engine("dask") call
+    if client is not None:  # the same per-series tasks, in batches, on that Dask cluster
+        from .engine import per_series_results
+
+        return per_series_results(client, fn, tasks, progress=progress, desc=desc)
     n_jobs = os.cpu_count() or 1 if n_jobs in (None, -1) else max(1, int(n_jobs))
     bar = None
     if progress:

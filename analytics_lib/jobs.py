@@ -894,6 +894,10 @@ def input_fingerprint(source: str, *, window: Any = None, team: Sequence[str] | 
     start = getattr(window, "start", None)
     end = getattr(window, "end", None)
     h = hashlib.sha256(json.dumps([_safe_source(source), str(start), str(end), team or []]).encode())
+    from .engine import FILE_SCHEMES
+
+    if "://" in source and source.split("://", 1)[0].lower() in set(FILE_SCHEMES) - {"file"}:
+        return Fingerprint(source, None, None, None, h.hexdigest()[:16])  # an object store (engine: dask): not read here
     if not is_sql_url(source):
         p = Path(source)
         if p.is_file():

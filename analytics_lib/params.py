@@ -201,6 +201,10 @@ class WorkflowParams:
         At least two steps, each an event type or a list of alternative event types.
     output_dir : pathlib.Path
         Where the notebook writes its tables (exists).
+    engine : str
+        ``"pandas"`` (in the notebook's process) or ``"dask"`` (see :mod:`analytics_lib.engine`).
+    cluster : str or None
+        Dask only: the scheduler's address, or ``None`` for a local cluster.
     """
 
     source: str
@@ -210,6 +214,8 @@ class WorkflowParams:
     session_gap: str
     funnel_steps: list
     output_dir: Path
+    engine: str = "pandas"
+    cluster: str | None = None
 
     def table(self) -> pd.DataFrame:
         """The parameters as a two-column frame (``parameter``, ``value``) for display.
@@ -219,19 +225,23 @@ class WorkflowParams:
         >>> p = workflow_parameters(source="sqlite://", start="-28d", end="today", team=None, granularity="D",
         ...     session_gap="30min", funnel_steps=["a", "b"], output_dir=__import__("tempfile").gettempdir())
         >>> p.table()["parameter"].tolist()
-        ['source', 'window', 'team', 'granularity', 'session_gap', 'funnel_steps', 'output_dir']
+        ['source', 'window', 'team', 'granularity', 'session_gap', 'funnel_steps', 'output_dir', 'engine']
         """
         steps = " > ".join(s if isinstance(s, str) else "|".join(s) for s in self.funnel_steps)
+        where = self.engine if self.engine == "pandas" else \
+            f"dask, {'a local cluster' if self.cluster is None else 'the cluster at ' + self.cluster}"
         rows = [("source", _safe_source(self.source)), ("window", str(self.window)),
                 ("team", "all" if self.team is None else ", ".join(self.team)),
                 ("granularity", f"{self.granularity} ({GRANULARITIES[self.granularity]})"),
-                ("session_gap", self.session_gap), ("funnel_steps", steps), ("output_dir", str(self.output_dir))]
+                ("session_gap", self.session_gap), ("funnel_steps", steps), ("output_dir", str(self.output_dir)),
+                ("engine", where)]
         return pd.DataFrame(rows, columns=["parameter", "value"])
 
 
 def workflow_parameters(*, source: str | Path | None, start: str | pd.Timestamp | None,
                         end: str | pd.Timestamp | None, team: str | list[str] | None, granularity: str,
                         session_gap: str, funnel_steps: list, output_dir: str | Path | None,
+                        engine: str = "pandas", cluster: str | None = None,
                         now: pd.Timestamp | str | None = None) -> WorkflowParams:
     """Check every parameter of the workflow notebook up front and resolve the defaults.
 
@@ -257,6 +267,12 @@ def workflow_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
     output_dir : str, path or None
         Folder for the written tables, created if missing; ``None`` means
         ``analytics_lib.paths.REPORTS / "workflow"``.
+    engine : {"pandas", "dask"}
+        Where the analyses compute (:func:`analytics_lib.engine.open_engine`). With
+        ``"dask"`` the source may also be an object store's URL (``s3://bucket/events/``),
+        read by the workers; CSV files are not read by the Dask engine.
+    cluster : str or None
+        Dask only: a scheduler address (``tcp://host:8786``); ``None`` starts a local cluster.
     now : Timestamp or str, optional
         Pins "now" for relative dates (tests).
 
@@ -277,7 +293,8 @@ def workflow_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
     >>> p.granularity, p.team, str(p.window)
     ('W', ['team-a'], '[2024-03-01T00:00:00+00:00, 2024-04-01T00:00:00+00:00)')
     """
-    src = _check_source(source)
+    name, address = check_engine_options(engine, cluster)
+    src = _check_source(source, engine=name)
     window = time_window(start, end, now=now)
     teams = _check_team(team)
     g = check_granularity(granularity)
@@ -287,7 +304,28 @@ def workflow_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
     steps = _check_funnel_steps(funnel_steps)
     out = _check_output_dir(output_dir)
     return WorkflowParams(source=src, window=window, team=teams, granularity=g, session_gap=session_gap.strip(),
-                          funnel_steps=steps, output_dir=out)
+                          funnel_steps=steps, output_dir=out, engine=name, cluster=address)
+
+
+def check_engine_options(engine: str, cluster: str | None) -> tuple[str, str | None]:
+    """The ``engine`` and ``cluster`` parameters of a notebook or job, checked together.
+
+    Examples
+    --------
+    >>> check_engine_options("Dask", "10.0.0.5:8786")
+    ('dask', 'tcp://10.0.0.5:8786')
+    >>> check_engine_options("pandas", "tcp://10.0.0.5:8786")
+    Traceback (most recent call last):
+    ...
+    analytics_lib.errors.WorkbenchError: cluster='tcp://10.0.0.5:8786' is for engine='dask'; with engine='pandas' everything runs in the notebook's process: set engine='dask' or cluster=None
+    """
+    from .engine import check_cluster, check_engine  # engine imports pandas' workflow: only when called
+
+    name, address = check_engine(engine), check_cluster(cluster)
+    if name == "pandas" and address is not None:
+        raise WorkbenchError(f"cluster={address!r} is for engine='dask'; with engine='pandas' everything runs in "
+                             "the notebook's process: set engine='dask' or cluster=None")
+    return name, address
 
 
 @dataclass(frozen=True)
@@ -424,7 +462,7 @@ def require_events(result, params: "WorkflowParams | ForecastParams | RoiParams"
     >>> events = require_events(loaded, params)  # doctest: +SKIP
     """
     events = result.events
-    if len(events):
+    if (len(events) if isinstance(events, pd.DataFrame) else result.summary.rows_kept):  # Dask: the counts only
         return events
     s = result.summary
     scope = "" if params.team is None else f" for team={params.team!r}"
@@ -444,7 +482,7 @@ def _safe_source(source: str) -> str:
         return source
 
 
-def _check_source(source: object) -> str:
+def _check_source(source: object, *, engine: str = "pandas") -> str:
     from . import paths
 
     if source is None:
@@ -456,6 +494,16 @@ def _check_source(source: object) -> str:
             f"source={source!r} is empty: give a database URL such as 'sqlite:///data/workbench.db', "
             "a CSV or Parquet path, or None for the workbench store")
     source = source.strip()
+    scheme = source.split("://", 1)[0].lower() if "://" in source else ""
+    if engine == "dask":
+        from .engine import FILE_SCHEMES
+
+        if scheme in FILE_SCHEMES and scheme != "file":
+            return source  # shared storage or an object store: the workers read it, with their credentials
+        if source.lower().removesuffix(".gz").endswith(".csv"):
+            raise WorkbenchError(f"source={source!r}: the Dask engine reads Parquet files and datasets and SQL "
+                                 "sources, not CSV: load it into a store with `workbench ingest`, or convert it to "
+                                 "Parquet")
     from .io import is_sql_url, parse_db_url  # io imports this module: import at call time
 
     if is_sql_url(source):

@@ -136,8 +136,17 @@ class Report:
             print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
             if i == 0:
                 print("  ".join("-" * w for w in widths))
+        rows_file = os.environ.get("BENCH_ROWS_FILE")  # set by run_all.py: the table, machine-readable
+        if rows_file:
+            Path(rows_file).write_text(json.dumps({"title": self.title, "rows": [list(r) for r in self.rows]},
+                                                  default=_plain))
         if as_json:
-            print(json.dumps(self.figures, sort_keys=True))
+            print(json.dumps(self.figures, sort_keys=True, default=_plain))
+
+
+def _plain(value):
+    """numpy scalars and other odd values as JSON-friendly Python values."""
+    return value.item() if hasattr(value, "item") else str(value)
 
 
 def parser(description: str) -> argparse.ArgumentParser:

@@ -26,6 +26,8 @@
 # Every number comes from `analytics_lib` (definitions in the docstrings of
 # `analytics_lib/workflow.py`); this notebook only calls, displays and writes. Run it with
 # papermill, e.g. `papermill notebooks/workflow_analysis.ipynb out.ipynb -p start 2026-09-01 -p granularity W -k python3`.
+# `-p engine dask` computes the KPIs, funnels, paths and retention on a Dask cluster (`-p cluster tcp://host:8786`,
+# or none for a local one); the results are the same (see `docs/dask.md`).
 
 # %% tags=["parameters"]
 source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.paths.DEFAULT_DB_URL)
@@ -37,16 +39,18 @@ session_gap = "30min"  # inactivity that ends a derived session
 funnel_steps = ["session_start", ["search", "cache_query"], "generation", "edit", "test_run", ["accept", "export"]]
 output_dir = None  # folder for the CSV/Parquet tables; None: reports/workflow
 sensitivity = "medium"  # anomaly detection: "low", "medium", "high" or a number between 0 and 1
+engine = "pandas"  # "pandas": computed in this process; "dask": on a Dask cluster
+cluster = None  # Dask only: scheduler address such as "tcp://10.0.0.5:8786"; None starts a local cluster
 
 # %%
 # %matplotlib inline
 import pandas as pd
 from IPython.display import Markdown, display
 
-from analytics_lib import (activity_histogram, bottleneck_table, funnel_table, kpi_table, lifecycle_table,
-                           load_events, metric_table, path_variants, retention_matrix, rework_table,
-                           satisfaction_vs_performance, transition_table)
+from analytics_lib import (activity_histogram, bottleneck_table, lifecycle_table, metric_table, rework_table,
+                           satisfaction_vs_performance)
 from analytics_lib.anomaly import detect_anomalies, score_threshold
+from analytics_lib.engine import open_engine
 from analytics_lib.insights import insight_table, insights_markdown, ranked_insights
 from analytics_lib.params import require_events, workflow_parameters
 from analytics_lib.plots import (plot_activity_heatmap, plot_activity_histogram, plot_anomalies, plot_bottlenecks,
@@ -55,7 +59,8 @@ from analytics_lib.plots import (plot_activity_heatmap, plot_activity_histogram,
 from analytics_lib.tables import session_latency_satisfaction, weekday_hour_table, write_tables
 
 params = workflow_parameters(source=source, start=start, end=end, team=team, granularity=granularity,
-                             session_gap=session_gap, funnel_steps=funnel_steps, output_dir=output_dir)
+                             session_gap=session_gap, funnel_steps=funnel_steps, output_dir=output_dir,
+                             engine=engine, cluster=cluster)
 threshold = score_threshold(sensitivity)  # a bad sensitivity stops here too
 pd.set_option("display.precision", 3)
 pd.set_option("display.max_columns", 30)
@@ -65,11 +70,14 @@ params.table()
 # ## Data
 #
 # Events are loaded for the window (and teams) above and validated against the event
-# contract; rows that break it are quarantined, not dropped silently.
+# contract; rows that break it are quarantined, not dropped silently. The engine computes
+# the KPIs, funnels, paths and retention; the other sections use the events in this process.
 
 # %%
-loaded = load_events(params.source, start=params.window.start, end=params.window.end, team=params.team)
-events = require_events(loaded, params)
+eng = open_engine(params.engine, cluster=params.cluster, persist=True)
+loaded = eng.load_events(params.source, start=params.window.start, end=params.window.end, team=params.team)
+require_events(loaded, params)
+events = eng.pandas_events(loaded)
 display(loaded.summary.table())
 display(Markdown(
     f"**{loaded.summary.rows_kept:,}** events in the window {params.window} "
@@ -92,7 +100,7 @@ display(Markdown(insights_markdown(insights, top=10)))
 display(insight_table(insights)[["rank", "kind", "severity", "score", "confidence", "metric", "title"]])
 
 # %%
-daily = kpi_table(events, granularity="D")
+daily = eng.kpi_table(loaded, granularity="D")
 anomalies = detect_anomalies(daily, metrics=["events", "error_rate", "latency_p95", "cost_usd"], volume="events",
                              sensitivity=sensitivity)
 display(Markdown(
@@ -108,7 +116,7 @@ plot_anomalies(daily, anomalies, metrics=["events", "error_rate", "latency_p95",
 # period's cost over its accepted changes. With `end="today"` the last period can be incomplete.
 
 # %%
-kpis = kpi_table(events, granularity=params.granularity)
+kpis = eng.kpi_table(loaded, granularity=params.granularity)
 display(kpis)
 display(Markdown(
     f"Last period ({kpis.index[-1]:%Y-%m-%d}): **{kpis['active_users'].iloc[-1]:,}** active users, "
@@ -135,7 +143,7 @@ plot_activity_heatmap(heatmap);
 # each step within 14 days.
 
 # %%
-session_funnel = funnel_table(events, params.funnel_steps, unit="session", gap=params.session_gap)
+session_funnel = eng.funnel_table(loaded, params.funnel_steps, unit="session", gap=params.session_gap)
 display(session_funnel)
 worst = session_funnel.loc[session_funnel["drop_off"].idxmax()]
 display(Markdown(
@@ -145,7 +153,7 @@ display(Markdown(
 plot_funnel(session_funnel, unit="sessions");
 
 # %%
-user_funnel = funnel_table(events, params.funnel_steps, unit="user", window="14D")
+user_funnel = eng.funnel_table(loaded, params.funnel_steps, unit="user", window="14D")
 display(user_funnel)
 display(Markdown(
     f"Per user: **{user_funnel['conversion'].iloc[-1]:.1%}** of {user_funnel['entities'].iloc[0]:,} users reach "
@@ -153,7 +161,7 @@ display(Markdown(
 plot_funnel(user_funnel, unit="users");
 
 # %%
-team_funnel = funnel_table(events, params.funnel_steps, unit="session", by="team", gap=params.session_gap)
+team_funnel = eng.funnel_table(loaded, params.funnel_steps, unit="session", by="team", gap=params.session_gap)
 plot_funnel(team_funnel, unit="sessions");
 
 # %% [markdown]
@@ -164,11 +172,11 @@ plot_funnel(team_funnel, unit="sessions");
 # within a session).
 
 # %%
-transitions = transition_table(events, gap=params.session_gap)
+transitions = eng.transition_table(loaded, gap=params.session_gap)
 plot_transitions(transitions);
 
 # %%
-variants = path_variants(events, top=10, gap=params.session_gap)
+variants = eng.path_variants(loaded, top=10, gap=params.session_gap)
 display(variants)
 display(Markdown(
     f"The most frequent path, *{variants['path'].iloc[0]}*, covers {variants['share'].iloc[0]:.1%} of sessions; "
@@ -204,7 +212,7 @@ plot_bottlenecks(bottlenecks, top=10);
 # cohort and period partial.
 
 # %%
-retention = retention_matrix(events, cohort="W")
+retention = eng.retention_matrix(loaded, cohort="W")
 display(retention)
 display(Markdown(
     f"{len(retention)} weekly cohorts; on average {retention[1].mean():.0%} of a cohort is active "
@@ -264,4 +272,5 @@ plot_satisfaction_vs_latency(session_latency_satisfaction(events, gap=params.ses
 written = write_tables({"kpis": kpis, "funnel": session_funnel, "funnel_users": user_funnel,
                         "bottlenecks": bottlenecks, "retention": retention, "transitions": transitions},
                        params.output_dir)
+eng.close()  # stops a local Dask cluster; a cluster given by address keeps running
 pd.Series(written, name="file").astype(str)

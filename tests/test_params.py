@@ -35,7 +35,8 @@ def test_good_parameters_resolve(good, tmp_path):
     assert p.funnel_steps == STEPS
     assert p.output_dir == (tmp_path / "out").resolve() and p.output_dir.is_dir()
     assert p.table()["parameter"].tolist() == ["source", "window", "team", "granularity", "session_gap",
-                                               "funnel_steps", "output_dir"]
+                                               "funnel_steps", "output_dir", "engine"]
+    assert (p.engine, p.cluster) == ("pandas", None)
 
 
 def test_relative_window_uses_now(good):
@@ -88,6 +89,9 @@ def test_team_list_and_file_source(good, tmp_path):
     ("team", 3, r"team=3 is not valid"),
     ("output_dir", "", r"output_dir='' is not a folder path"),
     ("output_dir", 5, r"output_dir=5 is not a folder path"),
+    ("engine", "spark", r"engine='spark' is not an engine: use 'pandas'"),
+    ("engine", None, r"engine=None is not an engine"),
+    ("cluster", "tcp://127.0.0.1:8786", r"cluster='tcp://127.0.0.1:8786' is for engine='dask'"),
 ])
 def test_bad_parameter_is_named(good, name, value, message):
     with pytest.raises(WorkbenchError, match=message):
@@ -126,3 +130,20 @@ def test_require_events(good, sample_small):
         require_events(loaded, p)
     full = validate_events(sample_small.events.head(100))
     assert len(require_events(full, p)) == 100
+
+
+def test_engine_and_cluster(good, tmp_path):
+    p = workflow_parameters(**{**good, "engine": "Dask", "cluster": "127.0.0.1:8786"})
+    assert (p.engine, p.cluster) == ("dask", "tcp://127.0.0.1:8786")
+    assert p.table().set_index("parameter").loc["engine", "value"] == "dask, the cluster at tcp://127.0.0.1:8786"
+    local = workflow_parameters(**{**good, "engine": "dask"})
+    assert local.cluster is None and local.table().set_index("parameter").loc["engine", "value"] == "dask, a local cluster"
+    # the workers read object stores with their own credentials: no existence check from here
+    assert workflow_parameters(**{**good, "engine": "dask", "source": "s3://bucket/events/"}).source == \
+        "s3://bucket/events/"
+    with pytest.raises(WorkbenchError, match=r"cluster='nohost' is not a scheduler address"):
+        workflow_parameters(**{**good, "engine": "dask", "cluster": "nohost"})
+    csv = tmp_path / "events.csv"
+    csv.write_text("event_id,ts,user_id,event_type\n")
+    with pytest.raises(WorkbenchError, match=r"the Dask engine reads Parquet files and datasets and SQL sources, not CSV"):
+        workflow_parameters(**{**good, "engine": "dask", "source": str(csv)})
