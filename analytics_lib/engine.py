@@ -1496,7 +1496,7 @@ def _retention_partial(part: pd.DataFrame, opts: dict) -> pd.DataFrame:
 
 def _retention_combine(parts: pd.DataFrame, opts: dict) -> pd.DataFrame:
     from .params import check_granularity
-    from .workflow import _period_index
+    from .workflow import _period_index, retention_shares
 
     periods, g = opts["periods"], check_granularity(opts["cohort"])
     if parts.empty:
@@ -1507,15 +1507,8 @@ def _retention_combine(parts: pd.DataFrame, opts: dict) -> pd.DataFrame:
     n_per = len(index)
     sums = sums.reindex(index).fillna(0).astype(np.int64)
     size = sums[-1].to_numpy() if -1 in sums else np.zeros(n_per, dtype=np.int64)
-    mat = np.full((n_per, periods), np.nan)
-    for k in range(periods):  # `periods` columns, each vectorised over the cohorts
-        num = sums[k].to_numpy() if k in sums else np.zeros(n_per, dtype=np.int64)
-        col = np.where(size > 0, num / np.maximum(size, 1), np.nan)
-        col[np.arange(n_per) + k >= n_per] = np.nan
-        mat[:, k] = col
-    out = pd.DataFrame(mat, index=pd.DatetimeIndex(index, name="cohort"), columns=list(range(periods)))
-    out.insert(0, "size", size)
-    return out[out["size"] > 0]
+    retained = sums.reindex(columns=range(periods), fill_value=0).to_numpy(dtype=np.int64)
+    return retention_shares(retained, size, index)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1008,7 +1008,7 @@ def retention_matrix(events: pd.DataFrame, *, cohort: str = "W", periods: int = 
     else:
         members_c, members_u = p, u
     size = np.bincount(members_c, minlength=n_per)
-    mat = np.full((n_per, periods), np.nan)
+    retained = np.zeros((n_per, periods), dtype=np.int64)
     for k in range(periods):  # `periods` iterations, each vectorised over all cohort members
         target = members_c + k
         valid = target < n_per
@@ -1016,10 +1016,25 @@ def retention_matrix(events: pd.DataFrame, *, cohort: str = "W", periods: int = 
             hit = np.isin(target[valid] * nu + members_u[valid], pairs)
         else:
             hit = last[members_u[valid]] >= target[valid]
-        num = np.bincount(members_c[valid][hit], minlength=n_per)
-        col = np.where(size > 0, num / np.maximum(size, 1), np.nan)
-        col[np.arange(n_per) + k >= n_per] = np.nan
-        mat[:, k] = col
+        retained[:, k] = np.bincount(members_c[valid][hit], minlength=n_per)
+    return retention_shares(retained, size, index)
+
+
+def retention_shares(retained: np.ndarray, size: np.ndarray, index) -> pd.DataFrame:
+    """The retention matrix from counts: ``retained[c, k]`` users of cohort ``c`` (size ``size[c]``)
+    active ``k`` periods later; periods past the data are NaN, empty cohorts dropped.
+
+    Shared by :func:`retention_matrix` and the Dask engine's combine step.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2025-01-06", periods=2, freq="7D", tz="UTC")
+    >>> retention_shares(np.array([[4, 2], [2, 0]]), np.array([4, 2]), idx)[1].tolist()
+    [0.5, nan]
+    """
+    n_per, periods = retained.shape
+    mat = np.where(size[:, None] > 0, retained / np.maximum(size, 1)[:, None], np.nan)
+    mat[np.arange(n_per)[:, None] + np.arange(periods)[None, :] >= n_per] = np.nan
     out = pd.DataFrame(mat, index=pd.DatetimeIndex(index, name="cohort"), columns=list(range(periods)))
     out.insert(0, "size", size)
     return out[out["size"] > 0]
