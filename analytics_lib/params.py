@@ -345,6 +345,8 @@ class ForecastParams:
     level: list[int]
     capacity: float | None
     output_dir: Path
+    engine: str = "pandas"
+    cluster: str | None = None
 
     @property
     def freq(self) -> str:
@@ -360,7 +362,9 @@ class ForecastParams:
                 ("models", ", ".join(self.models)), ("backtest windows", str(self.n_windows)),
                 ("level", ", ".join(f"{lv}%" for lv in self.level)),
                 ("capacity", "none" if self.capacity is None else f"{self.capacity:,}"),
-                ("output_dir", str(self.output_dir))]
+                ("output_dir", str(self.output_dir)),
+                ("fits", "worker processes on this machine" if self.engine == "pandas" else
+                 f"dask, {'a local cluster' if self.cluster is None else 'the cluster at ' + self.cluster}")]
         return pd.DataFrame(rows, columns=["parameter", "value"])
 
 
@@ -372,7 +376,8 @@ def forecast_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
                         end: str | pd.Timestamp | None, team: str | list[str] | None, metric: str, agg: str,
                         by: str | None, granularity: str, horizon: int, models: Sequence[str] | None,
                         n_windows: int, level: int | Sequence[int], capacity: float | None,
-                        output_dir: str | Path | None, now: pd.Timestamp | str | None = None) -> ForecastParams:
+                        output_dir: str | Path | None, engine: str = "pandas", cluster: str | None = None,
+                        now: pd.Timestamp | str | None = None) -> ForecastParams:
     """Check every parameter of the forecasting notebook up front and resolve the defaults.
 
     Parameters
@@ -399,6 +404,9 @@ def forecast_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
         A threshold to plan for (same unit as the metric), or ``None``.
     output_dir : str, path or None
         ``None`` means ``reports/forecast``.
+    engine, cluster
+        Where the per-series fits run: ``"pandas"`` (worker processes here) or ``"dask"`` (on
+        the cluster at ``cluster``, or a local one); checked by :func:`check_engine_options`.
 
     Examples
     --------
@@ -412,6 +420,7 @@ def forecast_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
     from .forecast import DEFAULT_AUTO_MODELS, MODELS
     from .workflow import AGGREGATIONS
 
+    engine, cluster = check_engine_options(engine, cluster)
     src = _check_source(source)
     window = time_window(start, end, now=now)
     teams = _check_team(team)
@@ -439,7 +448,8 @@ def forecast_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
     out = _check_output_dir(output_dir, "forecast")
     return ForecastParams(source=src, window=window, team=teams, metric=metric, agg=agg, by=by, granularity=g,
                           horizon=int(horizon), models=chosen, n_windows=int(n_windows), level=sorted(set(levels)),
-                          capacity=None if capacity is None else float(capacity), output_dir=out)
+                          capacity=None if capacity is None else float(capacity), output_dir=out, engine=engine,
+                          cluster=cluster)
 
 
 def require_events(result, params: "WorkflowParams | ForecastParams | RoiParams") -> pd.DataFrame:

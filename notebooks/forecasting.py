@@ -42,9 +42,13 @@ n_windows = 3  # backtest windows of `horizon` periods each
 level = [80, 95]  # prediction interval levels, percent
 capacity = None  # a threshold in the metric's unit (e.g. 20000 events per day), or None
 output_dir = None  # folder for the CSV/Parquet tables; None: reports/forecast
+engine = "pandas"  # where the per-series fits run: "pandas" (worker processes here) or "dask" (a cluster)
+cluster = None  # Dask only: scheduler address such as "tcp://10.0.0.5:8786"; None starts a local cluster
 
 # %%
 # %matplotlib inline
+from contextlib import ExitStack
+
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -57,7 +61,12 @@ from analytics_lib.tables import write_tables
 
 params = forecast_parameters(source=source, start=start, end=end, team=team, metric=metric, agg=agg, by=by,
                              granularity=granularity, horizon=horizon, models=models, n_windows=n_windows,
-                             level=level, capacity=capacity, output_dir=output_dir)
+                             level=level, capacity=capacity, output_dir=output_dir, engine=engine, cluster=cluster)
+fits = ExitStack()  # with engine="dask", auto_forecast and backtest send their per-series work to the cluster
+if params.engine == "dask":
+    from analytics_lib.engine import dask_client
+
+    fits.enter_context(dask_client(params.cluster))
 pd.set_option("display.precision", 3)
 pd.set_option("display.max_columns", 30)
 params.table()
@@ -212,3 +221,4 @@ written = write_tables({"forecast": result.forecast, "selection": result.selecti
                         "capacity": cap, "spend_forecast": spend.forecast, "spend_selection": spend.selection},
                        params.output_dir)
 display(Markdown("\n".join(f"- `{p}`" for p in written)))
+fits.close()  # stops a local Dask cluster; a cluster given by address keeps running

@@ -501,6 +501,35 @@ def test_workflow_notebook_on_the_cluster_writes_the_pandas_tables(cluster, tmp_
         assert len(client.scheduler_info()["workers"]) == 2
 
 
+def test_forecasting_notebook_fits_on_the_cluster_with_the_local_result(cluster, tmp_path):
+    """papermill runs notebooks/forecasting.ipynb as is and with engine='dask' and the cluster's
+    address: the per-series fits run on the cluster's workers and the forecasts are the same."""
+    import papermill
+    from dask.utils import key_split
+    from distributed import Client, get_task_stream
+
+    from analytics_lib import validate_events, write_events
+    from analytics_lib.datasets import synthetic_events
+
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    store = f"sqlite:///{tmp_path / 'events.db'}"
+    write_events(validate_events(synthetic_events(20_000, days=120, seed=3).events), store)
+    outs = {}
+    with Client(cluster) as client, get_task_stream(client) as stream:  # every task the scheduler runs meanwhile
+        for name, extra in (("pandas", {}), ("dask", {"engine": "dask", "cluster": cluster.scheduler_address})):
+            outs[name] = tmp_path / name
+            papermill.execute_notebook(str(notebooks / "forecasting.ipynb"), str(tmp_path / f"{name}.ipynb"),
+                                       parameters={"source": store, "output_dir": str(outs[name]), "by": "team",
+                                                   "horizon": 14, "models": ["ets", "theta"], **extra},
+                                       kernel_name="python3", cwd=str(notebooks), progress_bar=False)
+    for table in ("forecast", "selection", "spend_forecast"):
+        pd.testing.assert_frame_equal(pd.read_parquet(outs["dask"] / f"{table}.parquet"),
+                                      pd.read_parquet(outs["pandas"] / f"{table}.parquet"), obj=table)
+    # the dask run's per-series batches ran on this cluster's workers: the team series and the
+    # model spend series, for the selection, and for the spend forecast
+    assert len([t for t in stream.data if key_split(t["key"]) == "run_batch"]) >= 2
+
+
 def test_jobs_take_the_engine_and_check_it_before_any_kernel(tmp_path):
     from analytics_lib import check_job, find_job, load_job_specs
 

@@ -147,3 +147,17 @@ def test_engine_and_cluster(good, tmp_path):
     csv.write_text("event_id,ts,user_id,event_type\n")
     with pytest.raises(WorkbenchError, match=r"the Dask engine reads Parquet files and datasets and SQL sources, not CSV"):
         workflow_parameters(**{**good, "engine": "dask", "source": str(csv)})
+
+
+def test_forecast_parameters_take_the_engine_and_check_it(tmp_path):
+    from analytics_lib.params import forecast_parameters
+
+    base = dict(source="sqlite://", start="2024-01-01", end="2024-06-30", team=None, metric="events", agg="sum",
+                by=None, granularity="D", horizon=28, models=None, n_windows=3, level=[80], capacity=None,
+                output_dir=str(tmp_path))
+    p = forecast_parameters(**base, engine="Dask", cluster="10.0.0.5:8786")
+    assert (p.engine, p.cluster) == ("dask", "tcp://10.0.0.5:8786")
+    assert p.table().set_index("parameter").loc["fits", "value"] == "dask, the cluster at tcp://10.0.0.5:8786"
+    assert forecast_parameters(**base).engine == "pandas"
+    with pytest.raises(WorkbenchError, match="is for engine='dask'"):
+        forecast_parameters(**base, cluster="tcp://10.0.0.5:8786")
