@@ -58,6 +58,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import paths
 from .errors import WorkbenchError
+from .procs import descendants
 
 #: Statuses of a run attempt in the ledger.
 STATUSES = ("running", "succeeded", "failed", "timed_out", "interrupted")
@@ -1494,26 +1495,9 @@ def _job_dir(root: Path, job: str, variant: str) -> Path:
     return root / job / variant if variant else root / job
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text.rsplit(")", 1)[1].split()
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
 def _kill_tree(proc: subprocess.Popen, grace: float) -> None:
     """SIGTERM the child (papermill saves the partial notebook), then SIGKILL what is left."""
-    tree = _descendants(proc.pid) if Path("/proc").is_dir() else []
+    tree = descendants(proc.pid)
     with contextlib.suppress(ProcessLookupError):
         proc.send_signal(signal.SIGTERM)
     try:

@@ -42,6 +42,7 @@ from traitlets import Integer
 
 from . import paths
 from .errors import WorkbenchError
+from .procs import descendants
 
 #: The folder Voilà serves.
 DASHBOARDS = paths.NOTEBOOKS / "dashboards"
@@ -62,8 +63,19 @@ class BoundedKernelManager(AsyncMappingKernelManager):
 
     max_kernels = Integer(MAX_KERNELS, config=True, help="Live kernels at most; more pages get HTTP 503.")
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._leaving: set[str] = set()  # kernels being shut down (culled): their memory is on its way out
+
+    async def shutdown_kernel(self, kernel_id, *args, **kwargs):  # noqa: D102
+        self._leaving.add(kernel_id)
+        try:
+            return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        finally:
+            self._leaving.discard(kernel_id)
+
     async def start_kernel(self, *args, **kwargs):  # noqa: D102 - see the class docstring
-        live = len(self.list_kernel_ids())
+        live = len(set(self.list_kernel_ids()) - self._leaving)
         if live >= self.max_kernels:
             self.log.warning("dashboards: %d kernels live (max_kernels=%d): refusing a new page", live,
                              self.max_kernels)
@@ -143,24 +155,6 @@ def free_port(host: str = DEFAULT_HOST) -> int:
         return s.getsockname()[1]
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux ``/proc``), children first."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        parts = text[text.rfind(")") + 2:].split()
-        children.setdefault(int(parts[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -206,7 +200,7 @@ class DashboardServer:
 
     def kernel_pids(self) -> list[int]:
         """Processes the server started that are still alive (its kernels)."""
-        return [p for p in _descendants(self.process.pid) if _alive(p)]
+        return [p for p in descendants(self.process.pid) if _alive(p)]
 
     def log(self) -> str:
         """Voilà's output so far."""
@@ -224,7 +218,7 @@ class DashboardServer:
         if self._stopped:
             return 0
         self._stopped = True
-        procs = _descendants(self.process.pid)
+        procs = descendants(self.process.pid)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

@@ -360,7 +360,8 @@ def test_cli_serve_stops_everything_on_sigterm(site, tmp_path):
     import subprocess
     import sys
 
-    from analytics_lib.serve import _descendants, free_port
+    from analytics_lib.procs import descendants
+    from analytics_lib.serve import free_port
 
     port = free_port()
     cli = Path(sys.executable).parent / "workbench"
@@ -378,7 +379,7 @@ def test_cli_serve_stops_everything_on_sigterm(site, tmp_path):
             except (urllib.error.URLError, ConnectionError):
                 assert time.monotonic() < deadline and proc.poll() is None, "the server did not start"
                 time.sleep(0.3)
-        started = _descendants(proc.pid)
+        started = descendants(proc.pid)
         assert len(started) >= 2  # Voilà and the page's kernel
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)

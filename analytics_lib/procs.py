@@ -1,0 +1,34 @@
+"""Process-tree helpers shared by the job runner and the dashboard server (Linux ``/proc``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, children before grandchildren; ``[]`` without ``/proc``.
+
+    Examples
+    --------
+    >>> import os, subprocess, sys
+    >>> child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    >>> child.pid in descendants(os.getpid())
+    True
+    >>> child.kill(); _ = child.wait()
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    children: dict[int, list[int]] = {}
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        parts = text[text.rfind(")") + 2:].split()
+        children.setdefault(int(parts[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
