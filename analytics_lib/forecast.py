@@ -214,7 +214,9 @@ def _ets(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Co
     best = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if memo:  # the parameters of an earlier cutoff: only the states are updated with the new data
+        if memo and memo.get("structure_only"):  # a fresh fit of the seasonality chosen at an earlier cutoff
+            seasonals = [memo["seasonal"]] if memo["seasonal"] in seasonals else seasonals
+        elif memo:  # the parameters of an earlier cutoff: only the states are updated with the new data
             seasonal, fixed = memo["seasonal"], memo["params"]
             best = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal=seasonal,
                                         seasonal_periods=m if seasonal else None,
@@ -320,20 +322,28 @@ def _arima(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _
 
     h, m = len(future), ctx.season
     y = _fill(y)[-max(_LOCAL_MAX_STEPS, 10 * m):]  # older history adds cost, not accuracy, to a local model
-    if memo:  # the order and parameters of an earlier cutoff: only the filter runs on the new data
-        return _arima_filter(y, h, m, **memo)
-    D = int(m > 1 and len(y) >= 3 * m and _seasonal_strength(y, m) > 0.64)  # Wang, Smith & Hyndman (2006)
-    z = y[m:] - y[:-m] if D else y
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        d = int(np.ptp(z) > 0 and kpss(z, regression="c", nlags="auto")[1] < 0.05)
-    w = np.diff(z, n=d) if d else z
-    ranked = []  # a small grid, ranked by AICc at the Hannan-Rissanen estimates; CSS refines the best
-    for p, q in ((1, 1), (2, 0), (0, 1), (2, 1)):
-        start = _css_arma(w, p, q, D, m, mean=d + D == 0, refine=False)
-        if start is not None:
-            ranked.append((start[2], p, q))
+    if memo and not memo.get("structure_only"):  # the order and parameters of an earlier cutoff: only the filter runs
+        return _arima_filter(y, h, m, **{k: memo[k] for k in ("d", "D", "p", "q", "params", "sigma2")})
     best = None
+    if memo:  # a fresh estimate of the orders chosen at an earlier cutoff (the search below if not stationary)
+        d, D, p, q = memo["d"], memo["D"], memo["p"], memo["q"]
+        z = y[m:] - y[:-m] if D else y
+        w = np.diff(z, n=d) if d else z
+        best = _css_arma(w, p, q, D, m, mean=d + D == 0)
+    if best is not None:
+        ranked = []
+    else:
+        D = int(m > 1 and len(y) >= 3 * m and _seasonal_strength(y, m) > 0.64)  # Wang, Smith & Hyndman (2006)
+        z = y[m:] - y[:-m] if D else y
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            d = int(np.ptp(z) > 0 and kpss(z, regression="c", nlags="auto")[1] < 0.05)
+        w = np.diff(z, n=d) if d else z
+        ranked = []  # a small grid, ranked by AICc at the Hannan-Rissanen estimates; CSS refines the best
+        for p, q in ((1, 1), (2, 0), (0, 1), (2, 1)):
+            start = _css_arma(w, p, q, D, m, mean=d + D == 0, refine=False)
+            if start is not None:
+                ranked.append((start[2], p, q))
     for _, p, q in sorted(ranked):  # the first order whose refined fit is stationary
         best = _css_arma(w, p, q, D, m, mean=d + D == 0)
         if best is not None:
@@ -341,7 +351,7 @@ def _arima(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _
     if best is None:
         raise WorkbenchError("arima: no stationary candidate model could be estimated on this series")
     params, sigma2, _ = best
-    if memo is not None:
+    if memo is not None and not memo:
         memo.update(d=d, D=D, p=p, q=q, params=params, sigma2=sigma2)
     return _arima_filter(y, h, m, d=d, D=D, p=p, q=q, params=params, sigma2=sigma2)
 
@@ -358,7 +368,7 @@ def _arima_filter(y: np.ndarray, h: int, m: int, *, d: int, D: int, p: int, q: i
     params = np.r_[params, sigma2]
     if d + D == 0:  # SARIMAX's "c" is the intercept of the AR equation, not the mean
         params[0] = params[0] * (1 - params[1:1 + p].sum())
-    res = model.filter(params)
+    res = model.filter(params, cov_type="none")  # the parameters' covariance is not used (and is half the cost)
     mean = np.asarray(res.get_forecast(h).predicted_mean, dtype="float64")
     return _Fit(*_integrate(y, mean, res, d, D, m))
 
@@ -533,6 +543,23 @@ def _fourier_yearly(ds: pd.DatetimeIndex, k: int = 10) -> np.ndarray:
     return np.hstack([np.sin(arg), np.cos(arg)])
 
 
+_YEARLY_LAST: dict = {}  # the last series' yearly pattern: the local models are fitted one after another on it
+
+
+def _yearly_pattern(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Yearly Fourier pattern (with a linear trend, by least squares) over the history and the future."""
+    key = (ds[0], ds[-1], len(ds), future[0], len(future), y.tobytes())
+    if key not in _YEARLY_LAST:
+        f_past, f_future = _fourier_yearly(ds), _fourier_yearly(future)
+        t = np.arange(len(ds), dtype="float64") / len(ds)
+        ok = ~np.isnan(y)
+        X = np.column_stack([np.ones(len(ds)), t, f_past])
+        beta = np.linalg.lstsq(X[ok], y[ok], rcond=None)[0]
+        _YEARLY_LAST.clear()
+        _YEARLY_LAST[key] = (f_past @ beta[2:], f_future @ beta[2:])
+    return _YEARLY_LAST[key]
+
+
 def _yearly_adjusted(fn: Callable) -> Callable:
     """Give a local model yearly seasonality (daily or weekly steps, two years of history).
 
@@ -546,12 +573,7 @@ def _yearly_adjusted(fn: Callable) -> Callable:
         short_step = isinstance(step, pd.offsets.Tick) or step.rule_code.split("-")[0] in ("D", "W", "B")
         if not short_step or (ds[-1] - ds[0]) < pd.Timedelta(days=730):
             return fn(y, ds, future, ctx, memo)
-        f_past, f_future = _fourier_yearly(ds), _fourier_yearly(future)
-        t = np.arange(len(ds) + len(future), dtype="float64") / len(ds)
-        ok = ~np.isnan(y)
-        X = np.column_stack([np.ones(len(ds)), t[:len(ds)], f_past])
-        beta = np.linalg.lstsq(X[ok], y[ok], rcond=None)[0]
-        past_season, future_season = f_past @ beta[2:], f_future @ beta[2:]
+        past_season, future_season = _yearly_pattern(y, ds, future)
         fit = fn(y - past_season, ds, future, ctx, memo)
         comps = fit.components.assign(yearly=past_season[-len(fit.components):]) if fit.components is not None else None
         paths = fit.paths + future_season if fit.paths is not None else None
@@ -699,6 +721,11 @@ def _predict_one(uid, g: pd.DataFrame, models: Sequence[str], h: int, level: Seq
 # --------------------------------------------------------------------------------------------
 # Backtests, run per series (optionally in worker processes).
 def _backtest_one(args) -> pd.DataFrame:
+    return _backtest_series(args)[0]
+
+
+def _backtest_series(args) -> tuple[pd.DataFrame, dict | None]:
+    """The backtest frame of one series and, without refits, the estimates of its first window."""
     uid, g, models, h, n_windows, step, level, ctx = args
     n = len(g)
     parts = []
@@ -711,13 +738,17 @@ def _backtest_one(args) -> pd.DataFrame:
         train, test = g.iloc[:end], g.iloc[end:end + h]
         pred, _ = _predict_one(uid, train, models, len(test), level, ctx, memo)
         parts.append(pred.assign(cutoff=train["ds"].iloc[-1], y=test["y"].to_numpy()))
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True), memo
 
 
 def _auto_one(args) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     uid, g, models, h, n_windows, step, level, ctx = args
-    cv = _backtest_one(args)
-    fc, comps = _predict_one(uid, g, models, h, level, ctx)
+    cv, memo = _backtest_series(args)
+    # the final fit re-estimates every parameter on the whole series; without refits it keeps the
+    # structure the backtest estimated and scored (ETS seasonality type, ARIMA orders)
+    hints = None if memo is None else {name: {**fitted, "structure_only": True} for name, fitted in memo.items()
+                                        if fitted}
+    fc, comps = _predict_one(uid, g, models, h, level, ctx, hints)
     return cv, fc, comps
 
 
@@ -771,15 +802,80 @@ def _run_per_series(fn, tasks: list, n_jobs: int | None, progress: bool, desc: s
                     results.append(fn(t))
                     bar is not None and bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks)), mp_context=_pool_context(),
-                                     initializer=_init_worker) as pool:
-                for r in pool.map(fn, tasks, chunksize=max(1, len(tasks) // (8 * n_jobs))):
-                    results.append(r)
-                    bar is not None and bar.update()
+            results = _pool_with_parent(fn, tasks, n_jobs, bar)
     finally:
         if bar is not None:
             bar.close()
     return results
+
+
+def _run_chunk(fn, chunk: list) -> list:
+    return [fn(t) for t in chunk]
+
+
+def _pool_with_parent(fn, tasks: list, n_jobs: int, bar) -> list:
+    """``[fn(t) for t in tasks]`` in ``n_jobs`` worker processes, with this process helping.
+
+    The workers start from a forkserver that imports the models first (about 4 s on a small
+    machine, once per Python process); this process has imported them already. So chunks are
+    handed to the pool from the front by a thread (whose first hand-over waits for the workers)
+    while this process takes chunks from the back, those no worker has started, until the two
+    meet. Results come back in the order of ``tasks``.
+    """
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    size = max(1, len(tasks) // (8 * n_jobs))
+    chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+    futures: list = [None] * len(chunks)
+    mine: set[int] = set()
+    lock = threading.Lock()
+    pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(chunks)), mp_context=_pool_context(),
+                               initializer=_init_worker)
+
+    def count(f, n: int) -> None:
+        if bar is not None and not f.cancelled() and f.exception() is None:
+            bar.update(n)
+
+    failure: list = []
+
+    def hand_over() -> None:
+        try:
+            for i, c in enumerate(chunks):
+                with lock:
+                    if i in mine:
+                        return  # this process took the rest
+                    futures[i] = f = pool.submit(_run_chunk, fn, c)
+                f.add_done_callback(lambda f, n=len(c): count(f, n))
+        except BaseException as exc:  # e.g. the workers could not start: raised below
+            failure.append(exc)
+
+    feeder = threading.Thread(target=hand_over, name="forecast-pool-feeder", daemon=True)
+    done: list = [None] * len(chunks)
+    try:
+        feeder.start()
+        with threadpool_limits(1):  # tiny matrices: a multi-threaded BLAS only spins
+            for i in range(len(chunks) - 1, -1, -1):
+                with lock:
+                    if futures[i] is not None and not futures[i].cancel():
+                        break  # a worker has it (or it is queued for one): we have met
+                    mine.add(i)
+                done[i] = _run_chunk(fn, chunks[i])
+                bar is not None and bar.update(len(chunks[i]))
+        feeder.join()
+        if failure:
+            raise failure[0]
+        for i, f in enumerate(futures):
+            if i not in mine:
+                done[i] = f.result()
+    except BaseException:
+        with lock:
+            mine.update(range(len(chunks)))  # the feeder stops handing over
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return [r for part in done for r in part]
 
 
 def _tasks(fc: Forecaster, series: pd.DataFrame, h: int, n_windows: int, step: int, level: list[int],
@@ -851,34 +947,48 @@ def forecast_metrics(cv: pd.DataFrame, *, train: pd.DataFrame | None = None, sea
     >>> forecast_metrics(cv).columns.tolist()[:4]
     ['unique_id', 'model', 'mae', 'rmse']
     """
-    rows = []
-    for uid, g in cv.groupby("unique_id", sort=True):
-        g = g[g["y"].notna()]
-        base = (train[train["unique_id"] == uid]["y"] if train is not None else g["y"]).to_numpy(dtype="float64")
-        scale = np.nanmean(np.abs(base[season:] - base[:-season])) if len(base) > season else np.nan
-        y = g["y"].to_numpy(dtype="float64")
-        for m in _model_columns(cv):
-            f = g[m].to_numpy(dtype="float64")
-            err = y - f
-            denom = np.abs(y) + np.abs(f)
-            row = {"unique_id": uid, "model": m, "mae": np.mean(np.abs(err)), "rmse": np.sqrt(np.mean(err ** 2)),
-                   "smape": np.mean(np.where(denom > 0, 200 * np.abs(err) / np.where(denom > 0, denom, 1), 0.0))}
-            row["mase"] = row["mae"] / scale if scale and scale > 0 else np.nan
-            lo, hi = f"{m}-lo-{level}", f"{m}-hi-{level}"
-            if lo in g and hi in g:
-                a, b = g[lo].to_numpy(dtype="float64"), g[hi].to_numpy(dtype="float64")
-                row["coverage"] = float(np.mean((y >= a) & (y <= b)))
-                row["width"] = float(np.mean(b - a))
-                q_lo, q_hi = (1 - level / 100) / 2, 1 - (1 - level / 100) / 2
-                row["pinball"] = float((_pinball(y, a, q_lo) + _pinball(y, b, q_hi)) / 2)
-            row["n"] = len(y)
-            rows.append(row)
-    return pd.DataFrame(rows)
+    cv = cv[cv["y"].notna()]
+    codes, uids = pd.factorize(cv["unique_id"], sort=True)
+    count = np.bincount(codes, minlength=len(uids)).astype("float64")
+
+    def mean(values: np.ndarray) -> np.ndarray:  # per series; a NaN anywhere makes the mean NaN, as np.mean
+        return np.bincount(codes, weights=values, minlength=len(uids)) / count
+
+    base = train if train is not None else cv  # seasonal naive in-sample errors scale MASE
+    by = base["unique_id"]
+    naive = base["y"].astype("float64").groupby(by).diff(season).abs().groupby(by).mean()
+    scale = naive.reindex(uids).to_numpy(dtype="float64")
+    scale = np.where(scale > 0, scale, np.nan)
+    y = cv["y"].to_numpy(dtype="float64")
+    parts = []
+    for m in _model_columns(cv):
+        f = cv[m].to_numpy(dtype="float64")
+        err = y - f
+        denom = np.abs(y) + np.abs(f)
+        mae = mean(np.abs(err))
+        cols = {"unique_id": uids, "model": m, "mae": mae, "rmse": np.sqrt(mean(err ** 2)),
+                "smape": mean(np.where(denom > 0, 200 * np.abs(err) / np.where(denom > 0, denom, 1), 0.0)),
+                "mase": mae / scale}
+        lo, hi = f"{m}-lo-{level}", f"{m}-hi-{level}"
+        if lo in cv and hi in cv:
+            a, b = cv[lo].to_numpy(dtype="float64"), cv[hi].to_numpy(dtype="float64")
+            q_lo, q_hi = (1 - level / 100) / 2, 1 - (1 - level / 100) / 2
+            cols.update(coverage=mean(((y >= a) & (y <= b)).astype("float64")), width=mean(b - a),
+                        pinball=mean((_pinball(y, a, q_lo) + _pinball(y, b, q_hi)) / 2))
+        cols["n"] = count.astype("int64")
+        parts.append(pd.DataFrame(cols))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["unique_id", "model", "mae", "rmse", "smape", "mase", "n"])
+    order = np.argsort(pd.factorize(out["unique_id"], sort=True)[0], kind="stable")  # series, then models
+    out = out.iloc[order].reset_index(drop=True)
+    return out[[c for c in ("unique_id", "model", "mae", "rmse", "smape", "mase", "coverage", "width", "pinball", "n")
+                if c in out]]
 
 
-def _pinball(y: np.ndarray, pred: np.ndarray, q: float) -> float:
+def _pinball(y: np.ndarray, pred: np.ndarray, q: float) -> np.ndarray:
+    """Pinball (quantile) loss of each forecast."""
     d = y - pred
-    return float(np.mean(np.maximum(q * d, (q - 1) * d)))
+    return np.maximum(q * d, (q - 1) * d)
 
 
 # --------------------------------------------------------------------------------------------
@@ -975,7 +1085,9 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
     refit : bool
         Re-estimate every model at every backtest cutoff (``True``), or estimate at the first
         cutoff and reuse the parameters at later ones (``False``, the default: about half
-        the work; the final forecast is always a fresh fit on the whole series).
+        the work). The final forecast is always a fresh estimate on the whole series; without
+        refits it keeps the structure estimated at the first cutoff (ETS seasonality type,
+        ARIMA orders), the one the backtest scored.
     calibrate : bool
         Rescale the chosen model's interval half-widths so that, in the backtest, the
         interval at the first ``level`` covers that share of the errors (conformal

@@ -223,6 +223,17 @@ def test_worker_processes_give_the_same_result_as_one_process():
     pd.testing.assert_frame_equal(one.scores, two.scores)
 
 
+def test_pool_with_this_process_helping_keeps_order_and_raises():
+    import math
+
+    from analytics_lib.forecast import _pool_with_parent
+
+    tasks = list(range(-60, 0))
+    assert _pool_with_parent(abs, tasks, 2, None) == [abs(t) for t in tasks]
+    with pytest.raises(ValueError, match="math domain error"):  # from whichever process ran it
+        _pool_with_parent(math.sqrt, [4.0] * 30 + [-1.0] + [9.0] * 30, 2, None)
+
+
 def test_auto_forecast_bad_options():
     s = _seasonal(120)
     with pytest.raises(WorkbenchError, match="metric='mape'"):
