@@ -46,6 +46,10 @@ from .procs import descendants
 
 #: The folder Voilà serves.
 DASHBOARDS = paths.NOTEBOOKS / "dashboards"
+#: Put on ``JUPYTER_PATH`` for the server: holds ``voila/templates/workbench`` (see its header).
+TEMPLATES = Path(__file__).parent / "share"
+#: The server's ``voila.py`` (:func:`give_page_its_xsrf_cookie`).
+VOILA_CONFIG = TEMPLATES / "voila_config"
 DEFAULT_PORT = 8866
 DEFAULT_HOST = "127.0.0.1"
 #: Kernels (open pages) at most; each holds about 200 MB with the marts of the 1M-event sample.
@@ -82,6 +86,20 @@ class BoundedKernelManager(AsyncMappingKernelManager):
             raise web.HTTPError(503, f"{live} dashboards are open, the limit is {self.max_kernels}",
                                 reason="Busy: too many dashboards are open, try again in a moment")
         return await super().start_kernel(*args, **kwargs)
+
+
+def give_page_its_xsrf_cookie(handler, notebook=None, cwd=None):
+    """Voilà prelaunch hook: set the page's ``_xsrf`` cookie before the page is sent.
+
+    When a viewer closes a dashboard, Voilà's page posts ``voila/api/shutdown/<kernel>``
+    with the ``_xsrf`` cookie's value, but Voilà 0.5 never sets that cookie on a dashboard
+    page: the post gets HTTP 403 ("'_xsrf' argument missing from POST") and the closed page's
+    kernel (about 350 MB) lives on until the idle culler finds it. Reading the handler's
+    ``xsrf_token`` makes tornado set the cookie, so the shutdown is accepted at once.
+    Returns None: the notebook is used as it is.
+    """
+    handler.xsrf_token  # noqa: B018 - read for its side effect (tornado sets the cookie)
+    return None
 
 
 def voila_arguments(*, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, notebooks: str | os.PathLike = DASHBOARDS,
@@ -132,9 +150,12 @@ def voila_arguments(*, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, noteb
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
         f"--MappingKernelManager.cull_interval={int(cull_interval)}",
         "--VoilaConfiguration.classic_tree=True", "--theme=light", f"--Voila.base_url={base_url}",
+        "--VoilaConfiguration.template=workbench",
     ]
-    if preheat:
+    if preheat:  # Voilà refuses a prelaunch hook with pre-heated kernels: closed pages wait for the culler
         args += ["--VoilaConfiguration.preheat_kernel=True", f"--VoilaConfiguration.default_pool_size={int(preheat)}"]
+    else:
+        args += [f"--Voila.config_file_paths={VOILA_CONFIG}"]
     return args
 
 
@@ -324,6 +345,7 @@ def start_server(*, port: int | None = None, host: str = DEFAULT_HOST, notebooks
         log_path = name
     log_file = open(log_path, "ab")
     full_env = {**os.environ, "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
+    full_env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(TEMPLATES), full_env.get("JUPYTER_PATH")]))
     try:
         proc = subprocess.Popen([sys.executable, "-m", "voila", *args], cwd=str(notebooks), env=full_env,
                                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
