@@ -19,8 +19,9 @@ $(BIN)/uv:
 
 # Installs the locked dependency set, then the package itself (editable). Re-runs only when the lock or pyproject change.
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip sync --quiet --python $(PY) requirements.lock
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(PY) requirements.lock
 	$(BIN)/uv pip install --quiet --python $(PY) --no-deps -e .
+	$(PY) -m compileall -q analytics_lib
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)" >/dev/null
 	touch $@
 

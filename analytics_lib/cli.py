@@ -607,7 +607,7 @@ def _print_step(step: int, total: int, label: str) -> None:
 @click.option("--source", default=None, help="The store the dashboards read (default: the workbench store).")
 @click.option("--reports", "reports_dir", default=None, type=click.Path(file_okay=False),
               help="Where scheduled runs are published (default: reports/ or $WORKBENCH_REPORTS).")
-@click.option("--max-kernels", default=12, show_default=True, type=click.IntRange(min=1),
+@click.option("--max-kernels", default=24, show_default=True, type=click.IntRange(min=1),
               help="Open dashboard pages at most (one kernel each); more get 'busy, try again in a moment'.")
 @click.option("--cull-idle", default=60, show_default=True, type=click.IntRange(min=1),
               help="Seconds after which the kernel of a closed page is shut down.")

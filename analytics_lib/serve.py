@@ -52,8 +52,9 @@ TEMPLATES = Path(__file__).parent / "share"
 VOILA_CONFIG = TEMPLATES / "voila_config"
 DEFAULT_PORT = 8866
 DEFAULT_HOST = "127.0.0.1"
-#: Kernels (open pages) at most; each holds about 200 MB with the marts of the 1M-event sample.
-MAX_KERNELS = 12
+#: Kernels (open pages) at most; each holds 250-350 MB with the marts of the 1M-event sample, so
+#: 24 stay under 9 GB (size it to the machine's memory: --max-kernels).
+MAX_KERNELS = 24
 CULL_IDLE_TIMEOUT = 60
 CULL_INTERVAL = 20
 

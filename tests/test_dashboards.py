@@ -323,7 +323,7 @@ def test_a_stalled_page_recovers_by_itself(page, site):
     seconds = time.monotonic() - t0
     assert len(connections) >= 2, connections  # the stalled page was replaced by a fresh render
     assert any("workbench watchdog" in w and "reloading (1)" in w for w in warnings), warnings
-    assert seconds > 15  # the watchdog waited its 15 s before reloading
+    assert seconds > 20  # the watchdog waited for 20 quiet seconds before reloading
     assert _tiles(page)  # the dashboard is there
     _assert_clean(page)
 
