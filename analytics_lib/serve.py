@@ -20,7 +20,11 @@ What the served configuration guarantees (see ``docs/dashboards.md``):
 * kernels idle for ``cull_idle_timeout`` seconds without a connected page are shut down
   every ``cull_interval`` seconds (pages closed without their unload handler leak kernels
   otherwise);
-* the jupytext lab extension, which fails inside Voilà, is not loaded.
+* the jupytext lab extension, which fails inside Voilà, is not loaded;
+* pages are rendered with the ``workbench`` template (``share/voila/templates/workbench``):
+  Voilà's lab template without its render-blocking CDN stylesheets and with a watchdog that
+  re-requests a page that stalled before its widgets showed;
+* a closed page's kernel is shut down at once (:func:`give_page_its_xsrf_cookie`).
 """
 from __future__ import annotations
 
