@@ -1661,6 +1661,7 @@ class Engine:
         self._stack = stack
         self._by_user: dict[int, tuple[Any, UserPartitioned]] = {}
         self._finalizer = weakref.finalize(self, stack.close) if stack is not None else None
+        self._active = None  # the token of activate(), reset by close()
 
     def __repr__(self) -> str:
         where = "" if self.client is None else f", scheduler={self.client.scheduler.address}"
@@ -1672,8 +1673,27 @@ class Engine:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def activate(self) -> "Engine":
+        """Send the per-series fits of every later ``auto_forecast`` and ``backtest`` call (also
+        those inside ``cost_forecast``) to this engine's cluster, until :meth:`close`. Nothing
+        changes with pandas. Returns the engine.
+
+        Examples
+        --------
+        >>> eng = open_engine("pandas").activate()
+        >>> current_client() is None
+        True
+        >>> eng.close()
+        """
+        if self.client is not None and self._active is None:
+            self._active = _CLIENT.set(self.client)
+        return self
+
     def close(self) -> None:
         """Disconnect, and stop the local cluster if this engine started one."""
+        if self._active is not None:
+            _CLIENT.reset(self._active)
+            self._active = None
         self._by_user.clear()
         if self._finalizer is not None:
             self._finalizer()

@@ -317,7 +317,6 @@ def _css_arma(w: np.ndarray, p: int, q: int, seasonal_q: int, m: int, mean: bool
 
 def _arima(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Context,
            memo: dict | None = None) -> _Fit:
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
     from statsmodels.tsa.stattools import kpss
 
     h, m = len(future), ctx.season
@@ -327,27 +326,23 @@ def _arima(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _
     best = None
     if memo:  # a fresh estimate of the orders chosen at an earlier cutoff (the search below if not stationary)
         d, D, p, q = memo["d"], memo["D"], memo["p"], memo["q"]
-        z = y[m:] - y[:-m] if D else y
-        w = np.diff(z, n=d) if d else z
-        best = _css_arma(w, p, q, D, m, mean=d + D == 0)
-    if best is not None:
-        ranked = []
-    else:
+        best = _css_arma(_differenced(y, d, D, m), p, q, D, m, mean=d + D == 0)
+    if best is None:
         D = int(m > 1 and len(y) >= 3 * m and _seasonal_strength(y, m) > 0.64)  # Wang, Smith & Hyndman (2006)
-        z = y[m:] - y[:-m] if D else y
+        z = _differenced(y, 0, D, m)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             d = int(np.ptp(z) > 0 and kpss(z, regression="c", nlags="auto")[1] < 0.05)
-        w = np.diff(z, n=d) if d else z
+        w = _differenced(z, d, 0, m)
         ranked = []  # a small grid, ranked by AICc at the Hannan-Rissanen estimates; CSS refines the best
         for p, q in ((1, 1), (2, 0), (0, 1), (2, 1)):
             start = _css_arma(w, p, q, D, m, mean=d + D == 0, refine=False)
             if start is not None:
                 ranked.append((start[2], p, q))
-    for _, p, q in sorted(ranked):  # the first order whose refined fit is stationary
-        best = _css_arma(w, p, q, D, m, mean=d + D == 0)
-        if best is not None:
-            break
+        for _, p, q in sorted(ranked):  # the first order whose refined fit is stationary
+            best = _css_arma(w, p, q, D, m, mean=d + D == 0)
+            if best is not None:
+                break
     if best is None:
         raise WorkbenchError("arima: no stationary candidate model could be estimated on this series")
     params, sigma2, _ = best
@@ -356,14 +351,19 @@ def _arima(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _
     return _arima_filter(y, h, m, d=d, D=D, p=p, q=q, params=params, sigma2=sigma2)
 
 
+def _differenced(y: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
+    """``(1-B)^d (1-B^m)^D y``: one seasonal difference at most, then ``d`` ordinary ones."""
+    z = y[m:] - y[:-m] if D else y
+    return np.diff(z, n=d) if d else z
+
+
 def _arima_filter(y: np.ndarray, h: int, m: int, *, d: int, D: int, p: int, q: int, params: np.ndarray,
                   sigma2: float) -> _Fit:
     """statsmodels' SARIMAX with given (CSS) estimates: exact-likelihood state, forecasts, errors."""
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-    z = y[m:] - y[:-m] if D else y
-    w = np.diff(z, n=d) if d else z
-    model = SARIMAX(w, order=(p, 0, q), seasonal_order=(0, 0, D, m) if D else (0, 0, 0, 0),
+    model = SARIMAX(_differenced(y, d, D, m), order=(p, 0, q),
+                    seasonal_order=(0, 0, D, m) if D else (0, 0, 0, 0),
                     trend="c" if d + D == 0 else "n", enforce_stationarity=False, enforce_invertibility=False)
     params = np.r_[params, sigma2]
     if d + D == 0:  # SARIMAX's "c" is the intercept of the AR equation, not the mean
@@ -549,15 +549,17 @@ _YEARLY_LAST: dict = {}  # the last series' yearly pattern: the local models are
 def _yearly_pattern(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """Yearly Fourier pattern (with a linear trend, by least squares) over the history and the future."""
     key = (ds[0], ds[-1], len(ds), future[0], len(future), y.tobytes())
-    if key not in _YEARLY_LAST:
+    pattern = _YEARLY_LAST.get(key)
+    if pattern is None:
         f_past, f_future = _fourier_yearly(ds), _fourier_yearly(future)
         t = np.arange(len(ds), dtype="float64") / len(ds)
         ok = ~np.isnan(y)
         X = np.column_stack([np.ones(len(ds)), t, f_past])
         beta = np.linalg.lstsq(X[ok], y[ok], rcond=None)[0]
-        _YEARLY_LAST.clear()
-        _YEARLY_LAST[key] = (f_past @ beta[2:], f_future @ beta[2:])
-    return _YEARLY_LAST[key]
+        pattern = (f_past @ beta[2:], f_future @ beta[2:])
+        _YEARLY_LAST.clear()  # one entry (threads of a Dask worker may replace it: `pattern` is ours)
+        _YEARLY_LAST[key] = pattern
+    return pattern
 
 
 def _yearly_adjusted(fn: Callable) -> Callable:

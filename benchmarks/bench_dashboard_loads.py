@@ -174,8 +174,8 @@ def viewers(browser, server, name: str, n: int, watch: KernelWatch, floor: int, 
     deadline = time.monotonic() + wait_s
     for p in pages:
         try:
-            p.wait_for_selector(READY, timeout=max(deadline - time.monotonic(), 0.1) * 1000)
-            p.wait_for_function("() => window.__wbReadyAt !== undefined", timeout=5_000)
+            p.wait_for_function("() => window.__wbReadyAt !== undefined",
+                                timeout=max(deadline - time.monotonic(), 0.1) * 1000)
             seconds.append(p.evaluate("() => window.__wbReadyAt") / 1000 - t0)  # the page's own clock
         except Exception:  # noqa: BLE001
             seconds.append(None)

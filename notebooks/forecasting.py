@@ -47,12 +47,11 @@ cluster = None  # Dask only: scheduler address such as "tcp://10.0.0.5:8786"; No
 
 # %%
 # %matplotlib inline
-from contextlib import ExitStack
-
 import pandas as pd
 from IPython.display import Markdown, display
 
 from analytics_lib import load_events
+from analytics_lib.engine import open_engine
 from analytics_lib.forecast import (auto_forecast, capacity_table, cost_forecast, country_holidays,
                                     series_from_events, trend_summary)
 from analytics_lib.params import forecast_parameters, require_events
@@ -62,11 +61,7 @@ from analytics_lib.tables import write_tables
 params = forecast_parameters(source=source, start=start, end=end, team=team, metric=metric, agg=agg, by=by,
                              granularity=granularity, horizon=horizon, models=models, n_windows=n_windows,
                              level=level, capacity=capacity, output_dir=output_dir, engine=engine, cluster=cluster)
-fits = ExitStack()  # with engine="dask", auto_forecast and backtest send their per-series work to the cluster
-if params.engine == "dask":
-    from analytics_lib.engine import dask_client
-
-    fits.enter_context(dask_client(params.cluster))
+fits = open_engine(params.engine, cluster=params.cluster).activate()  # dask: the per-series fits below run there
 pd.set_option("display.precision", 3)
 pd.set_option("display.max_columns", 30)
 params.table()
