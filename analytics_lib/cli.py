@@ -132,8 +132,8 @@ def _truth_path_for_url(url: str) -> Path | None:
 
 
 def _safe(url: str) -> str:
-    from .io import _source_name
-    return _source_name(url)
+    from .redaction import redact
+    return redact(url)
 
 
 def _print_summary(summary) -> None:
@@ -162,11 +162,14 @@ def window_options(f):
 @click.option("--table", default="events", show_default=True, help="Table to read when SOURCE is a database URL.")
 @click.option("--query", default=None, help="SQL query to read instead of a table (SOURCE a database URL).")
 @click.option("--naive-utc", is_flag=True, help="Read timestamps without a time zone as UTC.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Text encoding of a CSV SOURCE: utf-8 (a byte-order mark is skipped), latin-1, cp1252, utf-16...")
 @click.option("--quarantine-csv", default=None, type=click.Path(dir_okay=False),
               help="Also write the quarantined rows (with reasons) to this CSV file.")
 @window_options
 def ingest(source: str, target: str, mapping: str | None, table: str, query: str | None, naive_utc: bool,
-           quarantine_csv: str | None, start: str | None, end: str | None, team: tuple[str, ...]) -> None:
+           encoding: str, quarantine_csv: str | None, start: str | None, end: str | None,
+           team: tuple[str, ...]) -> None:
     """Load SOURCE (database URL, CSV or Parquet), validate it and store it in --into.
 
     Clean events are stored idempotently (loading the same file twice adds nothing); invalid
@@ -177,7 +180,7 @@ def ingest(source: str, target: str, mapping: str | None, table: str, query: str
 
     t0 = time.perf_counter()
     result = load_events(source, mapping=mapping, start=start, end=end, team=list(team) or None, table=table,
-                         query=query, naive_utc=naive_utc or None)
+                         query=query, naive_utc=naive_utc or None, encoding=encoding)
     _print_summary(result.summary)
     w = write_events(result, target, progress=True)
     console.print(f"stored {w.inserted:,} new events ({w.already_present:,} were already there) and "
@@ -602,48 +605,73 @@ def _print_step(step: int, total: int, label: str) -> None:
 @dashboards.command("serve")
 @click.option("--port", default=8866, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to bind. The dashboards have no login: expose them only behind a reverse proxy "
-                   "that authenticates (docs/dashboards.md).")
+              help="Interface to bind. Anything but loopback: put it behind TLS (docs/dashboards.md).")
 @click.option("--source", default=None, help="The store the dashboards read (default: the workbench store).")
 @click.option("--reports", "reports_dir", default=None, type=click.Path(file_okay=False),
               help="Where scheduled runs are published (default: reports/ or $WORKBENCH_REPORTS).")
+@click.option("--token", default=None, envvar="WORKBENCH_DASHBOARD_TOKEN", show_envvar=True,
+              help="The access token (default: a new random one, printed in the URLs). Prefer the environment "
+                   "variable: a command line is visible to every user of the machine.")
+@click.option("--no-token", is_flag=True,
+              help="Serve without a token: only behind a reverse proxy that authenticates every request.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="A Host name (or address) the server may be reached by besides loopback ones, e.g. the "
+                   "proxy's public name; repeat for several, '*' for any.")
 @click.option("--max-kernels", default=24, show_default=True, type=click.IntRange(min=1),
               help="Open dashboard pages at most (one kernel each); more get 'busy, try again in a moment'.")
-@click.option("--cull-idle", default=60, show_default=True, type=click.IntRange(min=1),
-              help="Seconds after which the kernel of a closed page is shut down.")
+@click.option("--cull-idle", default=30, show_default=True, type=click.IntRange(min=1),
+              help="Seconds after which a kernel that never had a page (abandoned while loading) is shut down.")
 @click.option("--preheat", default=0, show_default=True, type=click.IntRange(min=0),
               help="Kernels per dashboard rendered in advance, so pages open in about 2 s (each holds memory).")
 @click.option("--base-url", default="/", show_default=True,
               help="Path prefix when a reverse proxy serves the dashboards under a sub-path, e.g. /dashboards/.")
 @click.option("--build/--no-build", default=True, show_default=True,
               help="Before serving, compute the data no scheduled run has published yet (once per store change).")
-def dashboards_serve(port: int, host: str, source: str | None, reports_dir: str | None, max_kernels: int,
-                     cull_idle: int, preheat: int, base_url: str, build: bool) -> None:
-    """Serve the dashboards of notebooks/dashboards/ with Voilà until Ctrl-C (which stops every kernel)."""
+def dashboards_serve(port: int, host: str, source: str | None, reports_dir: str | None, token: str | None,
+                     no_token: bool, allow_hosts: tuple[str, ...], max_kernels: int, cull_idle: int, preheat: int,
+                     base_url: str, build: bool) -> None:
+    """Serve the dashboards of notebooks/dashboards/ with Voilà until Ctrl-C or SIGTERM (which stop every kernel).
+
+    Every URL carries an access token (as Jupyter's do): open the printed links as they are.
+    Requests naming another Host than loopback or an --allow-host name are refused.
+    """
     import os
 
-    from .serve import start_server
-    from .widgets import REPORTS_ENV, load_overview_data, load_roi_data, redact
+    from .serve import sigterm_as_interrupt, start_server
+    from .widgets import REPORTS_ENV, load_overview_data, load_roi_data
 
+    if no_token and token:
+        raise WorkbenchError("--token and --no-token contradict each other: give one")
     env = {}
     if source is not None:
         env["WORKBENCH_DB"] = source
     if reports_dir is not None:
         env[REPORTS_ENV] = str(Path(reports_dir).resolve())
     os.environ.update(env)  # the build below reads the same store and reports as the kernels
-    if build:
-        for load in (load_overview_data, load_roi_data):
-            data = load(source, progress=_print_step)
-            console.print(f"{data.part}: {data.origin}")
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        err_console.print(f"[bold yellow]warning:[/] serving on {host} without authentication: anyone who can reach "
-                          "this port sees the dashboards (docs/dashboards.md: reverse proxy with authentication)")
-    server = start_server(port=port, host=host, env=env, max_kernels=max_kernels, cull_idle_timeout=cull_idle,
-                          preheat=preheat, base_url=base_url)
-    console.print(f"dashboards on {server.url} (log: {server.log_path}); Ctrl-C stops the server and its kernels")
-    for name in ("workflow_overview", "forecast_explorer", "roi_calculator"):
-        console.print(f"  {redact(server.dashboard_url(name))}")
-    status = server.wait()
+    os.environ.pop("WORKBENCH_DASHBOARD_TOKEN", None)  # the server gets it explicitly; kernels never
+    with sigterm_as_interrupt():  # before anything is announced: a SIGTERM at any point stops everything
+        try:
+            if build:
+                for load in (load_overview_data, load_roi_data):
+                    data = load(source, progress=_print_step)
+                    console.print(f"{data.part}: {data.origin}")
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                err_console.print(f"[bold yellow]warning:[/] serving on {host}: use TLS in front of it (reverse proxy) "
+                                  "so that the token is not sent in clear (docs/dashboards.md)")
+            if no_token:
+                err_console.print("[bold yellow]warning:[/] no token: every request is served; only behind a reverse "
+                                  "proxy that authenticates")
+            server = start_server(port=port, host=host, env=env, max_kernels=max_kernels, cull_idle_timeout=cull_idle,
+                                  preheat=preheat, base_url=base_url, token="" if no_token else token,
+                                  allowed_hosts=allow_hosts)
+        except KeyboardInterrupt:
+            console.print("dashboards stopped before they were served")
+            sys.exit(0)
+        console.print(f"dashboards on {server.address} (log: {server.log_path}); Ctrl-C stops the server and its "
+                      "kernels")
+        for name in ("workflow_overview", "forecast_explorer", "roi_calculator"):
+            console.print(f"  {server.dashboard_url(name)}", soft_wrap=True)
+        status = server.wait()
     console.print("dashboards stopped" if status == 0 else f"Voilà exited with status {status}: see {server.log_path}")
     sys.exit(status)
 

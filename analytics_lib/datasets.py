@@ -1114,7 +1114,7 @@ def _with_malformed(rng: np.random.Generator, clean: pd.DataFrame, share: float,
                     end: pd.Timestamp) -> tuple[pd.DataFrame, dict[str, int]]:
     """Interleave extra malformed rows (one quarantine reason each) with the clean rows."""
     n = len(clean)
-    reasons = list(S.REASONS)
+    reasons = list(S.FRAME_REASONS)
     total = max(len(reasons), round(share * n))
     counts = np.full(len(reasons), total // len(reasons))
     counts[: total % len(reasons)] += 1
@@ -1148,7 +1148,7 @@ def _with_malformed(rng: np.random.Generator, clean: pd.DataFrame, share: float,
         combined[c] = combined[c].astype(pd.CategoricalDtype(clean[c].cat.categories))
     for c in _TEXT_COLUMNS:
         combined[c] = combined[c].astype("str")
-    return combined, dict(zip(reasons, map(int, counts)))
+    return combined, {r: 0 for r in S.REASONS} | dict(zip(reasons, map(int, counts)))
 
 
 def _corrupt(rows: pd.DataFrame, reason: str, variant: np.ndarray, rng: np.random.Generator,
@@ -1184,6 +1184,10 @@ def _corrupt(rows: pd.DataFrame, reason: str, variant: np.ndarray, rng: np.rando
             rows.loc[variant % len(cols) == i, c] = v
     elif reason == S.OUT_OF_RANGE:
         rows[S.SATISFACTION] = pick(["0", "7.5"])
+    elif reason == S.NUL_CHARACTER:  # a corrupt export: a NUL inside an id
+        for i, c in enumerate((S.EVENT_ID, S.SESSION_ID)):
+            sel = variant % 2 == i
+            rows.loc[sel, c] = rows.loc[sel, c].astype(str) + "\x00"
     # DUPLICATE_EVENT_ID: an exact copy of a clean row, placed after it
 
 

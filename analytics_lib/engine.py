@@ -607,9 +607,10 @@ class _SqlReader:
                  mapping: dict[str, str], window, teams, rows_per_partition: int):
         import sqlalchemy as sa
 
-        from .io import _source_name, _window_clauses, engine_for
+        from .io import _source_name, _window_clauses, engine_for, parse_db_url
 
-        self.url, self.safe = url, _source_name(url)
+        # the workers connect with the real URL (a scheduled run's notebook holds the redacted one)
+        self.url, self.safe = parse_db_url(url).render_as_string(hide_password=False), _source_name(url)
         engine = engine_for(url)
         try:
             with engine.connect() as conn:

@@ -49,6 +49,11 @@ SERIES_COLUMNS = ("unique_id", "ds", "y")
 _SEASON = {"D": 7, "B": 5, "W": 52, "MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "h": 24, "H": 24}
 DEFAULT_AUTO_MODELS = ("ets", "theta", "arima", "lag_regressor")  # seasonal naive is always scored
 _LOCAL_MAX_STEPS = 500  # history used by the local models (ets, theta, arima): recent behaviour matters
+#: Multiplicative ETS seasonality is chosen only when its AICc is lower than the additive model's by
+#: more than this (Burnham & Anderson: a difference under 2 is no evidence). Ties go to the simpler,
+#: better-conditioned additive model, so the choice cannot flip on rounding: a multiplicative fit
+#: that the optimiser leaves near its start values differs between CPUs' floating-point paths.
+_MUL_AICC_MARGIN = 2.0
 
 AGG_RULES = ("sum", "mean", "median", "max", "min", "last")
 
@@ -215,7 +220,9 @@ def _ets(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Co
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if memo and memo.get("structure_only"):  # a fresh fit of the seasonality chosen at an earlier cutoff
-            seasonals = [memo["seasonal"]] if memo["seasonal"] in seasonals else seasonals
+            # (multiplicative must win against additive again on the whole series: see _MUL_AICC_MARGIN)
+            hinted = memo["seasonal"]
+            seasonals = (["add", "mul"] if hinted == "mul" else [hinted]) if hinted in seasonals else seasonals
         elif memo:  # the parameters of an earlier cutoff: only the states are updated with the new data
             seasonal, fixed = memo["seasonal"], memo["params"]
             best = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal=seasonal,
@@ -226,7 +233,7 @@ def _ets(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: _Co
             res = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal=seasonal,
                                        seasonal_periods=m if seasonal else None,
                                        initialization_method=init).fit(use_brute=False)
-            if best is None or (np.isfinite(res.aicc) and res.aicc < best.aicc):
+            if best is None or (np.isfinite(res.aicc) and res.aicc < best.aicc - _MUL_AICC_MARGIN):
                 best = res
         if memo is not None and not memo:
             keys = ["smoothing_level", "smoothing_trend", "damping_trend"] + (["smoothing_seasonal"]
@@ -1028,6 +1035,27 @@ class AutoForecast:
     level: tuple = (80, 95)
 
 
+#: From the simplest to the most complex: among candidates whose backtest scores are equal within
+#: :data:`SELECTION_RTOL`, the simplest is chosen (unknown names rank after these, the ensemble last).
+COMPLEXITY = ("seasonal_naive", "theta", "ets", "arima", "lag_regressor", "prophet")
+#: Relative tolerance under which two backtest scores count as a tie (see :func:`auto_forecast`).
+SELECTION_RTOL = 1e-6
+
+
+def _simplest_within(pool: pd.DataFrame, metric: str, rtol: float = SELECTION_RTOL) -> pd.DataFrame:
+    """Per series, the simplest candidate whose ``metric`` is within ``rtol`` of the best one.
+
+    Scores that differ by floating-point noise (another CPU, another BLAS) must not change the
+    choice: a tie goes to the simpler model (:data:`COMPLEXITY`), not to the last digits.
+    """
+    order = {name: i for i, name in enumerate(COMPLEXITY)}
+    frame = pool.assign(_rank=pool["model"].map(lambda m: order.get(m, len(order) + (m == "ensemble"))))
+    best = frame.groupby("unique_id")[metric].transform("min")
+    close = frame[metric].le(best + rtol * best.abs()) | best.isna()
+    picked = frame[close].sort_values(["unique_id", "_rank", "model"]).groupby("unique_id").head(1)
+    return picked.drop(columns="_rank")
+
+
 def _ensemble_columns(frame: pd.DataFrame, members: dict, level: Sequence[int]) -> pd.DataFrame:
     """Median of the member models per series (point and bounds), vectorized per member set."""
     out = frame.copy()
@@ -1070,7 +1098,9 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
     ``h`` steps; the ``k`` best by ``metric`` form a median ensemble (point and bounds are
     medians of the members'), which is scored on the same windows. The candidate or
     ensemble with the lowest backtest ``metric`` is refitted on the whole series and
-    forecasts ``h`` steps. The ensemble's members are chosen on the same windows it is
+    forecasts ``h`` steps; scores equal within a relative ``1e-6`` (:data:`SELECTION_RTOL`)
+    are a tie, won by the simpler model (:data:`COMPLEXITY`), so that the choice does not
+    depend on a CPU's floating-point path. The ensemble's members are chosen on the same windows it is
     scored on, so its backtest score is slightly optimistic; the seasonal naive baseline
     is always scored for comparison (add it to ``models`` to make it eligible).
 
@@ -1140,7 +1170,7 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
         pool = scores[scores["model"].isin(models + ["ensemble"])]
     else:
         pool = eligible
-    best = pool.sort_values(["unique_id", metric, "model"], na_position="last").groupby("unique_id").head(1)
+    best = _simplest_within(pool, metric)
     base = scores[scores["model"] == "seasonal_naive"].set_index("unique_id")["mase"]
     selection = best.set_index("unique_id").assign(
         members=lambda d: [", ".join(members[u]) if m == "ensemble" else m for u, m in zip(d.index, d["model"])],

@@ -33,6 +33,7 @@ import yaml
 from . import schema as S
 from .errors import WorkbenchError
 from .params import TimeWindow, time_window
+from .redaction import redact, reveal
 from .validation import ValidatedEvents, validate_events
 
 ROW_NUMBER = "@row"
@@ -156,7 +157,7 @@ def load_events(source: str | os.PathLike | pd.DataFrame, *, mapping: Mapping[st
                 start: str | pd.Timestamp | None = None, end: str | pd.Timestamp | None = None,
                 team: str | list[str] | None = None, table: str = "events", query: str | None = None,
                 query_params: Mapping[str, Any] | None = None, naive_utc: bool | None = None,
-                now: pd.Timestamp | str | None = None) -> ValidatedEvents:
+                now: pd.Timestamp | str | None = None, encoding: str = "utf-8") -> ValidatedEvents:
     """Load events from a SQL URL, CSV, Parquet or frame, map columns, filter and validate.
 
     Parameters
@@ -179,6 +180,10 @@ def load_events(source: str | os.PathLike | pd.DataFrame, *, mapping: Mapping[st
         workbench's own SQL store (which holds UTC), no otherwise.
     now : Timestamp or str, optional
         Pins "now" for relative dates and the future check (tests).
+    encoding : str
+        The text encoding of a CSV file: ``utf-8`` (a byte-order mark is skipped), ``latin-1``,
+        ``cp1252``, ``utf-16``... A line that does not split into the header's columns is
+        quarantined as ``malformed_row`` (the rest of the file is read).
 
     Returns
     -------
@@ -210,7 +215,7 @@ def load_events(source: str | os.PathLike | pd.DataFrame, *, mapping: Mapping[st
         if naive_utc is None:
             naive_utc = query is None and table == EVENTS_TABLE.name
     else:
-        raw = _read_file(Path(source))
+        raw = _read_file(Path(source), encoding=encoding)
     if len(raw) == 0 and is_sql_url(source) and (window.start is not None or window.end is not None or teams):
         raise WorkbenchError(
             f"no events in {name} for the window {window}" + (f" and team {teams}" if teams else "")
@@ -239,15 +244,7 @@ def _filter_teams(result: ValidatedEvents, teams: list[str]) -> ValidatedEvents:
 
 
 def _source_name(source: object) -> str:
-    if isinstance(source, pd.DataFrame):
-        return "<frame>"
-    text = str(source)
-    if is_sql_url(text):
-        try:
-            return parse_db_url(text).render_as_string(hide_password=True)
-        except WorkbenchError:
-            return text
-    return text
+    return "<frame>" if isinstance(source, pd.DataFrame) else redact(str(source))
 
 
 def parse_db_url(url: str) -> sa.engine.URL:
@@ -259,11 +256,11 @@ def parse_db_url(url: str) -> sa.engine.URL:
     'sqlite'
     """
     try:
-        return sa.engine.make_url(url)
+        return sa.engine.make_url(reveal(url))  # a redacted URL given to a scheduled run: the real one
     except (sa.exc.ArgumentError, ValueError) as exc:
         raise WorkbenchError(
-            f"{url!r} is not a database URL: use a SQLAlchemy URL such as sqlite:///data/workbench.db "
-            "or postgresql+psycopg://user@host:5432/dbname") from exc
+            f"{redact(url)!r} is not a database URL: use a SQLAlchemy URL such as sqlite:///data/workbench.db "
+            "or postgresql+psycopg://user@host:5432/dbname") from None
 
 
 def engine_for(url: str) -> sa.Engine:
@@ -343,7 +340,7 @@ def _window_clauses(col: sa.ColumnElement, window: TimeWindow, dialect: str) -> 
     return clauses
 
 
-def _read_file(path: Path) -> pd.DataFrame:
+def _read_file(path: Path, *, encoding: str = "utf-8") -> pd.DataFrame:
     if not path.exists():
         raise WorkbenchError(f"{path} does not exist: give a CSV or Parquet file, a folder of Parquet files, "
                              "or a database URL such as sqlite:///data/workbench.db")
@@ -352,33 +349,136 @@ def _read_file(path: Path) -> pd.DataFrame:
         if path.is_dir() or suffixes.endswith((".parquet", ".pq")):
             return _read_parquet(path)
         if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-            return _read_csv(path)
+            return _read_csv(path, encoding=encoding)
     except WorkbenchError:
         raise
     except Exception as exc:  # any parser failure is a structural problem with the file
-        raise WorkbenchError(f"could not read {path}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        raise WorkbenchError(f"could not read {path}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
     raise WorkbenchError(f"{path}: unknown file type {suffixes or '(none)'}; use .csv, .csv.gz or .parquet")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """Read every column as text (nothing is coerced before validation sees it)."""
+#: Rows (CSV records) longer than this are refused with a message naming the line: a value that
+#: long is an unbalanced quote or a file that is not a CSV of events, never an event.
+MAX_ROW_BYTES = 16 << 20
+
+
+def _codec(encoding: str) -> str:
+    """Python's name of an encoding, or a WorkbenchError naming a few that exist."""
+    import codecs
+
+    try:
+        return codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise WorkbenchError(f"encoding={encoding!r} is unknown: use e.g. utf-8, latin-1, cp1252 or utf-16") from None
+
+
+def _read_csv(path: Path, *, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read every column as text (nothing is coerced before validation sees it).
+
+    A UTF-8 byte-order mark is skipped (spreadsheet exports start with one); other encodings
+    (``latin-1``, ``cp1252``, ``utf-16``...) are decoded as given. A line that does not split
+    into the header's columns keeps its place as a row with ``@reader_error`` and ``@raw_line``
+    set (quarantined as ``malformed_row``), so the rest of the file is read and every row is
+    accounted for.
+    """
     if path.stat().st_size == 0:
         raise WorkbenchError(f"{path} is empty: it holds no header and no rows")
-    import pyarrow.csv as pacsv
     import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    codec = _codec(encoding)
+    if codec == "utf-8":
+        codec = "utf-8-sig"  # the same bytes, without the mark some exports put first
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", newline="") as fh:
-        header = next(csv.reader(fh), None)
+    try:
+        with opener(path, "rt", newline="", encoding=codec) as fh:
+            header = next(csv.reader(fh, delimiter="\t" if path.suffix.lower() == ".tsv" else ","), None)
+    except UnicodeDecodeError as exc:
+        raise WorkbenchError(_not_decodable(path, encoding, exc)) from None
     if not header:
         raise WorkbenchError(f"{path} has no header line")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    table = pacsv.read_csv(
-        path, parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                             strings_can_be_null=True, quoted_strings_can_be_null=False))
+    bad: list = []
+
+    def on_bad_row(row) -> str:
+        bad.append(row)
+        return "skip"
+
+    def read(threads: bool, block: int) -> pa.Table:
+        return pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(encoding="utf8" if codec == "utf-8-sig" else codec,
+                                                 use_threads=threads, block_size=block),
+            parse_options=pacsv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",",
+                                             newlines_in_values=True, invalid_row_handler=on_bad_row),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                                 strings_can_be_null=True, quoted_strings_can_be_null=False))
+
+    block = 1 << 20
+    while True:
+        try:
+            table = read(True, block)
+            break
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            if "straddling" in message and block < MAX_ROW_BYTES:  # a long row: read again with room for it
+                bad.clear()
+                block = min(block * 4, MAX_ROW_BYTES)
+                continue
+            if "straddling" in message:
+                raise WorkbenchError(_row_too_long(path, codec)) from None
+            if "UTF8" in message or "utf-8" in message.lower():
+                raise WorkbenchError(_not_decodable(path, encoding, message)) from None
+            raise
+    if bad:  # row numbers are known only to a single-threaded read
+        bad.clear()
+        table = read(False, block)
+        for row in bad:
+            if "\n" in row.text and row.text.count('"') % 2:  # the quote swallowed every later line
+                first = row.text.split("\n", 1)[0]
+                raise WorkbenchError(
+                    f"{path}: data row {row.number - 1 if row.number else '?'} opens a quoted value that never "
+                    f"closes, so the {row.text.count(chr(10)) + 1:,} lines from there on would read as one value: "
+                    f"fix the double quote (\") in {first[:80]!r}")
     df = table.to_pandas()
     df.columns = [("Unnamed: 0" if c == "" else c) for c in df.columns]
+    if bad:
+        df = _with_malformed_rows(df, bad, len(header))
     return df
+
+
+def _with_malformed_rows(df: pd.DataFrame, bad: list, expected: int) -> pd.DataFrame:
+    """Put the lines the reader skipped back at their places, marked for the quarantine."""
+    import numpy as np
+
+    n = len(df) + len(bad)
+    where = [(r.number - 2) if r.number is not None else n - len(bad) + i for i, r in enumerate(bad)]  # 1 = header
+    is_bad = np.zeros(n, dtype=bool)
+    is_bad[where] = True
+    df.index = np.flatnonzero(~is_bad)
+    marked = pd.DataFrame({S.READER_ERROR: [f"{r.actual_columns} fields where the header has {expected}"
+                                            for r in bad],
+                           S.RAW_LINE: [r.text for r in bad]}, index=where)
+    return pd.concat([df, marked]).sort_index().reset_index(drop=True)
+
+
+def _not_decodable(path: Path, encoding: str, detail: object) -> str:
+    return (f"{path} is not {encoding} text ({str(detail).splitlines()[0][:120]}): give the file's encoding, "
+            "e.g. encoding='latin-1', 'cp1252' or 'utf-16' (command line: --encoding latin-1)")
+
+
+def _row_too_long(path: Path, codec: str) -> str:
+    """Name the line that is too long, and why it probably is."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    number, longest, at = 0, 0, 0
+    with opener(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):  # noqa: B007 - streaming, constant memory
+            if len(line) > longest:
+                longest, at = len(line), number
+    if longest > MAX_ROW_BYTES:
+        return (f"{path}: line {at:,} is {longest / 1e6:,.1f} MB long, more than a row may be "
+                f"({MAX_ROW_BYTES >> 20} MB): it is not an event (a binary file, or text pasted into one cell?); "
+                "remove or fix that line")
+    return (f"{path}: a quoted value does not end: from some line on, the rest of the file ({number:,} lines) "
+            "reads as one value longer than a row may be; look for an unbalanced double quote (\")")
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -58,7 +58,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import paths
 from .errors import WorkbenchError
-from .procs import descendants
+from .procs import descendants, die_with_parent
+from .redaction import SECRETS_ENV, redact, secret_references
 
 #: Statuses of a run attempt in the ledger.
 STATUSES = ("running", "succeeded", "failed", "timed_out", "interrupted")
@@ -890,11 +891,9 @@ def input_fingerprint(source: str, *, window: Any = None, team: Sequence[str] | 
     True
     """
     from .io import is_sql_url
-    from .params import _safe_source
-
     start = getattr(window, "start", None)
     end = getattr(window, "end", None)
-    h = hashlib.sha256(json.dumps([_safe_source(source), str(start), str(end), team or []]).encode())
+    h = hashlib.sha256(json.dumps([redact(source), str(start), str(end), team or []]).encode())
     from .engine import FILE_SCHEMES
 
     if "://" in source and source.split("://", 1)[0].lower() in set(FILE_SCHEMES) - {"file"}:
@@ -925,12 +924,12 @@ def input_fingerprint(source: str, *, window: Any = None, team: Sequence[str] | 
             with engine.connect() as conn:
                 rows, lo, hi = conn.execute(query).one()
         except sa.exc.SQLAlchemyError:
-            return Fingerprint(_safe_source(source), None, None, None, h.hexdigest()[:16])
+            return Fingerprint(redact(source), None, None, None, h.hexdigest()[:16])
     finally:
         engine.dispose()
     lo_s, hi_s = (None if v is None else str(v)[:19].replace("T", " ") for v in (lo, hi))
     h.update(json.dumps([rows, str(lo), str(hi)]).encode())
-    return Fingerprint(_safe_source(source), int(rows), lo_s, hi_s, h.hexdigest()[:16])
+    return Fingerprint(redact(source), int(rows), lo_s, hi_s, h.hexdigest()[:16])
 
 
 # --------------------------------------------------------------------------------------------
@@ -1003,8 +1002,7 @@ def _ledger(store: str):
         try:
             meta.create_all(engine, checkfirst=True)
         except sa.exc.SQLAlchemyError as exc:
-            from .params import _safe_source
-            raise WorkbenchError(f"cannot create the run ledger in {_safe_source(store)}: "
+            raise WorkbenchError(f"cannot create the run ledger in {redact(store)}: "
                                  f"{str(exc).splitlines()[0]}") from exc
         _LEDGERS[store] = (engine, table)
         return _LEDGERS[store]
@@ -1012,14 +1010,14 @@ def _ledger(store: str):
 
 def _ledger_insert(store: str, row: Mapping[str, Any]) -> int:
     engine, table = _ledger(store)
-    with engine.begin() as conn:
-        return int(conn.execute(table.insert().values(**row)).inserted_primary_key[0])
+    with engine.begin() as conn:  # no credential is ever stored (parameters, errors, the spec)
+        return int(conn.execute(table.insert().values(**redact(dict(row)))).inserted_primary_key[0])
 
 
 def _ledger_update(store: str, row_id: int, **values: Any) -> None:
     engine, table = _ledger(store)
     with engine.begin() as conn:
-        conn.execute(table.update().where(table.c.id == row_id).values(**values))
+        conn.execute(table.update().where(table.c.id == row_id).values(**redact(values)))
 
 
 def _ledger_rows(store: str, *, job: str | None = None, status: str | None = None, limit: int | None = None):
@@ -1182,23 +1180,34 @@ def job_lock(job: str, *, reports: str | os.PathLike | None = None) -> Iterator[
     folder = root / ".locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{job}.lock"
+    holder_file = folder / f"{job}.holder.json"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = ""
-            with contextlib.suppress(OSError, ValueError):
-                info = json.loads(path.read_text() or "{}")
-                holder = f" (pid {info['pid']} on {info['host']}, since {info['since']})"
-            raise JobAlreadyRunning(f"job '{job}' is already running{holder}; this run was not started. "
-                                    "Wait for it to finish (workbench jobs history) and try again") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "since": f"{_utcnow():%Y-%m-%d %H:%M:%S} UTC"}).encode())
+            raise JobAlreadyRunning(f"job '{job}' is already running{_lock_holder(holder_file)}; this run was not "
+                                    "started. Wait for it to finish (workbench jobs history) and try again") from None
+        # who holds it, for the message above: written whole to a temporary file and renamed, so a
+        # reader sees the previous holder's record or this one, never a half-written one
+        _write_json(holder_file, {"pid": os.getpid(), "pid_start": _proc_start(os.getpid()),
+                                  "host": socket.gethostname(), "thread": threading.get_ident(),
+                                  "since": f"{_utcnow():%Y-%m-%d %H:%M:%S} UTC"})
         yield path
     finally:
         os.close(fd)
+
+
+def _lock_holder(holder_file: Path) -> str:
+    """`` (pid 12 on host, since ...)`` for a lock's holder, or a note when it is not recorded yet."""
+    try:
+        info = json.loads(holder_file.read_text(encoding="utf-8"))
+        pid, host, since = int(info["pid"]), str(info["host"]), str(info["since"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return " (its holder has just taken the lock and not recorded itself yet)"
+    if host == socket.gethostname() and not _alive(pid, info.get("pid_start")):
+        return " (its holder has just taken the lock and not recorded itself yet)"  # the record is a former holder's
+    return f" (pid {pid} on {host}, since {since})"
 
 
 @contextlib.contextmanager
@@ -1241,10 +1250,7 @@ def _child_main() -> None:  # pragma: no cover - runs in the child process (test
     stdin means the runner did not need it. It dies with the runner (PR_SET_PDEATHSIG).
     """
     parent = os.getppid()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    die_with_parent(signal.SIGTERM)
     if os.getppid() != parent:
         sys.exit(3)
 
@@ -1271,6 +1277,7 @@ def _child_main() -> None:  # pragma: no cover - runs in the child process (test
     if not text.strip():
         sys.exit(0)
     task = json.loads(text)
+    os.environ.update(task.get("env") or {})  # e.g. the real source URL behind the redacted parameter (kernel)
     sys.stdout.flush()
     sys.stderr.flush()
     log = os.open(task["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -1526,7 +1533,7 @@ def _add_banner(notebook: Path, text: str) -> None:
         return
     cell = {"cell_type": "markdown", "id": "workbench-" + secrets.token_hex(4),
             "metadata": {"tags": ["workbench-run-status"]},
-            "source": f'<span style="color:red">{html.escape(text)}</span>'}
+            "source": f'<span style="color:red">{html.escape(redact(text))}</span>'}
     nb["cells"] = [c for c in nb["cells"] if "workbench-run-status" not in c.get("metadata", {}).get("tags", [])]
     nb["cells"].insert(0, cell)
     tmp = notebook.with_suffix(".banner.tmp")
@@ -1593,7 +1600,7 @@ def _jsonable(value: Any) -> Any:
 
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    tmp.write_text(json.dumps(redact(_jsonable(data)), indent=1), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -1736,10 +1743,7 @@ def _window_text(w: Any) -> str:
 
 def _header(run: _Run, fp: Fingerprint | None, started: datetime, attempt: int) -> list:
     w = run.prepared.window
-    shown = {k: v for k, v in run.prepared.parameters.items() if k != "output_dir"}
-    from .params import _safe_source
-    if isinstance(shown.get("source"), str):
-        shown["source"] = _safe_source(shown["source"])
+    shown = redact({k: v for k, v in run.prepared.parameters.items() if k != "output_dir"})
     window = _window_text(w)
     return [["Job", f"{run.spec.name}" + (f" ({run.variant.slug})" if run.variant.slug else "")
              + (f" — {run.spec.description}" if run.spec.description else "")],
@@ -1788,7 +1792,9 @@ def _attempt(run: _Run, attempt: int, parallel: int) -> tuple[str, str | None, l
             for name in ("notebook.ipynb", "tables"):
                 if (run_dir / name).exists():
                     os.replace(run_dir / name, keep / name)
-        task = {"input": str(spec.notebook), "output": str(notebook), "parameters": run.prepared.parameters,
+        # the notebook gets redacted values; its kernel finds the real ones in its environment
+        task = {"input": str(spec.notebook), "output": str(notebook), "parameters": redact(run.prepared.parameters),
+                "env": {SECRETS_ENV: json.dumps(secret_references(run.prepared.parameters))},
                 "kernel": spec.kernel, "cwd": str(spec.notebook.parent),
                 "cell_timeout": math.ceil(spec.cell_timeout_s or spec.timeout_s), "start_timeout": 120,
                 "html": str(run_dir / "report.html") if "html" in spec.outputs else None,
@@ -1847,7 +1853,7 @@ def _attempt(run: _Run, attempt: int, parallel: int) -> tuple[str, str | None, l
         if status == "succeeded":
             info = {"job": spec.name, "variant": run.variant.slug, "run_id": run.run_id, "attempt": attempt,
                     "trigger": run.trigger, "scheduled_at": run.scheduled_at, "started_at": started,
-                    "finished_at": ended, "parameters": run.prepared.parameters,
+                    "finished_at": ended, "parameters": redact(run.prepared.parameters),
                     "window": _window_text(w), "fingerprint": None if fp is None else fp.text(),
                     "version": _version(), "notebook": str(spec.notebook)}
             t1 = time.monotonic()
@@ -2184,6 +2190,7 @@ def _outcome_payload(row: Mapping[str, Any]) -> dict:
 
 def _notify(notify: NotifySpec, payload: Mapping[str, Any], root: Path) -> None:
     """Append to the log file and/or run the command; a failing hook never fails the run."""
+    payload = redact(_jsonable(dict(payload)))
     line = json.dumps({"at": f"{_utcnow():%Y-%m-%dT%H:%M:%SZ}", **payload}, default=str)
     if notify.log:
         log = Path(notify.log).expanduser()

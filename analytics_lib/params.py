@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import WorkbenchError
+from .redaction import redact
 
 _RELATIVE = re.compile(r"^\s*([+-])\s*(\d+)\s*(min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -230,7 +231,7 @@ class WorkflowParams:
         steps = " > ".join(s if isinstance(s, str) else "|".join(s) for s in self.funnel_steps)
         where = self.engine if self.engine == "pandas" else \
             f"dask, {'a local cluster' if self.cluster is None else 'the cluster at ' + self.cluster}"
-        rows = [("source", _safe_source(self.source)), ("window", str(self.window)),
+        rows = [("source", redact(self.source)), ("window", str(self.window)),
                 ("team", "all" if self.team is None else ", ".join(self.team)),
                 ("granularity", f"{self.granularity} ({GRANULARITIES[self.granularity]})"),
                 ("session_gap", self.session_gap), ("funnel_steps", steps), ("output_dir", str(self.output_dir)),
@@ -355,7 +356,7 @@ class ForecastParams:
 
     def table(self) -> pd.DataFrame:
         """The parameters as a two-column frame (``parameter``, ``value``) for display."""
-        rows = [("source", _safe_source(self.source)), ("window", str(self.window)),
+        rows = [("source", redact(self.source)), ("window", str(self.window)),
                 ("team", "all" if self.team is None else ", ".join(self.team)),
                 ("metric", f"{self.metric} ({self.agg})"), ("by", self.by or "total"),
                 ("granularity", self.granularity), ("horizon", f"{self.horizon} periods"),
@@ -477,19 +478,9 @@ def require_events(result, params: "WorkflowParams | ForecastParams | RoiParams"
     s = result.summary
     scope = "" if params.team is None else f" for team={params.team!r}"
     raise WorkbenchError(
-        f"no events in the window {params.window}{scope} from {_safe_source(params.source)} "
+        f"no events in the window {params.window}{scope} from {redact(params.source)} "
         f"({s.rows_read:,} rows read, {s.rows_outside_window:,} outside the window or team filter, "
         f"{s.rows_quarantined:,} quarantined): widen start/end, check team, or load data into the source")
-
-
-def _safe_source(source: str) -> str:
-    if "://" not in source:
-        return source
-    try:
-        import sqlalchemy as sa
-        return sa.engine.make_url(source).render_as_string(hide_password=True)
-    except Exception:  # not a URL after all: show it as given
-        return source
 
 
 def _check_source(source: object, *, engine: str = "pandas") -> str:
@@ -524,7 +515,7 @@ def _check_source(source: object, *, engine: str = "pandas") -> str:
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
                 and not Path(url.database).is_file():
             raise WorkbenchError(
-                f"source={_safe_source(source)!r}: the SQLite file {Path(url.database).resolve()} does not exist; "
+                f"source={redact(source)!r}: the SQLite file {Path(url.database).resolve()} does not exist; "
                 "create it with `workbench sample`, or pass an absolute URL (sqlite:////abs/path.db; relative "
                 "ones are relative to the working directory)")
         return source

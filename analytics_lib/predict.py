@@ -41,7 +41,8 @@ import pandas as pd
 
 from . import schema as S
 from .errors import WorkbenchError
-from .params import TimeWindow, _check_output_dir, _check_source, _check_team, _safe_source, parse_when
+from .params import TimeWindow, _check_output_dir, _check_source, _check_team, parse_when
+from .redaction import redact
 
 __all__ = [
     "USER_FEATURES", "SESSION_FEATURES", "user_features", "churn_labels", "churn_dataset", "TimeSplit", "time_split",
@@ -2176,7 +2177,7 @@ class PredictionParams:
         >>> p.table()["parameter"].tolist()
         ['source', 'cutoff', 'churn_window_days', 'team', 'top_k', 'output_dir']
         """
-        rows = [("source", _safe_source(self.source)), ("cutoff", self.cutoff.date().isoformat()),
+        rows = [("source", redact(self.source)), ("cutoff", self.cutoff.date().isoformat()),
                 ("churn_window_days", f"{self.churn_window_days} days"),
                 ("team", "all" if self.team is None else ", ".join(self.team)), ("top_k", f"{self.top_k:,}"),
                 ("output_dir", str(self.output_dir))]

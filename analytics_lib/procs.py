@@ -32,3 +32,23 @@ def descendants(pid: int) -> list[int]:
             out.append(c)
             todo.append(c)
     return out
+
+
+def die_with_parent(sig: int = 15) -> None:
+    """Ask Linux to send this process ``sig`` (default SIGTERM) when its parent ends.
+
+    Call it first thing in a child (or pass it as ``preexec_fn``): a server or worker started
+    by a command that is then killed (SIGKILL, a crash, a closed terminal) stops too instead of
+    living on, parented to init. It fires when the *thread* that started the child ends, so
+    start children from a thread that lives as long as they should. A no-op off Linux.
+    """
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

@@ -44,7 +44,7 @@ import pandas as pd
 
 from . import schema as S
 from .errors import WorkbenchError
-from .params import (_check_output_dir, _check_source, _check_team, _safe_source, check_granularity, time_window,
+from .params import (_check_output_dir, _check_source, _check_team, check_granularity, time_window,
                      TimeWindow)
 from .workflow import ACCEPT_TYPES, period_start, session_table
 
@@ -1718,7 +1718,7 @@ class RoiParams:
         >>> p.table()["parameter"].tolist()[:3]
         ['source', 'window', 'team']
         """
-        rows = [("source", _safe_source(self.source)), ("window", str(self.window)),
+        rows = [("source", redact(self.source)), ("window", str(self.window)),
                 ("team", "all" if self.team is None else ", ".join(self.team))]
         for name, spec in ASSUMPTIONS.items():
             v = getattr(self.assumptions, name)

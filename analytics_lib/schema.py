@@ -34,6 +34,10 @@ DTYPES: dict[str, str] = {
     CACHE_HIT: "boolean", SUCCESS: "boolean", SATISFACTION: "float64", MANUAL_MINUTES: "float64",
 }
 
+#: Reader columns (not part of the contract): a non-empty ``@reader_error`` marks a row the reader
+#: could not split (quarantined as ``malformed_row``), ``@raw_line`` holds its text as it was.
+READER_ERROR, RAW_LINE = "@reader_error", "@raw_line"
+
 # --- the event vocabulary (extensible: unknown types are kept and reported) ------------------
 EVENT_TYPES: dict[str, str] = {
     "session_start": "a developer opens the assistant (IDE panel, chat, CLI)",
@@ -51,6 +55,8 @@ EVENT_TYPES: dict[str, str] = {
 }
 
 # --- quarantine reasons, in the order they are checked (a row gets the first that applies) ---
+MALFORMED_ROW = "malformed_row"
+NUL_CHARACTER = "nul_character"
 MISSING_REQUIRED = "missing_required"
 UNPARSABLE_TIMESTAMP = "unparsable_timestamp"
 NAIVE_TIMESTAMP = "naive_timestamp"
@@ -61,6 +67,9 @@ OUT_OF_RANGE = "out_of_range"
 DUPLICATE_EVENT_ID = "duplicate_event_id"
 
 REASONS: dict[str, str] = {
+    MALFORMED_ROW: "the reader could not split the line into the header's columns (too few or too many fields); "
+                   "the line is kept as it was in the column @raw_line",
+    NUL_CHARACTER: "a text value holds a NUL character (a corrupt or binary file; databases refuse it)",
     MISSING_REQUIRED: "a required column (event_id, ts, user_id, event_type) is empty",
     UNPARSABLE_TIMESTAMP: "ts is not a date-time",
     NAIVE_TIMESTAMP: "ts has no time zone while other rows have one (pass naive_utc=True if such times are UTC)",
@@ -70,3 +79,5 @@ REASONS: dict[str, str] = {
     OUT_OF_RANGE: "satisfaction is outside 1-5",
     DUPLICATE_EVENT_ID: "event_id repeats an earlier valid row (the first is kept)",
 }
+#: The reasons a frame in memory can earn (``malformed_row`` is a file reader's).
+FRAME_REASONS: tuple[str, ...] = tuple(r for r in REASONS if r != MALFORMED_ROW)

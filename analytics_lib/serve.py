@@ -1,34 +1,41 @@
 """Serving the dashboards of ``notebooks/dashboards/`` with Voilà, and stopping them cleanly.
 
-One function builds Voilà's command line (:func:`voila_arguments`), one starts it and waits
-until it answers (:func:`start_server`, used by ``workbench dashboards serve``, the browser
-tests and the benchmark), and :meth:`DashboardServer.stop` stops the server *and every kernel
-it started* (kernels run in their own sessions, so stopping only the server could leave them
-behind).
+One function builds the server's command line (:func:`voila_arguments`), one starts it and
+waits until it answers (:func:`start_server`, used by ``workbench dashboards serve``, the
+browser tests and the benchmarks), and :meth:`DashboardServer.stop` stops the server *and every
+kernel it started* (kernels run in their own sessions, so stopping only the server could leave
+them behind). The server process itself is :mod:`analytics_lib.voila_app` (Voilà plus the
+workbench's access control); this module never imports Voilà.
 
 What the served configuration guarantees (see ``docs/dashboards.md``):
 
-* bound to ``127.0.0.1`` unless a host is given; no token: put it behind a reverse proxy that
-  authenticates (Voilà has no per-user authentication);
+* a **token**: random by default (``secrets.token_urlsafe``), given to the server through its
+  environment and printed in the served URLs, which open with no extra step; a request
+  without it gets the login page, not a dashboard or a kernel. ``token=""`` turns it off for a
+  reverse proxy that authenticates;
+* the ``Host`` header is checked: loopback names and addresses, plus ``allowed_hosts`` (and the
+  bound host), so a web page cannot reach the server by DNS rebinding;
+* bound to ``127.0.0.1`` unless a host is given;
 * sources stripped, tracebacks never sent to the page (``show_tracebacks=False``), and the
   page may only exchange widget messages with its kernel (Voilà allows ``comm_*``,
   ``kernel_info_request`` and ``shutdown_request``; no ``execute_request``): nobody can run
   code from the page;
 * at most ``max_kernels`` kernels (one per open page): beyond that a page gets HTTP 503 with
-  "busy, try again in a moment" instead of starting another kernel
-  (:class:`BoundedKernelManager`);
-* kernels idle for ``cull_idle_timeout`` seconds without a connected page are shut down
-  every ``cull_interval`` seconds (pages closed without their unload handler leak kernels
-  otherwise);
+  "busy, try again in a moment" instead of starting another kernel;
+* a page's kernel is shut down at once when the page closes (its unload beacon), or
+  ``disconnect_grace`` seconds after its last websocket closed when the page went away without
+  it (crashed tab, dropped network); websocket pings notice silent peers; kernels that never
+  had a page are culled after ``cull_idle_timeout`` seconds idle;
 * the jupytext lab extension, which fails inside Voilà, is not loaded;
 * pages are rendered with the ``workbench`` template (``share/voila/templates/workbench``):
   Voilà's lab template without its render-blocking CDN stylesheets and with a watchdog that
-  re-requests a page that stalled before its widgets showed;
-* a closed page's kernel is shut down at once (:func:`give_page_its_xsrf_cookie`).
+  re-requests a page that stalled before its widgets showed.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -36,81 +43,39 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from tornado import web
-from traitlets import Integer
+from typing import Sequence
 
 from . import paths
 from .errors import WorkbenchError
-from .procs import descendants
+from .procs import descendants, die_with_parent
 
 #: The folder Voilà serves.
 DASHBOARDS = paths.NOTEBOOKS / "dashboards"
 #: Put on ``JUPYTER_PATH`` for the server: holds ``voila/templates/workbench`` (see its header).
 TEMPLATES = Path(__file__).parent / "share"
-#: The server's ``voila.py`` (:func:`give_page_its_xsrf_cookie`).
-VOILA_CONFIG = TEMPLATES / "voila_config"
 DEFAULT_PORT = 8866
 DEFAULT_HOST = "127.0.0.1"
 #: Kernels (open pages) at most; each holds 250-350 MB with the marts of the 1M-event sample, so
 #: 24 stay under 9 GB (size it to the machine's memory: --max-kernels).
 MAX_KERNELS = 24
-CULL_IDLE_TIMEOUT = 60
-CULL_INTERVAL = 20
-
-
-class BoundedKernelManager(AsyncMappingKernelManager):
-    """Voilà's kernel manager with a ceiling on live kernels.
-
-    Past ``max_kernels`` a new page gets HTTP 503 ("busy, try again in a moment") instead
-    of a kernel, so many viewers cannot exhaust the machine's memory.
-    """
-
-    max_kernels = Integer(MAX_KERNELS, config=True, help="Live kernels at most; more pages get HTTP 503.")
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._leaving: set[str] = set()  # kernels being shut down (culled): their memory is on its way out
-
-    async def shutdown_kernel(self, kernel_id, *args, **kwargs):  # noqa: D102
-        self._leaving.add(kernel_id)
-        try:
-            return await super().shutdown_kernel(kernel_id, *args, **kwargs)
-        finally:
-            self._leaving.discard(kernel_id)
-
-    async def start_kernel(self, *args, **kwargs):  # noqa: D102 - see the class docstring
-        live = len(set(self.list_kernel_ids()) - self._leaving)
-        if live >= self.max_kernels:
-            self.log.warning("dashboards: %d kernels live (max_kernels=%d): refusing a new page", live,
-                             self.max_kernels)
-            raise web.HTTPError(503, f"{live} dashboards are open, the limit is {self.max_kernels}",
-                                reason="Busy: too many dashboards are open, try again in a moment")
-        return await super().start_kernel(*args, **kwargs)
-
-
-def give_page_its_xsrf_cookie(handler, notebook=None, cwd=None):
-    """Voilà prelaunch hook: set the page's ``_xsrf`` cookie before the page is sent.
-
-    When a viewer closes a dashboard, Voilà's page posts ``voila/api/shutdown/<kernel>``
-    with the ``_xsrf`` cookie's value, but Voilà 0.5 never sets that cookie on a dashboard
-    page: the post gets HTTP 403 ("'_xsrf' argument missing from POST") and the closed page's
-    kernel (about 350 MB) lives on until the idle culler finds it. Reading the handler's
-    ``xsrf_token`` makes tornado set the cookie, so the shutdown is accepted at once.
-    Returns None: the notebook is used as it is.
-    """
-    handler.xsrf_token  # noqa: B018 - read for its side effect (tornado sets the cookie)
-    return None
+#: Seconds a kernel that never had a page (its page was abandoned while loading) may stay idle.
+CULL_IDLE_TIMEOUT = 30
+CULL_INTERVAL = 5
+#: Seconds between a page's last websocket closing (without the unload beacon) and its kernel's shutdown.
+DISCONNECT_GRACE = 5.0
+#: The environment variable that carries the token to the server process and sets it for ``serve``.
+TOKEN_ENV = "WORKBENCH_DASHBOARD_TOKEN"
 
 
 def voila_arguments(*, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, notebooks: str | os.PathLike = DASHBOARDS,
                     max_kernels: int = MAX_KERNELS, cull_idle_timeout: int = CULL_IDLE_TIMEOUT,
-                    cull_interval: int = CULL_INTERVAL, preheat: int = 0, base_url: str = "/") -> list[str]:
-    """Voilà's command-line arguments for the served configuration (after ``python -m voila``).
+                    cull_interval: int = CULL_INTERVAL, preheat: int = 0, base_url: str = "/",
+                    allowed_hosts: Sequence[str] = (), disconnect_grace: float = DISCONNECT_GRACE) -> list[str]:
+    """The server's command-line arguments (after ``python -m analytics_lib.voila_app``).
 
     Parameters
     ----------
@@ -120,20 +85,26 @@ def voila_arguments(*, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, noteb
     notebooks : path
         The folder of dashboards (Voilà lists it on its landing page).
     max_kernels : int
-        Live kernels at most (:class:`BoundedKernelManager`).
+        Live kernels at most; more pages get HTTP 503 "busy".
     cull_idle_timeout, cull_interval : int
-        Seconds: kernels without a page idle that long are shut down, checked that often.
+        Seconds: kernels that have no page and are idle that long are shut down, checked that often.
     preheat : int
         Pre-heated kernels per dashboard (0: none). Each renders its notebook before anyone asks
         and counts towards ``max_kernels``.
     base_url : str
         The path prefix when a reverse proxy serves the dashboards under a sub-path
         (``"/dashboards/"``).
+    allowed_hosts : sequence of str
+        ``Host`` names (or addresses) accepted besides loopback ones and ``host``; ``"*"``: any.
+    disconnect_grace : float
+        Seconds after a page's last websocket closed before its kernel is shut down.
 
     Examples
     --------
-    >>> args = voila_arguments(port=9000)
+    >>> args = voila_arguments(port=9000, allowed_hosts=["dash.example.org"])
     >>> "--port=9000" in args and "--Voila.ip=127.0.0.1" in args
+    True
+    >>> "--WorkbenchVoila.allowed_hosts=dash.example.org" in args
     True
     """
     if not 1 <= int(port) <= 65535:
@@ -146,21 +117,25 @@ def voila_arguments(*, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, noteb
     if not base_url.startswith("/"):
         raise WorkbenchError(f"base_url={base_url!r} must start with '/' (e.g. '/dashboards/')")
     base_url = base_url if base_url.endswith("/") else base_url + "/"
+    hosts = list(dict.fromkeys([*(h.strip() for h in allowed_hosts if h.strip()),
+                                *([host] if host not in ("", "0.0.0.0", "::") else [])]))
+    if any("/" in h or " " in h for h in hosts):
+        raise WorkbenchError(f"allowed hosts {hosts} must be host names or addresses (e.g. dash.example.org)")
     args = [
         str(notebooks), "--no-browser", f"--port={int(port)}", f"--Voila.ip={host}", "--Voila.port_retries=0",
         "--VoilaConfiguration.strip_sources=True", "--VoilaConfiguration.show_tracebacks=False",
         "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
-        "--VoilaConfiguration.multi_kernel_manager_class=analytics_lib.serve.BoundedKernelManager",
+        "--VoilaConfiguration.multi_kernel_manager_class=analytics_lib.voila_app.BoundedKernelManager",
         f"--BoundedKernelManager.max_kernels={int(max_kernels)}",
+        f"--BoundedKernelManager.disconnect_grace={float(disconnect_grace)}",
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
         f"--MappingKernelManager.cull_interval={int(cull_interval)}",
         "--VoilaConfiguration.classic_tree=True", "--theme=light", f"--Voila.base_url={base_url}",
         "--VoilaConfiguration.template=workbench",
+        *(f"--WorkbenchVoila.allowed_hosts={h}" for h in hosts),
     ]
-    if preheat:  # Voilà refuses a prelaunch hook with pre-heated kernels: closed pages wait for the culler
+    if preheat:  # Voilà refuses the XSRF prelaunch hook with pre-heated kernels: their pages rely on the grace
         args += ["--VoilaConfiguration.preheat_kernel=True", f"--VoilaConfiguration.default_pool_size={int(preheat)}"]
-    else:
-        args += [f"--Voila.config_file_paths={VOILA_CONFIG}"]
     return args
 
 
@@ -196,14 +171,17 @@ def _alive(pid: int) -> bool:
 
 @dataclass
 class DashboardServer:
-    """A running Voilà server (see :func:`start_server`); stop it with :meth:`stop` or ``with``.
+    """A running dashboard server (see :func:`start_server`); stop it with :meth:`stop` or ``with``.
 
     Attributes
     ----------
     process : subprocess.Popen
     host, port : str, int
     log_path : pathlib.Path
-        Voilà's output (server and kernel logs).
+        The server's output (server and kernel logs).
+    base_url : str
+    token : str
+        The access token ("" when the server has none).
     """
 
     process: subprocess.Popen
@@ -211,25 +189,35 @@ class DashboardServer:
     port: int
     log_path: Path
     base_url: str = "/"
+    token: str = field(default="", repr=False)
     _stopped: bool = field(default=False, repr=False)
 
     @property
-    def url(self) -> str:
-        """The landing page, e.g. ``http://127.0.0.1:8866/``."""
+    def address(self) -> str:
+        """The landing page without the token, e.g. ``http://127.0.0.1:8866/``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}{self.base_url}"
 
-    def dashboard_url(self, name: str) -> str:
-        """The page of one dashboard (``"workflow_overview"`` or ``"workflow_overview.ipynb"``)."""
+    @property
+    def url(self) -> str:
+        """The landing page with the token: opens with no extra step."""
+        return self._with_token(self.address)
+
+    def dashboard_url(self, name: str, **query: str) -> str:
+        """The page of one dashboard (``"workflow_overview"`` or ``"workflow_overview.ipynb"``), with the token."""
         stem = name[:-6] if name.endswith(".ipynb") else name
-        return f"{self.url}voila/render/{stem}.ipynb"
+        return self._with_token(f"{self.address}voila/render/{stem}.ipynb", **query)
+
+    def _with_token(self, url: str, **query: str) -> str:
+        params = {**({"token": self.token} if self.token else {}), **query}
+        return f"{url}?{urllib.parse.urlencode(params)}" if params else url
 
     def kernel_pids(self) -> list[int]:
         """Processes the server started that are still alive (its kernels)."""
         return [p for p in descendants(self.process.pid) if _alive(p)]
 
     def log(self) -> str:
-        """Voilà's output so far."""
+        """The server's output so far."""
         try:
             return self.log_path.read_text(errors="replace")
         except OSError:
@@ -250,7 +238,7 @@ class DashboardServer:
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                with _suppress():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         deadline = time.monotonic() + 5
@@ -259,7 +247,7 @@ class DashboardServer:
         killed = 0
         for p in procs:
             if _alive(p):
-                with _suppress():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(p, signal.SIGKILL)
                     killed += 1
         return killed
@@ -269,20 +257,14 @@ class DashboardServer:
 
         Returns 0 when it was stopped that way, else the status the server exited with.
         """
-        previous = signal.getsignal(signal.SIGTERM)
-
-        def _terminate(signum, frame):  # SIGTERM (systemd, docker stop) ends like Ctrl-C
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, _terminate)
         interrupted = False
         try:
-            while self.process.poll() is None:
-                time.sleep(0.5)
+            with sigterm_as_interrupt():
+                while self.process.poll() is None:
+                    time.sleep(0.5)
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            signal.signal(signal.SIGTERM, previous)
             self.stop()
         return 0 if interrupted else self.process.returncode
 
@@ -293,20 +275,42 @@ class DashboardServer:
         self.stop()
 
 
-class _suppress:
-    def __enter__(self):
-        return self
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Within the block, SIGTERM (systemd, ``docker stop``, ``kill``) raises KeyboardInterrupt like Ctrl-C.
 
-    def __exit__(self, typ, value, tb):
-        return typ is not None and issubclass(typ, (ProcessLookupError, PermissionError))
+    Enter it *before* announcing that a service is ready: a SIGTERM that arrives between the
+    announcement and the handler would otherwise kill the process without its cleanup. Only
+    the main thread can install handlers; elsewhere the block runs unchanged.
+
+    Examples
+    --------
+    >>> with sigterm_as_interrupt():
+    ...     pass
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _terminate(signum, frame):  # noqa: ANN001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def start_server(*, port: int | None = None, host: str = DEFAULT_HOST, notebooks: str | os.PathLike = DASHBOARDS,
                  env: dict[str, str] | None = None, max_kernels: int = MAX_KERNELS,
                  cull_idle_timeout: int = CULL_IDLE_TIMEOUT, cull_interval: int = CULL_INTERVAL, preheat: int = 0,
                  log_path: str | os.PathLike | None = None, timeout: float = 60.0,
-                 base_url: str = "/") -> DashboardServer:
-    """Start Voilà over the dashboards and wait until its landing page answers.
+                 base_url: str = "/", token: str | None = None, allowed_hosts: Sequence[str] = (),
+                 disconnect_grace: float = DISCONNECT_GRACE) -> DashboardServer:
+    """Start the dashboard server and wait until its landing page answers.
 
     Parameters
     ----------
@@ -317,12 +321,15 @@ def start_server(*, port: int | None = None, host: str = DEFAULT_HOST, notebooks
     env : dict, optional
         Extra environment for the server and its kernels (``WORKBENCH_DB``,
         ``WORKBENCH_REPORTS``, ``WORKBENCH_DASHBOARD_CACHE``...). ``MPLBACKEND=Agg`` is set.
-    max_kernels, cull_idle_timeout, cull_interval, preheat, base_url
+    max_kernels, cull_idle_timeout, cull_interval, preheat, base_url, allowed_hosts, disconnect_grace
         See :func:`voila_arguments`.
     log_path : path, optional
-        Where Voilà's output goes (default: a temporary file).
+        Where the server's output goes (default: a temporary file).
     timeout : float
         Seconds to wait for the landing page.
+    token : str, optional
+        The access token; default: a new random one. ``""``: none (only behind a reverse proxy
+        that authenticates). It reaches the server through its environment, not its command line.
 
     Returns
     -------
@@ -332,7 +339,7 @@ def start_server(*, port: int | None = None, host: str = DEFAULT_HOST, notebooks
     ------
     WorkbenchError
         When the server exits or does not answer in time (with the end of its log); it is
-        stopped first.
+        stopped first. Whatever interrupts the wait (Ctrl-C) stops it too.
 
     Examples
     --------
@@ -342,35 +349,45 @@ def start_server(*, port: int | None = None, host: str = DEFAULT_HOST, notebooks
     port = free_port(host) if port is None else int(port)
     args = voila_arguments(port=port, host=host, notebooks=notebooks, max_kernels=max_kernels,
                            cull_idle_timeout=cull_idle_timeout, cull_interval=cull_interval, preheat=preheat,
-                           base_url=base_url)
+                           base_url=base_url, allowed_hosts=allowed_hosts, disconnect_grace=disconnect_grace)
     base_url = next(a.split("=", 1)[1] for a in args if a.startswith("--Voila.base_url="))
+    token = secrets.token_urlsafe(24) if token is None else str(token)
     if log_path is None:
         fd, name = tempfile.mkstemp(prefix="voila-", suffix=".log")
         os.close(fd)
         log_path = name
     log_file = open(log_path, "ab")
-    full_env = {**os.environ, "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {})}
+    full_env = {**os.environ, "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1", **(env or {}),
+                TOKEN_ENV: token}
     full_env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(TEMPLATES), full_env.get("JUPYTER_PATH")]))
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "voila", *args], cwd=str(notebooks), env=full_env,
-                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "analytics_lib.voila_app", *args], cwd=str(notebooks),
+                                env=full_env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=die_with_parent)
     finally:
         log_file.close()
-    server = DashboardServer(proc, host, port, Path(log_path), base_url)
+    server = DashboardServer(proc, host, port, Path(log_path), base_url, token)
+    try:
+        _wait_until_serving(server, timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_until_serving(server: DashboardServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        if proc.poll() is not None:
-            server.stop()
-            raise WorkbenchError(f"Voilà exited with status {proc.returncode} before serving:\n{server.log()[-3000:]}")
+        if server.process.poll() is not None:
+            raise WorkbenchError(f"the dashboard server exited with status {server.process.returncode} before "
+                                 f"serving:\n{server.log()[-3000:]}")
         try:
             with urllib.request.urlopen(server.url, timeout=5) as r:
                 if r.status == 200:
-                    return server
+                    return
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             pass
         if time.monotonic() > deadline:
-            server.stop()
-            raise WorkbenchError(f"Voilà did not answer on {server.url} within {timeout:.0f} s:\n"
+            raise WorkbenchError(f"the dashboard server did not answer on {server.address} within {timeout:.0f} s:\n"
                                  f"{server.log()[-3000:]}")
         time.sleep(0.2)

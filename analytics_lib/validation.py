@@ -102,6 +102,34 @@ def _blank_text(text: pd.Series) -> np.ndarray:
     return (text.str.isspace() | (text.str.len() == 0)).fillna(False).to_numpy(dtype=bool)
 
 
+#: Text columns checked for NUL characters (a NUL elsewhere already fails its type or time check).
+_TEXT_COLUMNS = (S.EVENT_ID, S.USER_ID, S.EVENT_TYPE, S.SESSION_ID, S.TEAM, S.FEATURE, S.MODEL)
+
+
+def _has_nul(s: pd.Series) -> np.ndarray:
+    """Values holding a NUL character, vectorized (categories checked once; Arrow kernels when Arrow-backed)."""
+    none = np.zeros(len(s), dtype=bool)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        if not (cats.dtype == object or pd.api.types.is_string_dtype(cats.dtype)):
+            return none
+        bad = np.asarray(pd.Series(cats).astype(str).str.contains("\x00", regex=False), dtype=bool)
+        if not bad.any():
+            return none
+        codes = s.cat.codes.to_numpy()
+        return (codes >= 0) & bad[np.maximum(codes, 0)]
+    if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+        return none
+    if hasattr(s.array, "__arrow_array__"):
+        import pyarrow.compute as pc
+
+        hit = pc.match_substring(s.array.__arrow_array__(), "\x00")
+        if not pc.any(hit).as_py():
+            return none
+        return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return s.astype("str").str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+
+
 def _blank_categories(cats: pd.Index) -> np.ndarray:
     if not (cats.dtype == object or pd.api.types.is_string_dtype(cats.dtype)):
         return np.zeros(len(cats), dtype=bool)
@@ -271,7 +299,9 @@ def validate_events(df: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timest
     """Check events against the contract and split them into clean events and a quarantine.
 
     Each row is checked in this order and gets the first reason that applies
-    (see ``schema.REASONS``): a required value missing; ``ts`` unparsable; ``ts`` without
+    (see ``schema.REASONS``): a line the reader could not split (``@reader_error`` set by
+    :func:`~analytics_lib.io.load_events` for CSV files); a NUL character in a text column;
+    a required value missing; ``ts`` unparsable; ``ts`` without
     a time zone while other rows have one; ``ts`` more than ``future_tolerance`` after
     ``now``; a number or boolean column holding another type (``"fast"`` as latency,
     ``2.5`` tokens, ``"maybe"`` as success); a negative latency, token count, cost or
@@ -333,12 +363,12 @@ def validate_events(df: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timest
     code = np.zeros(n, dtype=np.int8)       # 0 = valid, else 1 + index into _REASON_CODES
     col = np.zeros(n, dtype=np.int8)        # 1 + index into S.COLUMNS of the culprit column
 
-    def flag(mask: np.ndarray, reason: str, column: str) -> None:
+    def flag(mask: np.ndarray, reason: str, column: str | None) -> None:
         if not mask.any():
             return
         hit = mask & (code == 0)
         code[hit] = _REASON_CODES.index(reason) + 1
-        col[hit] = S.COLUMNS.index(column) + 1
+        col[hit] = 0 if column is None else S.COLUMNS.index(column) + 1
 
     # Per-column work that needs no other column runs on two threads (Arrow and numpy release the
     # GIL) while this thread parses timestamps, numbers and booleans; flags are then applied in
@@ -349,6 +379,7 @@ def validate_events(df: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timest
                     if S.DTYPES[c] == "category" and c in df.columns}
         ids = df[S.EVENT_ID] if isinstance(df[S.EVENT_ID].dtype, pd.StringDtype) else df[S.EVENT_ID].astype("str")
         dup_job = pool.submit(_duplicates, ids)  # speculative: valid if every row passes the other checks
+        nul_jobs = {c: pool.submit(_has_nul, df[c]) for c in _TEXT_COLUMNS if c in df.columns}
 
         ts, unparsable, naive = _parse_ts(df[S.TS], naive_utc, ~df[S.TS].isna().to_numpy())
         ref = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
@@ -377,7 +408,12 @@ def validate_events(df: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timest
         blank = {c: job.result() for c, job in blank_jobs.items()}
         categoricals = {c: job.result() for c, job in cat_jobs.items()}
         dup_all = dup_job.result()
+        nul = {c: job.result() for c, job in nul_jobs.items()}
 
+    if S.READER_ERROR in df.columns:                      # 0. lines the reader could not split
+        flag(df[S.READER_ERROR].notna().to_numpy(), S.MALFORMED_ROW, None)
+    for c, mask in nul.items():                           # 0. NUL characters (corrupt or binary data)
+        flag(mask, S.NUL_CHARACTER, c)
     for c in S.REQUIRED:                                  # 1. required values present
         flag(blank[c], S.MISSING_REQUIRED, c)
     flag(unparsable, S.UNPARSABLE_TIMESTAMP, S.TS)       # 2-4. timestamps
@@ -471,7 +507,7 @@ def _typed_frame(df: pd.DataFrame, keep: np.ndarray, ts: pd.Series, numbers: dic
             v = pd.Series(pd.NA if dtype in ("Int64", "boolean") else np.nan, index=index, dtype=dtype)
         out[c] = v
     for c in df.columns:
-        if c not in S.DTYPES:
+        if c not in S.DTYPES and c not in (S.READER_ERROR, S.RAW_LINE):  # reader marks stay in the quarantine
             out[c] = take(df[c])
     clean = pd.DataFrame(out, copy=False)
     if not clean[S.TS].is_monotonic_increasing:

@@ -38,7 +38,6 @@ import json
 import logging
 import math
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -55,6 +54,7 @@ from . import paths
 from . import schema as S
 from .errors import WorkbenchError
 from .params import TimeWindow, check_granularity, time_window
+from .redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -696,12 +696,6 @@ def _read_tables(folder_or_run: Path | PublishedRun, names: Sequence[str]) -> di
     return out
 
 
-def _safe(source: str) -> str:
-    from .params import _safe_source
-
-    return redact(_safe_source(source))
-
-
 def _source_stamp(source: str) -> str:
     """A cheap fingerprint of the store: newest ``ts`` (and, in SQLite, the largest rowid), or a
     file's size and modification time. Changes when events are added."""
@@ -720,7 +714,7 @@ def _source_stamp(source: str) -> str:
                 rowid = conn.execute(sa.text("SELECT MAX(rowid) FROM events")).scalar() \
                     if engine.dialect.name == "sqlite" else None
             except sa.exc.SQLAlchemyError as exc:
-                raise WorkbenchError(f"cannot read the events table of {_safe(source)}: "
+                raise WorkbenchError(f"cannot read the events table of {redact(source)}: "
                                      f"{str(exc).splitlines()[0]}; load data with `workbench sample` or "
                                      "`workbench ingest`") from exc
     finally:
@@ -729,7 +723,7 @@ def _source_stamp(source: str) -> str:
 
 
 def _cache_dir(part: str, source: str, team: list[str] | None, cache: Path) -> Path:
-    key = hashlib.sha256(json.dumps([_safe(source), source, team or []]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([redact(source), source, team or []]).encode()).hexdigest()[:16]
     return cache / f"{part}-{key}"
 
 
@@ -753,7 +747,7 @@ def _run_covers(run: PublishedRun, source: str) -> bool:
     from .jobs import _absolute  # a job records its store as an absolute location
 
     def where(src: str) -> str:
-        return _safe(_absolute(src, Path.cwd()))
+        return redact(_absolute(src, Path.cwd()))
 
     return "source" not in p or where(p["source"] or paths.DEFAULT_DB_URL) == where(source)
 
@@ -784,21 +778,21 @@ def _load_part(part: str, source: str | None, *, team: str | list[str] | None, r
             if tables is not None:
                 built = pd.Timestamp(json.loads((target / "built.json").read_text())["built_at"])
                 return DashboardData(part, build(tables), f"No scheduled run has published these tables yet: "
-                                     f"computed from {_safe(src)}{scope} at {built:%Y-%m-%d %H:%M} UTC.")
+                                     f"computed from {redact(src)}{scope} at {built:%Y-%m-%d %H:%M} UTC.")
         from .io import load_events
 
-        _progress(progress, 0, 1, f"reading the events of {_safe(src)}{scope} (once; later viewers reuse it)")
+        _progress(progress, 0, 1, f"reading the events of {redact(src)}{scope} (once; later viewers reuse it)")
         loaded = load_events(src, team=teams)
         if loaded.events.empty:
-            raise WorkbenchError(f"{_safe(src)} has no events{scope}: load data with `workbench sample` or "
+            raise WorkbenchError(f"{redact(src)} has no events{scope}: load data with `workbench sample` or "
                                  "`workbench ingest`, or check the team")
-        tables = dashboard_tables(loaded.events, parts=[part], insights=insights, source=_safe(src), progress=progress)
+        tables = dashboard_tables(loaded.events, parts=[part], insights=insights, source=redact(src), progress=progress)
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent if folder.parent.exists() else None))
         try:
             for name, frame in tables.items():
                 frame.to_parquet(tmp / f"{name}.parquet", index=False)
             (tmp / "built.json").write_text(json.dumps({"built_at": str(pd.Timestamp.now(tz="UTC")),
-                                                         "source": _safe(src), "rows": len(loaded.events)}))
+                                                         "source": redact(src), "rows": len(loaded.events)}))
             folder.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 shutil.rmtree(target)
@@ -811,7 +805,7 @@ def _load_part(part: str, source: str | None, *, team: str | list[str] | None, r
                 shutil.rmtree(old, ignore_errors=True)
         value = build({n[len(_PREFIX):]: f for n, f in tables.items()})
         return DashboardData(part, value, f"No scheduled run has published these tables yet: computed from "
-                                          f"{_safe(src)}{scope} just now.")
+                                          f"{redact(src)}{scope} just now.")
 
 
 def load_overview_data(source: str | None = None, *, reports: str | os.PathLike | None = None,
@@ -917,11 +911,11 @@ def publish_dashboard_tables(source: str | None = None, output_dir: str | os.Pat
 
     src = _check_source(source)
     out = _check_output_dir(output_dir, "dashboards")
-    _progress(progress, 0, 1, f"reading the events of {_safe(src)}")
+    _progress(progress, 0, 1, f"reading the events of {redact(src)}")
     loaded = load_events(src)
     if loaded.events.empty:
-        raise WorkbenchError(f"{_safe(src)} has no events: load data with `workbench sample` or `workbench ingest`")
-    tables = dashboard_tables(loaded.events, insights=insights, source=_safe(src), progress=progress)
+        raise WorkbenchError(f"{redact(src)} has no events: load data with `workbench sample` or `workbench ingest`")
+    tables = dashboard_tables(loaded.events, insights=insights, source=redact(src), progress=progress)
     write_tables(tables, out)
     return pd.DataFrame({"table": list(tables), "rows": [len(t) for t in tables.values()],
                          "columns": [t.shape[1] for t in tables.values()]})
@@ -1601,7 +1595,7 @@ def _published_forecast(metric_agg: tuple[str, str], granularity: str, horizon: 
     first = after + pd.tseries.frequencies.to_offset(_FREQ[granularity])
     for run in published_runs(reports=reports, notebook="forecasting"):
         p = run.parameters
-        if _safe(p.get("source") or paths.DEFAULT_DB_URL) != source:
+        if redact(p.get("source") or paths.DEFAULT_DB_URL) != source:
             continue
         if (p.get("metric"), p.get("agg", "sum"), p.get("by"), p.get("team"), p.get("granularity", "D")) != \
                 (metric, agg, None, None, granularity) or int(p.get("horizon", 0)) < horizon:
@@ -1726,20 +1720,6 @@ def scenario_values(base: Mapping[str, Any], scenarios: Mapping[str, Mapping[str
 
 # ============================================================================================
 # 3. Components (ipywidgets)
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s/]+)@")
-
-
-def redact(text: str) -> str:
-    """Hide the password of any URL in a text (``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``).
-
-    Examples
-    --------
-    >>> redact("cannot read postgresql+psycopg://ana:s3cret@db:5432/x")
-    'cannot read postgresql+psycopg://ana:***@db:5432/x'
-    """
-    return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", str(text))
-
-
 #: The dashboards' style sheet (shown once per page by :class:`DashboardHeader`).
 STYLE = """
 <style>

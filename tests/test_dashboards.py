@@ -367,6 +367,79 @@ def test_kernels_are_bounded_and_idle_ones_culled(site, tmp_path):
     assert not [p for p in pids if _running(p)]
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # noqa: D102 - keep the 302 as the answer
+        return None
+
+
+def _get(url: str, host: str | None = None) -> tuple[int, str, str]:
+    """(status, Location, body) of a GET without following redirects."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    req = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        with opener.open(req, timeout=120) as r:
+            return r.status, r.headers.get("Location", ""), r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Location", ""), e.read().decode(errors="replace")
+
+
+def test_pages_need_the_token_and_a_local_host_name(site):
+    """Without the token a dashboard request gets the login page, and no kernel starts; a request
+    naming a foreign Host (DNS rebinding) is refused even with the token; the API is closed too."""
+    server = site.server
+    before = set(server.kernel_pids())
+    plain = f"{server.address}voila/render/roi_calculator.ipynb"
+    status, location, body = _get(plain)
+    assert status == 302 and "/login" in location, (status, location)
+    status, _, body = _get(f"{plain}?token=wrong-{server.token}")
+    assert status == 302 and "wb-tile" not in body
+    for path in ("api/kernels", "voila/api/contents/", "voila/render/workflow_overview.ipynb"):
+        status, location, _ = _get(server.address + path)
+        assert status in (302, 403), (path, status)
+    time.sleep(1)
+    assert set(server.kernel_pids()) == before  # nothing started for a refused page
+    # DNS rebinding: the browser sends the attacker's name in Host; the token does not help it
+    for host in ("attacker.example", f"attacker.example:{server.port}", "10.1.2.3", "127.0.0.1.nip.io"):
+        status, _, body = _get(server.url, host=host)
+        assert status == 403 and "Host" in body, (host, status)
+    for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}", f"[::1]:{server.port}"):
+        assert _get(server.url, host=host)[0] == 200, host
+
+
+def test_allowed_hosts_and_no_token(site, tmp_path):
+    """--allow-host adds a name (a reverse proxy's); --no-token serves without a token (behind a proxy)."""
+    with start_server(env=site.env, token="", allowed_hosts=["dash.example.org"], log_path=tmp_path / "v.log") as s:
+        assert s.token == "" and "token=" not in s.url
+        assert _get(s.address, host="dash.example.org")[0] == 200
+        assert _get(s.address, host="Dash.Example.org:443")[0] == 200
+        assert _get(s.address, host="other.example.org")[0] == 403
+
+
+def test_pages_abandoned_without_unload_give_their_kernels_back(browser, site, tmp_path):
+    """Pages that vanish without their unload beacon (crashed tab, dropped network): the kernel goes
+    back a few seconds after its websocket closed, so viewers never meet "busy" even with a small
+    ceiling, and the live kernels return to zero (Voilà alone waits for the idle culler, 60 s)."""
+    pages, ceiling = 7, 3
+    with start_server(env=site.env, max_kernels=ceiling, log_path=tmp_path / "v.log") as s:
+        busy, t0 = [], time.monotonic()
+        for i in range(pages):
+            context = browser.new_context()
+            page = context.new_page()
+            page.route("**/voila/api/shutdown/**", lambda route: route.abort())  # the unload beacon never arrives
+            response = page.goto(s.dashboard_url("roi_calculator"), wait_until="commit")
+            if response.status == 503:
+                busy.append(i)
+            else:
+                page.wait_for_selector('.wb-status[data-state="ok"]', timeout=LOAD_TIMEOUT_MS)
+            context.close()  # no unload handler runs
+        assert busy == [], f"pages {busy} got 'busy' ({pages} pages in {time.monotonic() - t0:.0f} s)"
+        deadline = time.monotonic() + 30
+        while s.kernel_pids() and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert s.kernel_pids() == [], "abandoned pages' kernels still live 30 s after the last page"
+        assert "has had no page for" in s.log()
+
+
 @pytest.mark.postgres
 def test_no_database_password_reaches_a_page(page, site, pg_url, tmp_path):
     """The store's URL carries a password: no page (landing, dashboards, messages) shows it."""
@@ -402,38 +475,111 @@ def test_no_database_password_reaches_a_page(page, site, pg_url, tmp_path):
         assert SECRET not in server.log()  # nor the server's log
 
 
-def test_cli_serve_stops_everything_on_sigterm(site, tmp_path):
-    """`workbench dashboards serve` in the foreground: SIGTERM stops Voilà and the kernels it started."""
+class _Cli:
+    """``workbench dashboards serve`` in a subprocess, its output read line by line in a thread."""
+
+    def __init__(self, site: Site, *args: str):
+        import subprocess
+        import sys
+        import threading
+
+        from analytics_lib.serve import free_port
+
+        self.port = free_port()
+        cli = Path(sys.executable).parent / "workbench"
+        env = {**os.environ, **site.env, "MPLBACKEND": "Agg"}
+        self.proc = subprocess.Popen([str(cli), "dashboards", "serve", "--port", str(self.port), "--no-build", *args],
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),
+                                        daemon=True)
+        self._reader.start()
+
+    def wait_for(self, text: str, timeout: float = 90) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [ln for ln in list(self.lines) if text in ln]
+            if found:
+                return found[0].strip()
+            assert self.proc.poll() is None, "".join(self.lines)
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not printed within {timeout} s:\n{''.join(self.lines)}")
+
+    def finish(self, timeout: float = 60) -> str:
+        self.proc.wait(timeout=timeout)
+        self._reader.join(10)
+        return "".join(self.lines)
+
+    def tree(self) -> list[int]:
+        from analytics_lib.procs import descendants
+
+        return descendants(self.proc.pid)
+
+    def close(self) -> None:
+        import signal
+
+        left = self.tree()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        for p in left:
+            if _running(p):
+                os.kill(p, signal.SIGKILL)
+
+
+def test_cli_serve_stops_everything_on_sigterm(site):
+    """`workbench dashboards serve` in the foreground: the printed URL opens as it is (token included),
+    and SIGTERM after it was printed stops Voilà and the kernels it started, with status 0."""
     import signal
-    import subprocess
-    import sys
 
-    from analytics_lib.procs import descendants
-    from analytics_lib.serve import free_port
-
-    port = free_port()
-    cli = Path(sys.executable).parent / "workbench"
-    env = {**os.environ, **site.env, "MPLBACKEND": "Agg"}
-    proc = subprocess.Popen([str(cli), "dashboards", "serve", "--port", str(port), "--no-build"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cli = _Cli(site)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/roi_calculator.ipynb",
-                                            timeout=120) as r:
-                    assert r.status == 200
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline and proc.poll() is None, "the server did not start"
-                time.sleep(0.3)
-        started = descendants(proc.pid)
+        url = cli.wait_for("/voila/render/roi_calculator.ipynb?token=")
+        with urllib.request.urlopen(url, timeout=120) as r:  # the printed link, as a user would click it
+            assert r.status == 200 and "roi_calculator" in r.read().decode()
+        started = cli.tree()
         assert len(started) >= 2  # Voilà and the page's kernel
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
-        assert proc.returncode == 0, out
-        assert f"dashboards on http://127.0.0.1:{port}/" in out
+        cli.proc.send_signal(signal.SIGTERM)
+        out = cli.finish()
+        assert cli.proc.returncode == 0, out
+        assert f"dashboards on http://127.0.0.1:{cli.port}/" in out
         assert not [p for p in started if _running(p)], "processes left behind"
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        cli.close()
+
+
+def test_cli_serve_stopped_while_starting_leaves_nothing(site):
+    """SIGTERM while the server is still starting (before anything was announced) stops it with
+    status 0; SIGKILL of the command takes its server down too (no Voilà parented to init)."""
+    import signal
+
+    from analytics_lib.procs import descendants
+
+    cli = _Cli(site)
+    try:
+        deadline = time.monotonic() + 60
+        while not cli.tree() and time.monotonic() < deadline:  # the server process exists, not yet serving
+            time.sleep(0.05)
+        started = cli.tree()
+        assert started and not any("dashboards on" in ln for ln in cli.lines)
+        cli.proc.send_signal(signal.SIGTERM)
+        out = cli.finish()
+        assert cli.proc.returncode == 0, out
+        assert "dashboards stopped" in out
+        time.sleep(0.5)
+        assert not [p for p in started if _running(p)], "processes left behind"
+    finally:
+        cli.close()
+    cli = _Cli(site)
+    try:
+        cli.wait_for("dashboards on")
+        server_pids = cli.tree()
+        cli.proc.send_signal(signal.SIGKILL)  # no handler runs: the server must notice its parent is gone
+        cli.finish()
+        deadline = time.monotonic() + 30
+        while [p for p in server_pids if _running(p)] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [p for p in server_pids if _running(p)], "the server outlived its command"
+        assert not descendants(cli.proc.pid)
+    finally:
+        cli.close()

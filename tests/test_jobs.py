@@ -591,6 +591,34 @@ def test_threads_of_one_process_share_nothing_but_the_lock(tmp_path):
     assert sorted(results) == ["ran", "refused"]
 
 
+def test_a_lock_taken_but_not_yet_recorded_refuses_with_a_message(tmp_path):
+    """A second runner arriving between the holder's flock and its record gets "already running", not KeyError."""
+    import fcntl
+
+    folder = tmp_path / ".locks"
+    folder.mkdir()
+    fd = os.open(folder / "t.lock", os.O_RDWR | os.O_CREAT)  # the holder: locked, nothing recorded yet
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(JobAlreadyRunning, match="already running .*not recorded itself yet"):
+            with job_lock("t", reports=tmp_path):
+                pass
+        # a record left by a former holder that is gone is not shown as the holder
+        (folder / "t.holder.json").write_text(json.dumps({"pid": 2 ** 22 + 7, "pid_start": "1", "host": os.uname()[1],
+                                                          "since": "2020-01-01 00:00:00 UTC"}))
+        with pytest.raises(JobAlreadyRunning, match="not recorded itself yet"):
+            with job_lock("t", reports=tmp_path):
+                pass
+    finally:
+        os.close(fd)
+    with job_lock("t", reports=tmp_path):  # released: taken, and the holder recorded
+        info = json.loads((folder / "t.holder.json").read_text())
+        assert info["pid"] == os.getpid()
+        with pytest.raises(JobAlreadyRunning, match=f"pid {os.getpid()} on "):
+            with job_lock("t", reports=tmp_path):
+                pass
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_the_ledger_works_in_postgresql(pg_url, tmp_path):
