@@ -607,13 +607,13 @@ class _SqlReader:
                  mapping: dict[str, str], window, teams, rows_per_partition: int):
         import sqlalchemy as sa
 
-        from .io import _source_name, _window_clauses, engine_for, parse_db_url
+        from .io import _source_name, _window_clauses, db_connect, engine_for, parse_db_url
 
         # the workers connect with the real URL (a scheduled run's notebook holds the redacted one)
         self.url, self.safe = parse_db_url(url).render_as_string(hide_password=False), _source_name(url)
         engine = engine_for(url)
         try:
-            with engine.connect() as conn:
+            with db_connect(engine, url) as conn:
                 dialect = engine.dialect.name
                 rowid = index_col is None and dialect == "sqlite"
                 if index_col is None and not rowid:

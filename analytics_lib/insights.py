@@ -34,6 +34,7 @@ from scipy import stats
 
 from .anomaly import _KPI_KINDS, detect_anomalies, drill_down, incident_table, score_threshold
 from .errors import WorkbenchError
+from .markup import md_escape
 from .workflow import SeverityThresholds, kpi_table, lifecycle_table
 
 __all__ = [
@@ -206,13 +207,17 @@ def insights_markdown(insights: Sequence[Insight], *, top: int | None = 10) -> s
     >>> print(insights_markdown([Insight("trend", "Events +3%/week", "Linear, p = 0.001.", "medium",
     ...                                  0.99, 0.5, "events", None, None, "Plan capacity.")]))
     1. **Events +3%/week** (trend, medium, confidence 99%). Linear, p = 0.001. *Recommendation:* Plan capacity.
+
+    Values from the data are shown literally (:func:`~analytics_lib.markup.md_escape`): a
+    segment called ``<b>x</b>`` is not bold.
     """
     shown = list(insights)[:top] if top else list(insights)
     if not shown:
         return ("No insight passed the thresholds: nothing unusual, no significant trend or correlation, "
                 "no threshold breached.")
-    return "\n".join(f"{i}. **{x.title}** ({x.kind.replace('_', ' ')}, {x.severity}, confidence {x.confidence:.0%}). "
-                     f"{x.description} *Recommendation:* {x.recommendation}" for i, x in enumerate(shown, start=1))
+    e = md_escape  # titles and descriptions name teams, features and models from the data
+    return "\n".join(f"{i}. **{e(x.title)}** ({x.kind.replace('_', ' ')}, {x.severity}, confidence {x.confidence:.0%}). "
+                     f"{e(x.description)} *Recommendation:* {e(x.recommendation)}" for i, x in enumerate(shown, start=1))
 
 
 # ============================================================================================

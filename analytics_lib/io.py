@@ -263,19 +263,32 @@ def parse_db_url(url: str) -> sa.engine.URL:
             "or postgresql+psycopg://user@host:5432/dbname") from None
 
 
-def engine_for(url: str) -> sa.Engine:
+def engine_for(url: str, *, create: bool = False) -> sa.Engine:
     """Create a SQLAlchemy engine, turning a bad URL or a missing driver into a WorkbenchError.
 
-    For SQLite files the parent folder is created, so ``sqlite:///data/new.db`` just works.
+    A SQLite file that does not exist is refused (a typo must not read as an empty store)
+    unless ``create`` is true, as for the writers, which also create its folder.
 
     Examples
     --------
     >>> engine_for("sqlite://").dialect.name
     'sqlite'
+    >>> engine_for("sqlite:////no/such/store.db")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    analytics_lib.errors.WorkbenchError: the SQLite file /no/such/store.db does not exist: check the path ...
     """
     parsed = parse_db_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not parsed.database.startswith("file:"):
+        path = Path(parsed.database)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise WorkbenchError(
+                f"the SQLite file {path.resolve()} does not exist: check the path (sqlite:///relative.db is relative "
+                "to the working directory, sqlite:////abs/path.db is absolute), or create it with `workbench sample` "
+                "or `workbench ingest`")
     try:
         return sa.create_engine(parsed)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
@@ -284,12 +297,44 @@ def engine_for(url: str) -> sa.Engine:
             "postgresql+psycopg://user@host/db, or install the driver for your database") from exc
 
 
+def db_connect(engine: sa.Engine, url: str) -> sa.Connection:
+    """``engine.connect()``, or a WorkbenchError in one line that says what to check.
+
+    Examples
+    --------
+    >>> db_connect(engine_for("sqlite://"), "sqlite://").closed
+    False
+    >>> db_connect(engine_for("postgresql+psycopg://ana:pw@127.0.0.1:9/x"), "postgresql+psycopg://ana:pw@127.0.0.1:9/x")
+    Traceback (most recent call last):
+    ...
+    analytics_lib.errors.WorkbenchError: cannot connect to postgresql+psycopg://ana:***@127.0.0.1:9/x: ...
+    """
+    try:
+        return engine.connect()
+    except sa.exc.SQLAlchemyError as exc:
+        raise WorkbenchError(f"cannot connect to {redact(url)}: {db_error(exc)}; check the host, port, database name "
+                             "and credentials (keep passwords in the environment, e.g. PGPASSWORD)") from None
+
+
+def db_error(exc: BaseException) -> str:
+    """A database error in one line: the driver's message, without SQLAlchemy's background link or credentials.
+
+    Examples
+    --------
+    >>> db_error(ValueError("could not connect    to postgresql://u:pw@h/d"))
+    'could not connect to postgresql://u:***@h/d'
+    """
+    inner = getattr(exc, "orig", None) or exc
+    text = " ".join(str(inner).split())
+    return redact(text.split(" (Background on this error")[0])[:400]
+
+
 def _read_sql(url: str, *, table: str, query: str | None, query_params: Mapping[str, Any] | None,
               mapping: dict[str, str], window: TimeWindow, teams: list[str] | None) -> pd.DataFrame:
     engine = engine_for(url)
     safe = _source_name(url)
     try:
-        with engine.connect() as conn:
+        with db_connect(engine, url) as conn:
             if query is not None:
                 params = dict(query_params or {})
                 probe = conn.execute(sa.text(f"SELECT * FROM ({query}) AS q LIMIT 0").bindparams(**params))
@@ -532,7 +577,8 @@ def write_events(result: ValidatedEvents, url: str, *, chunk_rows: int = 100_000
     >>> write_events(res, "sqlite:///data/workbench.db").inserted  # doctest: +SKIP
     1000
     """
-    engine = engine_for(url)
+    engine = engine_for(url, create=True)
+    db_connect(engine, url).close()  # an unreachable store: one line, before any work
     try:
         _meta.create_all(engine)
         ev = _events_for_sql(result.events, engine.dialect.name)
@@ -542,7 +588,7 @@ def write_events(result: ValidatedEvents, url: str, *, chunk_rows: int = 100_000
             qins = _insert_new(conn, QUARANTINE_TABLE, q, chunk_rows, False)
         return WriteResult(ins, len(ev) - ins, qins, len(q) - qins)
     except sa.exc.SQLAlchemyError as exc:
-        raise WorkbenchError(f"could not write to {_source_name(url)}: {str(exc).splitlines()[0]}") from exc
+        raise WorkbenchError(f"could not write to {_source_name(url)}: {db_error(exc)}") from None
     finally:
         engine.dispose()
 
@@ -635,7 +681,7 @@ def store_summary(url: str) -> pd.DataFrame:
     """
     engine = engine_for(url)
     try:
-        with engine.connect() as conn:
+        with db_connect(engine, url) as conn:
             names = set(sa.inspect(conn).get_table_names())
             if EVENTS_TABLE.name not in names:
                 raise WorkbenchError(f"{_source_name(url)} holds no events table yet: run `workbench sample` or `workbench ingest`")
@@ -661,7 +707,7 @@ def read_quarantine(url: str) -> pd.DataFrame:
     """
     engine = engine_for(url)
     try:
-        with engine.connect() as conn:
+        with db_connect(engine, url) as conn:
             df = pd.read_sql(sa.select(QUARANTINE_TABLE).order_by("source", "source_row"), conn)
     finally:
         engine.dispose()

@@ -58,6 +58,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import paths
 from .errors import WorkbenchError
+from .markup import md_escape, sanitize_html
 from .procs import descendants, die_with_parent
 from .redaction import SECRETS_ENV, redact, secret_references
 
@@ -785,16 +786,21 @@ def _absolute(value: str, base: Path) -> str:
 def _prepare(spec: JobSpec, variant: Variant, *, store: str, anchor: datetime) -> _Prepared:
     """Resolve relative dates (at ``anchor``) and paths, then run the spec's checks: all
     before any kernel starts."""
-    from .params import time_window
+    from .params import _check_source, time_window
 
     params = dict(variant.parameters)
     declared = spec.declared
+    where = f"{spec.path.name} (job {spec.name}" + (f", {variant.slug}" if variant.slug else "") + ")"
     if "source" in declared:
         params["source"] = _resolve_source(params.get("source", declared["source"].default), store)
+        if isinstance(params["source"], str):  # exists and holds events (a file type or a URL): before any kernel
+            try:
+                _check_source(params["source"], engine=str(params.get("engine") or "pandas"))
+            except WorkbenchError as exc:
+                raise WorkbenchError(f"{where}: {exc}") from None
     for name in ("start", "end", "cutoff"):  # relative dates resolve at the scheduled time
         if name in declared:
             params[name] = _resolve_date(params.get(name, declared[name].default), name, anchor)
-    where = f"{spec.path.name} (job {spec.name}" + (f", {variant.slug}" if variant.slug else "") + ")"
     window = None
     if "start" in declared and "end" in declared:
         try:
@@ -907,7 +913,7 @@ def input_fingerprint(source: str, *, window: Any = None, team: Sequence[str] | 
         return Fingerprint(str(p), None, None, None, h.hexdigest()[:16])
     import sqlalchemy as sa
 
-    from .io import engine_for
+    from .io import db_connect, engine_for
 
     engine = engine_for(source)
     try:
@@ -920,10 +926,11 @@ def input_fingerprint(source: str, *, window: Any = None, team: Sequence[str] | 
                 query = query.where(ts >= value if op == "ge" else ts < value)
         if team:
             query = query.where(tm.in_(list(team)))
+        conn = db_connect(engine, source)  # not reachable: a WorkbenchError, the attempt starts no kernel
         try:
-            with engine.connect() as conn:
+            with conn:
                 rows, lo, hi = conn.execute(query).one()
-        except sa.exc.SQLAlchemyError:
+        except sa.exc.SQLAlchemyError:  # reachable, no events table (yet): the notebook says what is missing
             return Fingerprint(redact(source), None, None, None, h.hexdigest()[:16])
     finally:
         engine.dispose()
@@ -986,9 +993,9 @@ def _ledger(store: str):
             return _LEDGERS[store]
         import sqlalchemy as sa
 
-        from .io import engine_for
+        from .io import db_connect, db_error, engine_for
 
-        engine = engine_for(store)
+        engine = engine_for(store, create=True)  # a new ledger may start in a new SQLite file
         if engine.dialect.name == "sqlite":
             @sa.event.listens_for(engine, "connect")
             def _pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -999,11 +1006,11 @@ def _ledger(store: str):
                 cur.close()
         meta = sa.MetaData()
         table = _ledger_table(meta)
+        db_connect(engine, store).close()  # unreachable: one line that says what to check
         try:
             meta.create_all(engine, checkfirst=True)
         except sa.exc.SQLAlchemyError as exc:
-            raise WorkbenchError(f"cannot create the run ledger in {redact(store)}: "
-                                 f"{str(exc).splitlines()[0]}") from exc
+            raise WorkbenchError(f"cannot create the run ledger in {redact(store)}: {db_error(exc)}") from None
         _LEDGERS[store] = (engine, table)
         return _LEDGERS[store]
 
@@ -1136,7 +1143,7 @@ def mark_interrupted_runs(store: str | None = None, *, reports: str | os.PathLik
             if run_dir is not None and (run_dir / "notebook.ipynb").is_file():
                 _add_banner(run_dir / "notebook.ipynb", f"This run was interrupted. {error}")
     if stale:
-        root = Path(reports) if reports is not None else paths.REPORTS
+        root = paths.reports_root(reports)
         for row in stale:
             notify = NotifySpec(command=os.environ.get("WORKBENCH_NOTIFY_COMMAND") or None)
             with contextlib.suppress(WorkbenchError, ValueError, KeyError, TypeError):
@@ -1176,7 +1183,7 @@ def job_lock(job: str, *, reports: str | os.PathLike | None = None) -> Iterator[
     ...         print(str(e).split(" (")[0])
     job 'demo' is already running
     """
-    root = Path(reports) if reports is not None else paths.REPORTS
+    root = paths.reports_root(reports)
     folder = root / ".locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{job}.lock"
@@ -1363,9 +1370,12 @@ class _Spares:
     def _spawn() -> subprocess.Popen:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.setdefault("MPLBACKEND", "Agg")
-        return subprocess.Popen([sys.executable, "-c", "from analytics_lib.jobs import _child_main; _child_main()"],
-                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, env=env, cwd=str(paths.ROOT), text=True)
+        early = tempfile.TemporaryFile()  # what it prints before it has a run log (import errors, crashes)
+        proc = subprocess.Popen([sys.executable, "-c", "from analytics_lib.jobs import _child_main; _child_main()"],
+                                stdin=subprocess.PIPE, stdout=early, stderr=early, start_new_session=True, env=env,
+                                cwd=str(paths.ROOT), text=True)
+        proc.early_output = early
+        return proc
 
     def take(self) -> subprocess.Popen:
         with self._lock:
@@ -1408,7 +1418,10 @@ def _export_html(notebook: Path, target: Path, header: list, duration_s: float) 
                 continue
         cells.append(cell)
     nb.cells = cells
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    # every Markdown cell and HTML/Markdown output passes the report sanitizer (names from the data
+    # can hold markup: a team called <img onerror=...> must not run in a stakeholder's browser)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            sanitize_html=True, filters={"clean_html": sanitize_html})
     body, _ = exporter.from_notebook_node(nb)
     tmp = target.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
@@ -1416,7 +1429,7 @@ def _export_html(notebook: Path, target: Path, header: list, duration_s: float) 
 
 
 def _md(value: Any) -> str:
-    return html.escape(str(value)).replace("|", "&#124;").replace("\n", " ")
+    return md_escape(redact(str(value))).replace("\n", " ")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1640,7 +1653,8 @@ def _publish_tables(spec: JobSpec, run_dir: Path, info: Mapping[str, Any]) -> li
         tmp = run_dir / ".tables.xlsx.tmp"
         about = pd.DataFrame([(k, json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v))
                               for k, v in info.items()], columns=["item", "value"])
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+        book = _stdio.BytesIO()  # built in memory: a full disk fails one plain write, not a half-zipped file
+        with pd.ExcelWriter(book, engine="openpyxl") as xl:
             about.to_excel(xl, sheet_name="run", index=False)
             used = {"run"}
             for name, frame in frames.items():
@@ -1650,6 +1664,12 @@ def _publish_tables(spec: JobSpec, run_dir: Path, info: Mapping[str, Any]) -> li
                                            f"tables/{name}.csv"]}).to_excel(xl, sheet_name=sheet, index=False)
                     continue
                 _excel_safe(frame).to_excel(xl, sheet_name=sheet, index=False)
+        try:
+            tmp.write_bytes(book.getvalue())
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         os.replace(tmp, target)
         written.append(target)
     if "marts" in spec.outputs:
@@ -1771,6 +1791,13 @@ def _record_start(run: _Run, attempt: int, started: datetime, fp: Fingerprint | 
         "pid_start": _proc_start(os.getpid()), "spec": json.dumps(_jsonable(spec.summary()))})
 
 
+def _log(run_dir: Path, text: str) -> None:
+    """Append a line to the run's log; a full or read-only disk is reported elsewhere, not here."""
+    with contextlib.suppress(OSError):
+        with open(run_dir / "run.log", "a", encoding="utf-8") as log:
+            log.write(redact(text) + "\n")
+
+
 def _attempt(run: _Run, attempt: int, parallel: int) -> tuple[str, str | None, list[Path]]:
     """One attempt: ledger row, papermill child under the watchdog, publish on success."""
     spec, run_dir = run.spec, run.run_dir
@@ -1778,20 +1805,30 @@ def _attempt(run: _Run, attempt: int, parallel: int) -> tuple[str, str | None, l
         proc = run.spares.take()  # imports papermill while the fingerprint and the ledger row are made
         try:
             started = _utcnow()
-            fp = input_fingerprint(run.prepared.source, window=run.prepared.window, team=run.prepared.team) \
-                if run.prepared.source else None
+            unreadable = None
+            try:
+                fp = input_fingerprint(run.prepared.source, window=run.prepared.window, team=run.prepared.team) \
+                    if run.prepared.source else None
+            except WorkbenchError as exc:  # the source cannot be reached: no kernel for this attempt
+                fp, unreadable = None, str(exc)
             row_id = _record_start(run, attempt, started, fp)
         except BaseException:
             _kill_tree(proc, 1.0)
             raise
-        w = run.prepared.window
         notebook = run_dir / "notebook.ipynb"
+        if unreadable is not None:
+            _kill_tree(proc, 1.0)
+            _close_early_output(proc)
+            _log(run_dir, f"--- {_clock()} attempt {attempt}: the source could not be read: {unreadable}")
+            return _finish(run, attempt, row_id, started, fp, "failed",
+                           f"the source could not be read, no kernel was started: {unreadable}")
         if attempt > 1:  # keep the failed attempt's evidence next to the new one
             keep = run_dir / f"attempt-{attempt - 1}"
-            keep.mkdir(exist_ok=True)
-            for name in ("notebook.ipynb", "tables"):
-                if (run_dir / name).exists():
-                    os.replace(run_dir / name, keep / name)
+            with contextlib.suppress(OSError):
+                keep.mkdir(exist_ok=True)
+                for name in ("notebook.ipynb", "tables"):
+                    if (run_dir / name).exists():
+                        os.replace(run_dir / name, keep / name)
         # the notebook gets redacted values; its kernel finds the real ones in its environment
         task = {"input": str(spec.notebook), "output": str(notebook), "parameters": redact(run.prepared.parameters),
                 "env": {SECRETS_ENV: json.dumps(secret_references(run.prepared.parameters))},
@@ -1800,8 +1837,7 @@ def _attempt(run: _Run, attempt: int, parallel: int) -> tuple[str, str | None, l
                 "html": str(run_dir / "report.html") if "html" in spec.outputs else None,
                 "header": _header(run, fp, started, attempt), "result": str(run_dir / f".result-{attempt}.json"),
                 "log": str(run_dir / "run.log")}
-        with open(run_dir / "run.log", "a", encoding="utf-8") as log:
-            log.write(f"--- {_clock()} attempt {attempt} started (run {run.run_id}, UTC times)\n")
+        _log(run_dir, f"--- {_clock()} attempt {attempt} started (run {run.run_id}, UTC times)")
         try:
             proc.stdin.write(json.dumps(task, default=str))
             proc.stdin.close()
@@ -1832,65 +1868,102 @@ def _attempt(run: _Run, attempt: int, parallel: int) -> tuple[str, str | None, l
             _kill_tree(proc, KILL_GRACE_S)
             error = (f"interrupted: the runner was stopped ({type(exc).__name__}) {_cell_in_progress(notebook)}; "
                      "the partial notebook is kept")
-            _add_banner(notebook, f"Run {run.run_id} attempt {attempt} interrupted: {error}")
+            with contextlib.suppress(OSError):
+                _add_banner(notebook, f"Run {run.run_id} attempt {attempt} interrupted: {error}")
             _ledger_update(run.store, row_id, status="interrupted", ended_at=_utcnow(), error=error)
             raise
-        result = json.loads(result_path.read_text()) if result_path.is_file() else {}
-        if not result:
-            with open(run_dir / "run.log", "a", encoding="utf-8") as log:
-                log.write(f"--- {_clock()} attempt {attempt}: the papermill child ended without a result "
-                          f"(exit status {proc.returncode})\n")
-        with contextlib.suppress(FileNotFoundError):
+        result = {}
+        with contextlib.suppress(OSError, ValueError):
+            result = json.loads(result_path.read_text()) if result_path.is_file() else {}
             result_path.unlink()
-        ended = _utcnow()
+        if not result:
+            _log(run_dir, f"--- {_clock()} attempt {attempt}: the papermill child ended without a result "
+                          f"(exit status {proc.returncode})" + _early_output(proc))
         if timed_out:
             status = "timed_out"
         elif stopped:
             status = "interrupted"
         else:
             status = result.get("status", "failed")
-        error, written = None, []
-        if status == "succeeded":
-            info = {"job": spec.name, "variant": run.variant.slug, "run_id": run.run_id, "attempt": attempt,
-                    "trigger": run.trigger, "scheduled_at": run.scheduled_at, "started_at": started,
-                    "finished_at": ended, "parameters": redact(run.prepared.parameters),
-                    "window": _window_text(w), "fingerprint": None if fp is None else fp.text(),
-                    "version": _version(), "notebook": str(spec.notebook)}
-            t1 = time.monotonic()
-            try:
-                written = _publish_tables(spec, run_dir, info)
-            except Exception as exc:  # a broken table is a failed run, and latest does not move
-                status, error = "failed", f"publishing failed: {type(exc).__name__}: {exc}"
-            with open(run_dir / "run.log", "a", encoding="utf-8") as log:
-                log.write(f"--- {_clock()} tables published in {time.monotonic() - t1:.1f} s"
-                          + (f": {error}" if error else "") + "\n")
-        elif stopped:
+        error = None
+        if stopped:
             error = (f"interrupted: the runner was stopped {_cell_in_progress(notebook)}; the partial notebook "
                      "is kept")
-        else:
+        elif status != "succeeded":
             error = _error_summary(result, notebook, timed_out_by_runner=timed_out, timeout_s=spec.timeout_s,
                                    returncode=proc.returncode)
-        if error and notebook.is_file():
-            _add_banner(notebook, f"Run {run.run_id} attempt {attempt} {status.replace('_', ' ')}: {error}")
-        outputs = [p for p in [notebook, run_dir / "report.html", *written] if p.exists()]
-        run.attempts.append({"attempt": attempt, "status": status, "started_at": started, "ended_at": ended,
-                             "error": error})
-        manifest = {"job": spec.name, "variant": run.variant.slug, "run_id": run.run_id, "status": status,
-                    "trigger": run.trigger, "scheduled_at": run.scheduled_at,
-                    "parameters": run.prepared.parameters, "window": _window_text(w),
-                    "fingerprint": None if fp is None else {"rows": fp.rows, "min_ts": fp.min_ts,
-                                                             "max_ts": fp.max_ts, "digest": fp.digest},
-                    "version": _version(), "notebook": str(spec.notebook), "attempts": run.attempts,
-                    "outputs": [str(p.relative_to(run_dir)) for p in outputs]}
-        _write_json(run_dir / "run.json", manifest)
+        _close_early_output(proc)
         if proc.poll() is None:  # its result is in: it only has to exit (reaped, or killed, meanwhile)
             threading.Thread(target=_reap, args=(proc,), daemon=True).start()
+        return _finish(run, attempt, row_id, started, fp, status, error)
+
+
+def _early_output(proc: subprocess.Popen) -> str:
+    """What the papermill child printed before it had a run log (an import error, a crash), for the log."""
+    f = getattr(proc, "early_output", None)
+    if f is None:
+        return ""
+    with contextlib.suppress(OSError, ValueError):
+        f.seek(0)
+        text = f.read().decode("utf-8", "replace").strip()
+        if text:
+            return ":\n" + text[-4000:]
+    return ""
+
+
+def _close_early_output(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(Exception):
+        proc.early_output.close()
+
+
+def _finish(run: _Run, attempt: int, row_id: int, started: datetime, fp: Fingerprint | None, status: str,
+            error: str | None) -> tuple[str, str | None, list[Path]]:
+    """Publish a succeeded attempt and record any attempt: tables, ``run.json``, ``latest``, the ledger.
+
+    Whatever the disk does (full, read-only, permission denied), the ledger row ends with a
+    status and the reason, and ``latest`` moves only when everything was written.
+    """
+    spec, run_dir, w = run.spec, run.run_dir, run.prepared.window
+    notebook = run_dir / "notebook.ipynb"
+    ended = _utcnow()
+    written: list[Path] = []
+    if status == "succeeded":
+        info = {"job": spec.name, "variant": run.variant.slug, "run_id": run.run_id, "attempt": attempt,
+                "trigger": run.trigger, "scheduled_at": run.scheduled_at, "started_at": started,
+                "finished_at": ended, "parameters": redact(run.prepared.parameters),
+                "window": _window_text(w), "fingerprint": None if fp is None else fp.text(),
+                "version": _version(), "notebook": str(spec.notebook)}
+        t1 = time.monotonic()
+        try:
+            written = _publish_tables(spec, run_dir, info)
+        except Exception as exc:  # a broken table or a full disk is a failed run, and latest does not move
+            status, error = "failed", f"publishing failed: {type(exc).__name__}: {exc}"
+        _log(run_dir, f"--- {_clock()} tables published in {time.monotonic() - t1:.1f} s" + (f": {error}" if error else ""))
+    if error and notebook.is_file():
+        with contextlib.suppress(OSError):
+            _add_banner(notebook, f"Run {run.run_id} attempt {attempt} {status.replace('_', ' ')}: {error}")
+    outputs = [p for p in [notebook, run_dir / "report.html", *written] if p.exists()]
+    run.attempts.append({"attempt": attempt, "status": status, "started_at": started, "ended_at": ended,
+                         "error": error})
+    manifest = {"job": spec.name, "variant": run.variant.slug, "run_id": run.run_id, "status": status,
+                "trigger": run.trigger, "scheduled_at": run.scheduled_at,
+                "parameters": run.prepared.parameters, "window": _window_text(w),
+                "fingerprint": None if fp is None else {"rows": fp.rows, "min_ts": fp.min_ts,
+                                                         "max_ts": fp.max_ts, "digest": fp.digest},
+                "version": _version(), "notebook": str(spec.notebook), "attempts": run.attempts,
+                "outputs": [str(p.relative_to(run_dir)) for p in outputs]}
+    try:
+        _write_json(run_dir / "run.json", manifest)
         if status == "succeeded":
             _switch_latest(run_dir)
-        _ledger_update(run.store, row_id, status=status, ended_at=ended,
-                       duration_s=(ended - started).total_seconds(), error=error,
-                       outputs=json.dumps([str(p) for p in outputs]))
-        return status, error, outputs
+    except OSError as exc:
+        if status == "succeeded":  # not published: latest stays on the last good run
+            status, error = "failed", f"publishing failed: {type(exc).__name__}: {exc}"
+            run.attempts[-1].update(status=status, error=error)
+    _ledger_update(run.store, row_id, status=status, ended_at=ended,
+                   duration_s=(ended - started).total_seconds(), error=error,
+                   outputs=json.dumps([str(p) for p in outputs]))
+    return status, error, outputs
 
 
 def _run_variant(spec: JobSpec, variant: Variant, prepared: _Prepared, *, store: str, root: Path, trigger: str,
@@ -1898,7 +1971,6 @@ def _run_variant(spec: JobSpec, variant: Variant, prepared: _Prepared, *, store:
     started = _utcnow()
     run_id = _new_run_id(started)
     run_dir = _job_dir(root, spec.name, variant.slug) / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
     params = dict(prepared.parameters)
     if "output_dir" in spec.declared:
         params["output_dir"] = str(run_dir / "tables")
@@ -1906,17 +1978,24 @@ def _run_variant(spec: JobSpec, variant: Variant, prepared: _Prepared, *, store:
                root, stop, spares)
     status, error, outputs = "failed", None, []
     attempt = 0
-    for attempt in range(1, spec.retries + 2):
-        if attempt > 1:
-            delay = spec.retry_delay_s * 2 ** (attempt - 2)
-            if stop.wait(delay):
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:  # no room, read-only or not ours: recorded and notified, like any failed run
+        attempt, error = 1, f"the run folder {run_dir} could not be created: {type(exc).__name__}: {exc}"
+        row_id = _record_start(run, attempt, started, None)
+        _ledger_update(store, row_id, status="failed", ended_at=_utcnow(), error=error)
+    else:
+        for attempt in range(1, spec.retries + 2):
+            if attempt > 1:
+                delay = spec.retry_delay_s * 2 ** (attempt - 2)
+                if stop.wait(delay):
+                    break
+            try:
+                status, error, outputs = _attempt(run, attempt, parallel)
+            except _Stopped:
                 break
-        try:
-            status, error, outputs = _attempt(run, attempt, parallel)
-        except _Stopped:
-            break
-        if status in ("succeeded", "interrupted"):
-            break
+            if status in ("succeeded", "interrupted"):
+                break
     result = RunResult(job=spec.name, variant=variant.slug, run_id=run_id, status=status, attempts=attempt,
                        run_dir=run_dir, report=(run_dir / "report.html") if status == "succeeded"
                        and (run_dir / "report.html").is_file() else None, error=error, started_at=started,
@@ -1928,7 +2007,10 @@ def _run_variant(spec: JobSpec, variant: Variant, prepared: _Prepared, *, store:
             "error": error, "run_dir": str(run_dir), "started_at": started, "ended_at": result.ended_at,
             "parameters": json.dumps(_jsonable(params)),
             "outputs": json.dumps([str(p) for p in outputs])}), root)
-    write_index(store, reports=root)
+    try:
+        write_index(store, reports=root)
+    except OSError as exc:
+        print(f"reports index not written: {exc}", file=sys.stderr)
     return result
 
 
@@ -1986,7 +2068,7 @@ def run_job(spec: JobSpec, *, overrides: Mapping[str, Any] | None = None, varian
     ('succeeded', PosixPath('.../reports/daily-workflow/20251122T060000Z-1a2b3c/report.html'))
     """
     store = store or paths.DEFAULT_DB_URL
-    root = Path(reports) if reports is not None else paths.REPORTS
+    root = paths.reports_root(reports)
     anchor = scheduled_at or now or _utcnow()
     chosen = job_variants(spec, overrides)
     if variants is not None:
@@ -2131,7 +2213,7 @@ def run_due_jobs(specs: Sequence[JobSpec], *, store: str | None = None, reports:
     store = store or paths.DEFAULT_DB_URL
     now = now or _utcnow()
     stop = stop or threading.Event()
-    root = Path(reports) if reports is not None else paths.REPORTS
+    root = paths.reports_root(reports)
     mark_interrupted_runs(store, reports=root)
     if everything:
         plan = [(s, None, None) for s in specs if s.enabled]
@@ -2238,7 +2320,7 @@ def write_index(store: str | None = None, *, reports: str | os.PathLike | None =
     'index.html'
     """
     store = store or paths.DEFAULT_DB_URL
-    root = Path(reports) if reports is not None else paths.REPORTS
+    root = paths.reports_root(reports)
     root.mkdir(parents=True, exist_ok=True)
     rows = [r for r in _ledger_rows(store) if _under(r["run_dir"], root)]  # this folder's runs only
     runs: dict[tuple[str, str], dict[str, list]] = {}
@@ -2326,7 +2408,7 @@ def prune_runs(*, keep: int, store: str | None = None, reports: str | os.PathLik
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise WorkbenchError(f"keep={keep!r} must be a whole number of runs, at least 1")
     store = store or paths.DEFAULT_DB_URL
-    root = Path(reports) if reports is not None else paths.REPORTS
+    root = paths.reports_root(reports)
     rows = [r for r in _ledger_rows(store, job=job) if _under(r["run_dir"], root)]
     by_job: dict[str, dict[tuple[str, str], list]] = {}
     for r in rows:
@@ -2483,7 +2565,7 @@ def job_scheduler(specs: Sequence[JobSpec], *, store: str | None = None, reports
         except WorkbenchError as exc:
             results = [RunResult(job=spec.name, variant="", run_id="", status="failed", error=str(exc))]
             _notify(spec.notify, {"job": spec.name, "status": "failed", "error": str(exc)},
-                    Path(reports) if reports is not None else paths.REPORTS)
+                    paths.reports_root(reports))
         for r in results:
             if on_result is not None:
                 on_result(r)

@@ -524,6 +524,13 @@ def _check_source(source: object, *, engine: str = "pandas") -> str:
         raise WorkbenchError(
             f"source={source!r}: {path.resolve()} does not exist; give a CSV or Parquet path, a database URL, "
             "or None for the workbench store")
+    suffixes = "".join(path.suffixes).lower()
+    data = (next(path.rglob("*.parquet"), None) is not None) if path.is_dir() \
+        else suffixes.endswith((".csv", ".csv.gz", ".tsv", ".txt", ".parquet", ".pq"))
+    if not data:
+        raise WorkbenchError(
+            f"source={source!r} is not an events source: give a .csv, .csv.gz or .parquet file, a folder of "
+            "Parquet files, or a database URL such as sqlite:///data/workbench.db")
     return str(path)
 
 

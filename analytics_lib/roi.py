@@ -46,6 +46,7 @@ from . import schema as S
 from .errors import WorkbenchError
 from .params import (_check_output_dir, _check_source, _check_team, check_granularity, time_window,
                      TimeWindow)
+from .redaction import redact
 from .workflow import ACCEPT_TYPES, period_start, session_table
 
 __all__ = [

@@ -74,9 +74,11 @@ class _HostChecked:
         if not host_allowed(self.request.host, allowed):
             self.log.warning("dashboards: refused a request for Host %r (allowed: loopback, %s)",
                              self.request.host, ", ".join(allowed) or "nothing else")
-            raise web.HTTPError(403, f"Host {self.request.host!r} is not served here",
-                                reason="Forbidden: this Host is not served here (workbench dashboards serve "
-                                       "--allow-host NAME)")
+            self.set_status(403, "Forbidden: this Host is not served here")
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish(f"403: the Host {self.request.host!r} is not served here. If it is this server's name, start "
+                        "it with `workbench dashboards serve --allow-host NAME`.\n")
+            return None
         return super().prepare(*args, **kwargs)
 
 

@@ -99,15 +99,14 @@ KPI_FORMATS: dict[str, tuple[str, str, bool | None]] = {
 # ============================================================================================
 # 1. Data: where published tables live, and the dashboard marts
 def reports_root() -> Path:
-    """The folder scheduled runs publish into: ``$WORKBENCH_REPORTS`` or ``reports/``.
+    """The folder scheduled runs publish into: ``$WORKBENCH_REPORTS`` or ``reports/`` (absolute).
 
     Examples
     --------
-    >>> reports_root().name in ("reports", Path(os.environ.get("WORKBENCH_REPORTS", "reports")).name)
+    >>> reports_root() == paths.reports_root()
     True
     """
-    env = os.environ.get(REPORTS_ENV, "").strip()
-    return Path(env).expanduser() if env else paths.REPORTS
+    return paths.reports_root()
 
 
 def cache_root() -> Path:
@@ -699,7 +698,7 @@ def _read_tables(folder_or_run: Path | PublishedRun, names: Sequence[str]) -> di
 def _source_stamp(source: str) -> str:
     """A cheap fingerprint of the store: newest ``ts`` (and, in SQLite, the largest rowid), or a
     file's size and modification time. Changes when events are added."""
-    from .io import engine_for, is_sql_url
+    from .io import db_connect, engine_for, is_sql_url
 
     if not is_sql_url(source):
         st = Path(source).stat()
@@ -708,7 +707,7 @@ def _source_stamp(source: str) -> str:
 
     engine = engine_for(source)
     try:
-        with engine.connect() as conn:
+        with db_connect(engine, source) as conn:
             try:
                 newest = conn.execute(sa.text("SELECT MAX(ts) FROM events")).scalar()
                 rowid = conn.execute(sa.text("SELECT MAX(rowid) FROM events")).scalar() \

@@ -20,12 +20,19 @@ Playwright with the headless flags of NOTES-platform. Nothing is ever retried.
   page's navigation to its first KPI; all must be under 10 s. The pages are then dropped
   without their unload handler (a laptop lid closing) and the live kernels are counted until
   they are back to the floor (the preheated pool), which must take under 2 minutes.
+* **Abandoned pages** (``--abandon`` pages of the first dashboard, ``--abandon-batch`` at a time, as
+  fast as the machine renders them): each page is left without its unload beacon (the shutdown
+  request is blocked, then its browser context is closed, as a crashed tab or a dropped network),
+  so only the server's reclaim of disconnected kernels gives the memory back. Counted: pages that
+  got "busy" (HTTP 503; must be 0), the seconds the pages took, and the seconds from the last one
+  until the live kernels are back to the floor (must be under 30 s).
 * Kernels: ``max_live_kernels`` (the most seen at once) and ``peak_rss_mb`` (the largest
   resident memory of the server and its kernels together), sampled every 0.5 s.
 
 The JSON line holds ``loads``, ``hangs``, ``never``, ``max_live_kernels``, ``peak_rss_mb``,
 ``viewers_first_content_max_s``, ``viewers_late`` and ``kernels_floor_s`` (None when the floor
-was not reached in the 2 minutes), per-dashboard figures and the median first-content time.
+was not reached in the 2 minutes), ``abandoned_pages``, ``abandoned_busy``, ``abandoned_seconds``,
+``abandoned_floor_s``, per-dashboard figures and the median first-content time.
 """
 from __future__ import annotations
 
@@ -197,6 +204,41 @@ def viewers(browser, server, name: str, n: int, watch: KernelWatch, floor: int, 
             None if floor_s is None or floor_s > FLOOR_S else round(floor_s, 1)}
 
 
+def abandon(browser, server, name: str, n: int, batch: int, watch: KernelWatch, floor: int) -> dict:
+    """n pages opened ``batch`` at a time and left without their unload beacon; then the kernels' way back."""
+    busy, shown, t0 = 0, 0, time.monotonic()
+    for start in range(0, n, batch):
+        contexts = [browser.new_context(viewport={"width": 1300, "height": 1000})
+                    for _ in range(min(batch, n - start))]
+        pages = [c.new_page() for c in contexts]
+        statuses = []
+        for page in pages:  # the beacon never arrives; then the tab vanishes
+            page.route("**/voila/api/shutdown/**", lambda route: route.abort())
+            statuses.append(page.goto(server.dashboard_url(name), wait_until="commit").status)
+        for page, status in zip(pages, statuses):
+            if status == 503:
+                busy += 1
+                continue
+            try:
+                page.wait_for_selector(READY, timeout=NEVER_S * 1000)
+                shown += 1
+            except Exception:  # noqa: BLE001 - counted as not shown
+                pass
+        for c in contexts:
+            c.close()
+        if (start + batch) % 20 < batch:
+            print(f"abandoned {start + len(pages)} pages, {busy} busy, {watch.sample()[0]} kernels live", flush=True)
+    seconds = time.monotonic() - t0
+    t_left, floor_s = time.monotonic(), None
+    while time.monotonic() - t_left < FLOOR_S:
+        if watch.sample()[0] <= floor:
+            floor_s = time.monotonic() - t_left
+            break
+        time.sleep(0.5)
+    return {"pages": n, "batch": batch, "busy": busy, "shown": shown, "seconds": round(seconds, 1),
+            "floor_s": None if floor_s is None else round(floor_s, 1)}
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--loads", type=int, default=200, help="page loads per dashboard")
@@ -205,6 +247,8 @@ def main() -> None:
     p.add_argument("--preheat", type=int, default=0, help="as `workbench dashboards serve --preheat`")
     p.add_argument("--viewers-wait", type=float, default=180.0,
                    help="seconds the viewers' pages are given to show their first KPI (late beyond 10 s)")
+    p.add_argument("--abandon", type=int, default=100, help="pages left without their unload beacon (0: skip)")
+    p.add_argument("--abandon-batch", type=int, default=2, help="abandoned pages loading at once")
     p.add_argument("--max-kernels", type=int, default=MAX_KERNELS)
     p.add_argument("--cull-idle", type=int, default=CULL_IDLE_TIMEOUT)
     p.add_argument("--source", default=None, help="the store (default: the workbench store)")
@@ -248,6 +292,11 @@ def main() -> None:
                     figures["viewers_run"] = viewers(browser, server, names[0], args.viewers, watch, floor,
                                                     args.viewers_wait)
                     print(f"viewers: {figures['viewers_run']}", flush=True)
+                if args.abandon:
+                    floor = args.preheat * len(DASHBOARDS)
+                    figures["abandon_run"] = abandon(browser, server, names[0], args.abandon, args.abandon_batch,
+                                                     watch, floor)
+                    print(f"abandoned: {figures['abandon_run']}", flush=True)
                 figures["max_live_kernels"] = watch.max_kernels
                 figures["peak_rss_mb"] = round(watch.peak_rss_mb, 1)
         finally:
@@ -257,6 +306,9 @@ def main() -> None:
     v = figures.get("viewers_run", {})
     figures.update(viewers_first_content_max_s=v.get("first_content_max_s"), viewers_late=v.get("late"),
                    kernels_floor_s=v.get("kernels_floor_s"), evidence=str(folder))
+    a = figures.get("abandon_run", {})
+    figures.update(abandoned_pages=a.get("pages"), abandoned_busy=a.get("busy"), abandoned_seconds=a.get("seconds"),
+                   abandoned_floor_s=a.get("floor_s"))
     figures["load_average_end"] = round(os.getloadavg()[0], 2)
     report = Report("Dashboard page loads in Chromium (served configuration; nothing retried)")
     for name, f in per.items():
@@ -267,6 +319,10 @@ def main() -> None:
         report.add(f"{args.viewers} viewers together: slowest first content (s)", v["first_content_max_s"], None, None,
                    "< 10 s")
         report.add("kernels back to the floor after they leave (s)", v["kernels_floor_s"], None, None, "< 120 s")
+    if a:
+        report.add(f"{a['pages']} pages abandoned without unload: 'busy' answers", a["busy"], a["pages"], None, "0")
+        report.add("  seconds for those pages (rendering bound on this machine)", a["seconds"], None, None, "")
+        report.add("  kernels back to the floor after the last (s)", a["floor_s"], None, None, "< 30 s")
     report.add("live kernels at most", figures["max_live_kernels"], args.max_kernels, None, "<= max_kernels")
     report.add("server + kernels peak RSS (MB)", figures["peak_rss_mb"])
     report.figures = figures

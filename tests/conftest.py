@@ -48,3 +48,69 @@ def sample_dirty():
     from analytics_lib.datasets import synthetic_events
 
     return synthetic_events(60_000, days=90, end="2025-06-30", seed=0, malformed_share=0.01)
+
+
+# --------------------------------------------------------------------------------------------
+# Nothing a test starts may outlive the suite. Every process started by this session carries
+# WORKBENCH_TEST_SESSION in its environment (children inherit it, even when they are detached
+# into their own session or reparented to init); at the end, any such process still running,
+# and any new server, kernel or browser process, fails the session and is killed.
+_SESSION_MARK = f"WORKBENCH_TEST_SESSION={os.getpid()}-{os.urandom(4).hex()}"
+os.environ["WORKBENCH_TEST_SESSION"] = _SESSION_MARK.split("=", 1)[1]
+_WATCHED = ("voila", "ipykernel_launcher", "postgres", "distributed.cli", "dask-worker", "dask-scheduler",
+            "dask scheduler", "dask worker", "chromium", "chrome", "_child_main", "jupyter-lab", "jupyter lab")
+
+
+def _processes() -> dict[int, tuple[str, bool]]:
+    """pid -> (command line, carries this session's mark), for every process we may read."""
+    out = {}
+    me = os.getpid()
+    for proc in Path("/proc").glob("[0-9]*"):
+        pid = int(proc.name)
+        if pid == me:
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            if not cmd or (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+        except (OSError, IndexError):
+            continue
+        try:
+            marked = _SESSION_MARK.encode() in (proc / "environ").read_bytes()
+        except OSError:
+            marked = False
+        out[pid] = (cmd, marked)
+    return out
+
+
+_BEFORE = set(_processes())
+
+
+def _leftovers() -> dict[int, str]:
+    now = _processes()
+    return {pid: cmd for pid, (cmd, marked) in now.items()
+            if pid not in _BEFORE and (marked or any(w in cmd for w in _WATCHED))}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when a process the suite started is still alive once every fixture is torn down."""
+    import signal
+    import time
+
+    if not Path("/proc").is_dir():
+        return
+    deadline = time.monotonic() + 20  # servers and kernels stop asynchronously: give them time
+    left = _leftovers()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = _leftovers()
+    if not left:
+        return
+    lines = "\n".join(f"  pid {pid}: {cmd[:200]}" for pid, cmd in sorted(left.items()))
+    session.config.get_terminal_writer().line(
+        f"\nERROR: {len(left)} process(es) started by the tests are still running after the suite:\n{lines}",
+        red=True)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -393,7 +393,8 @@ def test_pages_need_the_token_and_a_local_host_name(site):
     assert status == 302 and "/login" in location, (status, location)
     status, _, body = _get(f"{plain}?token=wrong-{server.token}")
     assert status == 302 and "wb-tile" not in body
-    for path in ("api/kernels", "voila/api/contents/", "voila/render/workflow_overview.ipynb"):
+    kernel = "api/kernels/00000000-0000-4000-8000-000000000000"
+    for path in (kernel, f"{kernel}/channels", "voila/api/contents/", "voila/render/workflow_overview.ipynb"):
         status, location, _ = _get(server.address + path)
         assert status in (302, 403), (path, status)
     time.sleep(1)

@@ -371,3 +371,68 @@ def test_backtest_without_refits_reuses_the_first_cutoffs_estimates():
     assert np.isfinite(once.drop(columns=["unique_id", "ds", "cutoff"]).to_numpy()).all()
     # no leakage either way: every forecast is for dates after its cutoff
     assert (once["ds"] > once["cutoff"]).all()
+
+
+# --- stable selection: the same choice on every CPU ---------------------------------------------
+_PEDESTRIANS_SCRIPT = """
+import json, sys
+import pandas as pd
+from analytics_lib.forecast import auto_forecast, check_series
+df = pd.read_csv(sys.argv[1])
+raw = pd.DataFrame({"unique_id": "p", "ds": pd.to_datetime(df["ds"]), "y": df["y"].astype(float)})
+train = check_series(raw, freq="D").iloc[:-28]
+res = auto_forecast(train, h=28, freq="D", n_windows=3, level=[80])
+print(json.dumps({"model": res.selection["members"].iloc[0], "forecast": res.forecast["forecast"].tolist()}))
+"""
+
+
+@pytest.mark.slow
+def test_selection_and_forecast_do_not_depend_on_the_blas_kernel():
+    """The pedestrians series once chose a degenerate multiplicative ETS fit on one CPU and not on
+    another (MASE 3.205 vs 2.648): OpenBLAS's Haswell kernels and the machine's own must agree."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    runs = {}
+    for core in ("", "Haswell", "Prescott"):
+        env = {**os.environ, "OPENBLAS_CORETYPE": core} if core else dict(os.environ)
+        env.pop("OPENBLAS_CORETYPE", None) if not core else None
+        out = subprocess.run([sys.executable, "-c", _PEDESTRIANS_SCRIPT, str(PROPHET / "example_pedestrians_covid.csv")],
+                             capture_output=True, text=True, env=env, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        runs[core or "native"] = json.loads(out.stdout.strip().splitlines()[-1])
+    models = {k: v["model"] for k, v in runs.items()}
+    assert len(set(models.values())) == 1, models
+    base = np.array(runs["native"]["forecast"])
+    for core, run in runs.items():
+        np.testing.assert_allclose(run["forecast"], base, rtol=1e-5, err_msg=core)
+
+
+def test_multiplicative_seasonality_must_earn_its_place():
+    """On the pedestrians history (a COVID collapse) the multiplicative ETS fit stalls near its start
+    values with an AICc far above the additive one; the final fit keeps the additive model even when
+    the first backtest window hinted at multiplicative."""
+    from analytics_lib.forecast import MODELS, Forecaster
+
+    df = pd.read_csv(PROPHET / "example_pedestrians_covid.csv")
+    y, ds = df["y"].astype(float).to_numpy()[:-28], pd.DatetimeIndex(pd.to_datetime(df["ds"]))[:-28]
+    future = pd.date_range(ds[-1], periods=29, freq="D")[1:]
+    ctx = Forecaster(models=["ets"], freq="D")._context()
+    free = MODELS["ets"](y, ds, future, ctx, None)
+    hinted = MODELS["ets"](y, ds, future, ctx, {"seasonal": "mul", "params": {}, "structure_only": True})
+    np.testing.assert_allclose(hinted.mean, free.mean, rtol=1e-6)  # the hint did not force multiplicative
+    assert np.isfinite(hinted.mean).all() and (hinted.mean > 0).all()  # the stalled fit forecast negative counts
+
+
+def test_ties_in_backtest_scores_go_to_the_simpler_model():
+    """Scores equal up to floating-point noise (1e-9 relative) pick the simpler model, whichever is lower."""
+    from analytics_lib.forecast import _simplest_within
+
+    for sign in (1, -1):
+        pool = pd.DataFrame({"unique_id": ["a"] * 3, "model": ["ensemble", "arima", "ets"],
+                             "mase": [0.8, 0.8 * (1 + sign * 1e-9), 0.9]})
+        assert _simplest_within(pool, "mase")["model"].tolist() == ["arima"]
+    clear = pd.DataFrame({"unique_id": ["a", "a"], "model": ["ets", "arima"], "mase": [0.9, 0.8]})
+    assert _simplest_within(clear, "mase")["model"].tolist() == ["arima"]

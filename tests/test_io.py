@@ -151,6 +151,10 @@ def test_bad_url_missing_table_and_driver(tmp_path):
     for bad in ("://nothing", "sqlite:://x", "postgresql://u@h:notaport/db"):
         with pytest.raises(WorkbenchError, match="not a database URL"):
             load_events(bad)
+    with pytest.raises(WorkbenchError, match="empty.db does not exist"):  # a typo never reads as an empty store
+        load_events(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert not (tmp_path / "empty.db").exists()
+    sa.create_engine(f"sqlite:///{tmp_path / 'empty.db'}").connect().close()  # an existing, empty database
     with pytest.raises(WorkbenchError, match="has no table 'events'"):
         load_events(f"sqlite:///{tmp_path / 'empty.db'}")
     with pytest.raises(WorkbenchError, match="no database driver"):

@@ -635,3 +635,239 @@ def test_the_ledger_works_in_postgresql(pg_url, tmp_path):
     assert abs(h["started_at"].iloc[0] - pd.Timestamp(r.started_at)) < pd.Timedelta(seconds=5)
     assert not due_runs(job, store=pg_url, now=r.ended_at)["due"].any()
     assert f"quick/{r.run_id}/report.html" in (place.reports / "index.html").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# Hardening: credentials, script in reports, paths, full disks, unreachable sources
+SECRET = "SECRET-pw-7f3a"
+
+
+def _files_holding(root: Path, text: str) -> list[str]:
+    """Every file under ``root`` whose bytes hold ``text`` (workbooks are unzipped and read too)."""
+    import zipfile
+
+    found = []
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as z:
+                data = b"".join(z.read(n) for n in z.namelist())
+        if text.encode() in data:
+            found.append(str(path.relative_to(root)))
+    return found
+
+
+def _ledger_text(store: str) -> str:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(store)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM job_runs")).fetchall()
+    engine.dispose()
+    return json.dumps([list(map(str, r)) for r in rows])
+
+
+@pytest.mark.slow
+def test_a_failing_run_with_a_password_writes_it_nowhere(tmp_path):
+    """source=postgresql+psycopg://u:SECRET@127.0.0.1:9/db (nothing listens): the run fails without a
+    kernel, and no file under reports/, no ledger row, no log and no notification holds the password."""
+    from dataclasses import replace as _replace
+
+    from analytics_lib.jobs import run_job
+
+    source = f"postgresql+psycopg://ana:{SECRET}@127.0.0.1:9/analytics?sslpassword={SECRET}x"
+    store = f"sqlite:///{tmp_path / 'ledger.db'}"
+    spec = _replace(find_job(load_job_specs(), "daily-workflow"), retries=1, retry_delay_s=0)
+    [r] = run_job(spec, overrides={"source": source}, store=store, reports=tmp_path / "reports", parallel=1)
+    assert r.status == "failed" and r.attempts == 2
+    assert "cannot connect to postgresql+psycopg://ana:***@127.0.0.1:9/analytics" in r.error
+    assert "no kernel was started" in r.error and SECRET not in r.error
+    assert _files_holding(tmp_path / "reports", SECRET) == []
+    assert (tmp_path / "reports" / "notifications.log").is_file()  # the failure was notified, redacted
+    assert "ana:***@" in (tmp_path / "reports" / "notifications.log").read_text()
+    ledger = _ledger_text(store)
+    assert SECRET not in ledger and "ana:***@" in ledger
+    out = subprocess.run([str(WORKBENCH), "jobs", "--store", store, "--reports", str(tmp_path / "reports"), "history"],
+                         capture_output=True, text=True, env=ENV, timeout=120)
+    assert out.returncode == 0 and SECRET not in out.stdout + out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_run_on_a_store_with_a_password_keeps_it_out_of_every_file(pg_url, tmp_path):
+    """The real thing: the workflow job on PostgreSQL with a password in the URL (and in the ledger's
+    store). The notebook gets the redacted URL, its kernel connects with the real one (the report
+    has the data), and nothing published or recorded holds the password."""
+    import sqlalchemy as sa
+
+    from analytics_lib import validate_events, write_events
+    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.jobs import run_job
+
+    name = f"jobs_secret_{os.getpid()}"
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    url = sa.engine.make_url(pg_url).set(username="postgres", password=SECRET, database=name)  # trust: any password
+    source = url.render_as_string(hide_password=False)
+    write_events(validate_events(synthetic_events(20_000, days=60, seed=2).events), source)
+    reports = tmp_path / "reports"
+    [r] = run_job(find_job(load_job_specs(), "daily-workflow"), store=source, reports=reports, parallel=1)
+    assert r.ok, r.error
+    meta = json.loads((r.run_dir / "run.json").read_text())
+    assert meta["parameters"]["source"] == source.replace(SECRET, "***")
+    assert meta["fingerprint"]["rows"] > 0
+    assert len(pd.read_csv(r.run_dir / "tables" / "kpis.csv")) > 0  # the kernel read the data for real
+    nb = (r.run_dir / "notebook.ipynb").read_text()
+    assert "postgres:***@" in nb
+    assert _files_holding(reports, SECRET) == []
+    assert SECRET not in _ledger_text(source)
+
+
+def _hostile_store(path: Path) -> tuple[str, str]:
+    """A store whose team, model and feature names are markup (as an attacker could name a segment)."""
+    from analytics_lib import validate_events, write_events
+    from analytics_lib.datasets import synthetic_events
+
+    team = "<img src=x onerror=alert(document.domain)>"
+    ev = synthetic_events(30_000, days=60, seed=0).events
+    ev["team"] = ev["team"].cat.rename_categories({"team-a": team})
+    models = {m: f"<script>alert('{i}')</script>{m}" for i, m in enumerate(ev["model"].cat.categories[:1])}
+    ev["model"] = ev["model"].cat.rename_categories(models)
+    url = f"sqlite:///{path}"
+    write_events(validate_events(ev), url)
+    return url, team
+
+
+@pytest.mark.slow
+def test_names_from_the_data_cannot_run_script_in_a_report(tmp_path):
+    """A team called <img onerror=...> and a model called <script>...: the published report shows the
+    names as text (escaped) and carries no event handler and no script of theirs."""
+    from html.parser import HTMLParser
+
+    from analytics_lib.jobs import run_job
+
+    store, team = _hostile_store(tmp_path / "hostile.db")
+    [r] = run_job(find_job(load_job_specs(), "daily-workflow"), store=store, reports=tmp_path / "reports", parallel=1)
+    assert r.ok, r.error
+    html = r.report.read_text()
+
+    class Audit(HTMLParser):
+        handlers, scripts, in_script = [], [], False
+
+        def handle_starttag(self, tag, attrs):
+            self.handlers += [(tag, k) for k, _ in attrs if k.lower().startswith("on")]
+            self.in_script = tag == "script"
+
+        def handle_data(self, data):
+            if self.in_script:
+                self.scripts.append(data)
+
+    audit = Audit()
+    audit.feed(html)
+    assert audit.handlers == []
+    assert not [s for s in audit.scripts if "alert(" in s]
+    assert "&lt;img src=x onerror=alert(document.domain)&gt;" in html  # shown, as text
+    assert "<img src=x" not in html and "<img src=\"x\"" not in html
+
+
+def test_relative_reports_folder_from_another_directory(tmp_path):
+    """`--reports out` given in another directory than the project: the run works and publishes there."""
+    place = Place(tmp_path)
+    place.spec("quick", "quick.ipynb", parameters={"rows": 2}, outputs=["html"])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.run([str(WORKBENCH), "jobs", "--jobs-dir", str(place.jobs), "--reports", "out", "--store",
+                           place.store, "run", "quick"], capture_output=True, text=True, env=ENV, cwd=elsewhere,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (elsewhere / "out" / "quick" / "latest" / "report.html").is_file()
+
+
+def test_a_child_that_dies_before_its_log_leaves_its_words_in_the_run_log(tmp_path):
+    """The papermill child fails at start-up (here: a sitecustomize that exits): the run log keeps what
+    it printed, and the error says it ended without a result."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys\nif sys.argv[:1] == ['-c']:\n    print('child start-up failed: boom', file=sys.stderr)\n"
+        "    sys.stderr.flush()\n    import os\n    os._exit(7)\n")
+    place = Place(tmp_path)
+    place.spec("quick", "quick.ipynb", retries=0)
+    env = {**ENV, "PYTHONPATH": str(site)}
+    proc = subprocess.run(place.args("run", "quick"), capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.returncode != 0
+    h = place.history("quick")
+    assert h["status"].tolist() == ["failed"] and "ended without a result (exit status 7)" in h["error"].iloc[0]
+    log = (Path(h["run_dir"].iloc[0]) / "run.log").read_text()
+    assert "child start-up failed: boom" in log
+
+
+def _small_filesystem(script: str, env: dict) -> subprocess.CompletedProcess:
+    """Run a shell script in a private mount namespace (user namespace: no root needed) where it can
+    mount a small tmpfs, as a disk that fills up."""
+    import shutil
+
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.fail("unshare (util-linux) is missing")
+    return subprocess.run([unshare, "--map-root-user", "--mount", "sh", "-ec", script], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_publish_fails_the_run_keeps_latest_and_notifies(tmp_path):
+    """The disk fills up while a run executes: publishing its workbook fails with ENOSPC; the run is
+    `failed` with the reason (not left `running`), `latest` still shows the last good run, and the
+    failure is notified."""
+    place = Place(tmp_path)
+    notified = tmp_path / "notified.jsonl"
+    place.spec("full", "fills_disk.ipynb", outputs=["xlsx"], retries=0,
+               notify={"on": ["failure"], "command": f"sh -c 'cat >> {notified}; echo >> {notified}'"})
+    reports = place.reports
+    reports.mkdir()
+    copy = tmp_path / "copy"
+    args = " ".join(f"'{a}'" for a in place.args())
+    script = (f"mount -t tmpfs -o size=4m tmpfs '{reports}'\n"
+              f"{args} run full -p fill=false\n"
+              f"{args} run full -p fill=true -p leave_bytes=8192 || echo second-run-status=$?\n"
+              f"cp -a '{reports}' '{copy}'\n")
+    proc = _small_filesystem(script, ENV)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "second-run-status=1" in proc.stdout, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    h = place.history("full")
+    assert h["status"].tolist() == ["failed", "succeeded"]  # newest first
+    error = h["error"].iloc[0]
+    assert "publishing failed" in error and "No space left on device" in error
+    good, bad = h["run_id"].iloc[1], h["run_id"].iloc[0]
+    assert os.readlink(copy / "full" / "latest") == good
+    assert json.loads((copy / "full" / bad / "run.json").read_text())["status"] == "failed"
+    notes = [json.loads(x) for x in notified.read_text().split("\n") if x.strip()]
+    assert [n["status"] for n in notes] == ["failed"] and "No space left on device" in notes[0]["error"]
+
+
+def test_unreachable_or_missing_sources_get_one_line(tmp_path):
+    """No traceback, no password, no empty SQLite file created; a job source that is not data is
+    refused before any kernel."""
+    bad_pg = f"postgresql+psycopg://ana:{SECRET}@127.0.0.1:9/analytics"
+    missing = tmp_path / "no" / "such.db"
+    for args in (["run", "--source", bad_pg], ["dashboards", "build", "--source", bad_pg],
+                 ["kpis", f"sqlite:///{missing}"], ["run", "--source", f"sqlite:///{missing}"]):
+        proc = subprocess.run([str(WORKBENCH), *args], capture_output=True, text=True, env=ENV, timeout=120,
+                              cwd=tmp_path)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 2, (args, out)
+        assert "Traceback" not in out and SECRET not in out, (args, out)
+        assert ("cannot connect to postgresql+psycopg://ana:***@127.0.0.1:9/analytics" in out
+                or "does not exist" in out), (args, out)
+    assert not missing.exists() and not missing.parent.exists()
+    place = Place(tmp_path)
+    place.spec("notdata", "quick.ipynb")
+    spec = find_job(load_job_specs(), "daily-workflow")
+    with pytest.raises(WorkbenchError, match="not an events source"):
+        check_job(spec, overrides={"source": str(ROOT / "README.md")}, store=place.store)
