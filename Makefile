@@ -43,7 +43,7 @@ lab: $(VENV)/.installed $(DB) ## open JupyterLab with the project's kernel
 	$(BIN)/jupyter lab notebooks/
 
 # Every benchmarks/bench_*.py with --json; writes benchmarks/results/bench.json (all figures) and bench.txt (the table).
-bench: $(VENV)/.installed ## run every benchmark (not part of the tests): benchmarks/results/bench.{json,txt}
+bench: $(VENV)/.installed $(DB) ## run every benchmark (not part of the tests): benchmarks/results/bench.{json,txt}
 	$(PY) benchmarks/run_all.py
 
 lock: | $(BIN)/uv ## re-resolve requirements.lock from pyproject.toml

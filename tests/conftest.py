@@ -86,10 +86,22 @@ def _processes() -> dict[int, tuple[str, bool]]:
 _BEFORE = set(_processes())
 
 
+#: multiprocessing's helpers of this very process (the forecasts' forkserver): they end with it.
+_OWN_HELPERS = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
 def _leftovers() -> dict[int, str]:
     now = _processes()
     return {pid: cmd for pid, (cmd, marked) in now.items()
-            if pid not in _BEFORE and (marked or any(w in cmd for w in _WATCHED))}
+            if pid not in _BEFORE and (marked or any(w in cmd for w in _WATCHED))
+            and not (any(h in cmd for h in _OWN_HELPERS) and _parent(pid) == os.getpid())}
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -308,3 +308,22 @@ def _watchdog_main(base: str, pg_bin: str, as_postgres: str) -> None:
 
 if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--watchdog":
     _watchdog_main(*sys.argv[2:])
+
+
+def fresh_database(pg_url: str, name: str, *, password: str | None = None) -> str:
+    """Drop and create database ``name`` on the server of ``pg_url``; its URL, with ``password`` in it.
+
+    The test server trusts every loopback connection, so any password is accepted: tests use one
+    to check that it never reaches a page, a report or the ledger.
+    """
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    url = sa.engine.make_url(pg_url).set(database=name)
+    if password is not None:
+        url = url.set(username=url.username or "postgres", password=password)
+    return url.render_as_string(hide_password=False)

@@ -445,19 +445,14 @@ def test_pages_abandoned_without_unload_give_their_kernels_back(browser, site, t
 def test_no_database_password_reaches_a_page(page, site, pg_url, tmp_path):
     """The store's URL carries a password: no page (landing, dashboards, messages) shows it."""
     import sqlalchemy as sa
+    from pgserver import fresh_database
 
     from analytics_lib import validate_events, write_events
     from analytics_lib.datasets import synthetic_events
     from analytics_lib.widgets import load_overview_data, load_roi_data
 
-    name = f"dash_{os.getpid()}"
-    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    url = sa.engine.make_url(pg_url).set(password=SECRET, database=name)  # trust auth accepts any password
-    source = url.render_as_string(hide_password=False)
+    source = fresh_database(pg_url, f"dash_{os.getpid()}", password=SECRET)
+    url = sa.engine.make_url(source)
     write_events(validate_events(synthetic_events(5_000, days=45, seed=1).events), source)
     env = {"WORKBENCH_DB": source, "WORKBENCH_REPORTS": str(tmp_path / "reports"),
            "WORKBENCH_DASHBOARD_CACHE": str(tmp_path / "cache")}

@@ -700,20 +700,13 @@ def test_a_run_on_a_store_with_a_password_keeps_it_out_of_every_file(pg_url, tmp
     """The real thing: the workflow job on PostgreSQL with a password in the URL (and in the ledger's
     store). The notebook gets the redacted URL, its kernel connects with the real one (the report
     has the data), and nothing published or recorded holds the password."""
-    import sqlalchemy as sa
+    from pgserver import fresh_database
 
     from analytics_lib import validate_events, write_events
     from analytics_lib.datasets import synthetic_events
     from analytics_lib.jobs import run_job
 
-    name = f"jobs_secret_{os.getpid()}"
-    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    url = sa.engine.make_url(pg_url).set(username="postgres", password=SECRET, database=name)  # trust: any password
-    source = url.render_as_string(hide_password=False)
+    source = fresh_database(pg_url, f"jobs_secret_{os.getpid()}", password=SECRET)
     write_events(validate_events(synthetic_events(20_000, days=60, seed=2).events), source)
     reports = tmp_path / "reports"
     [r] = run_job(find_job(load_job_specs(), "daily-workflow"), store=source, reports=reports, parallel=1)
