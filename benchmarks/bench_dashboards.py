@@ -36,8 +36,8 @@ from _common import ROOT, Report, parser
 
 sys.path.insert(0, str(ROOT))
 
-from analytics_lib.serve import start_server  # noqa: E402
-from analytics_lib.widgets import load_overview_data, load_roi_data  # noqa: E402
+from analytics_lib.dashboards.serve import start_server  # noqa: E402
+from analytics_lib.dashboards.published import load_overview_data, load_roi_data  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -28,8 +28,10 @@ import numpy as np
 import pandas as pd
 from _common import Report, measured, parser
 
-from analytics_lib.datasets import synthetic_series
-from analytics_lib.forecast import auto_forecast, check_series, forecast_metrics
+from analytics_lib.data.synthetic.series import synthetic_series
+from analytics_lib.forecast.selection import auto_forecast
+from analytics_lib.forecast.series import check_series
+from analytics_lib.forecast.metrics import forecast_metrics
 
 
 def prophet_loop(series: pd.DataFrame, h: int, n_windows: int) -> pd.DataFrame:

@@ -25,7 +25,7 @@ def sample_parquet(n_events: int):
     """Cached Parquet of the seeded sample (fixed end date so the file never changes)."""
     path = CACHE / f"events_{n_events}.parquet"
     if not path.exists():
-        from analytics_lib.datasets import synthetic_events
+        from analytics_lib.data.synthetic.events import synthetic_events
 
         CACHE.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()

@@ -87,7 +87,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_jobs-"))
     try:
         # --- overhead against bare papermill ----------------------------------------------------
-        from analytics_lib.jobs import load_job_spec
+        from analytics_lib.jobs.spec import load_job_spec
 
         (tmp / "jobs").mkdir()
         shutil.copyfile(ROOT / "papermill_jobs" / f"{args.job}.yaml", tmp / "jobs" / f"{args.job}.yaml")
@@ -173,7 +173,8 @@ def main() -> None:
                    "run", "--all", "--parallel", str(args.parallel)]
             with measured() as m:
                 proc = run(cmd, timeout=7200)
-            from analytics_lib.jobs import load_job_specs, run_history
+            from analytics_lib.jobs.spec import load_job_specs
+            from analytics_lib.jobs.ledger import run_history
 
             h = run_history(f"sqlite:///{store}", limit=None)
             h = h[h["run_dir"].str.startswith(str(tmp / "pass"))]  # the copy may hold older runs

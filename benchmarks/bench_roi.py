@@ -37,7 +37,9 @@ import nbformat
 import numpy as np
 from _common import ROOT, Report, measured, parser
 
-from analytics_lib.roi import ASSUMPTIONS, USAGE, Assumptions, roi_inputs, roi_simulation
+from analytics_lib.analysis.roi.assumptions import ASSUMPTIONS, USAGE, Assumptions
+from analytics_lib.analysis.roi.inputs import roi_inputs
+from analytics_lib.analysis.roi.simulation import roi_simulation
 
 NOTEBOOK = ROOT / "notebooks" / "roi.ipynb"
 
@@ -82,7 +84,7 @@ def naive_simulation(inputs, a: Assumptions, draws: dict[str, np.ndarray], n: in
 
 
 def mc_inputs(months: int):
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     events = synthetic_events(200_000, days=180, end="2025-06-30", seed=0).events
     return roi_inputs(events, months=months)
@@ -120,7 +122,8 @@ def run_notebook(db: Path, out_dir: Path) -> tuple[float, dict]:
 def run_in_process(db: Path) -> float:
     """The notebook's library calls, in this process (no kernel, figures or writing)."""
     from analytics_lib import load_events
-    from analytics_lib.roi import (break_even_table, roi_result, scenario_table, tornado_table)
+    from analytics_lib.analysis.roi.result import break_even_table, roi_result, tornado_table
+    from analytics_lib.analysis.roi.simulation import scenario_table
 
     t0 = time.perf_counter()
     events = load_events(f"sqlite:///{db.resolve()}", end="yesterday").events

@@ -84,7 +84,7 @@ def _make_chunk(k: int) -> None:
 
         table = pq.read_table(sample_parquet(CHUNK)).drop_columns(["session_id"])
     else:
-        from analytics_lib.datasets import synthetic_events
+        from analytics_lib.data.synthetic.events import synthetic_events
 
         events = synthetic_events(CHUNK, days=DAYS, end=END, seed=k).events.drop(columns="session_id")
         table = pa.Table.from_pandas(events, preserve_index=False)
@@ -141,8 +141,10 @@ def run_dask(path: Path, out: Path, workers: int, shuffle: str | None, checkpoin
     import dask
     import pyarrow.parquet as pq
 
-    from analytics_lib.engine import (dask_client, dask_events, dask_kpi_table, dask_session_table, dask_sessionize,
-                                      events_by_user, summary_from_counts)
+    from analytics_lib.compute.dask.cluster import dask_client
+    from analytics_lib.compute.dask.readers import dask_events, summary_from_counts
+    from analytics_lib.compute.dask.analyses import dask_kpi_table, dask_session_table, dask_sessionize
+    from analytics_lib.compute.dask.partition import events_by_user
 
     t0 = time.perf_counter()
     with dask_client(n_workers=workers) as client:

@@ -46,7 +46,7 @@ from _common import Report, interleaved, measured, parser
 from bench_ingest import sample_parquet
 
 from analytics_lib import funnel_table, kpi_table, load_events, sessionize
-from analytics_lib.workflow import RESPONSE_TYPES
+from analytics_lib.analysis.workflow.kpis import RESPONSE_TYPES
 
 GAP = "30min"
 WINDOW = "14D"

@@ -28,7 +28,7 @@
 # `papermill notebooks/forecasting.ipynb out.ipynb -p metric cost_usd -p by model -p horizon 28 -k python3`.
 
 # %% tags=["parameters"]
-source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.paths.DEFAULT_DB_URL)
+source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.core.paths.DEFAULT_DB_URL)
 start = "-182d"  # history window start: ISO date, "today", or relative such as "-26w"
 end = "today"  # a date-valued end includes that day
 team = None  # None for all teams, "team-a", or ["team-a", "team-b"]
@@ -51,12 +51,13 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from analytics_lib import load_events
-from analytics_lib.engine import open_engine
-from analytics_lib.forecast import (auto_forecast, capacity_table, cost_forecast, country_holidays,
-                                    series_from_events, trend_summary)
-from analytics_lib.params import forecast_parameters, require_events
-from analytics_lib.plots import plot_backtest_scores, plot_components, plot_forecast
-from analytics_lib.tables import write_tables
+from analytics_lib.compute.engine import open_engine
+from analytics_lib.forecast.selection import auto_forecast
+from analytics_lib.forecast.planning import capacity_table, cost_forecast, country_holidays, trend_summary
+from analytics_lib.forecast.series import series_from_events
+from analytics_lib.report.params import forecast_parameters, require_events
+from analytics_lib.report.plots.forecast import plot_backtest_scores, plot_components, plot_forecast
+from analytics_lib.report.tables import write_tables
 
 params = forecast_parameters(source=source, start=start, end=end, team=team, metric=metric, agg=agg, by=by,
                              granularity=granularity, horizon=horizon, models=models, n_windows=n_windows,

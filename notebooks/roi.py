@@ -29,7 +29,7 @@
 # papermill, e.g. `papermill notebooks/roi.ipynb out.ipynb -p hourly_rate 120 -p realisation_rate 0.6 -k python3`.
 
 # %% tags=["parameters"]
-source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.paths.DEFAULT_DB_URL)
+source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.core.paths.DEFAULT_DB_URL)
 start = None  # None: from the first event (go-live); or an ISO date, "-180d"...
 end = "yesterday"  # whole days only (a date-valued end includes that day)
 team = None  # None for all teams, "team-a", or ["team-a", "team-b"] (then give that team's share of fixed costs)
@@ -58,11 +58,15 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from analytics_lib import load_events
-from analytics_lib.params import require_events
-from analytics_lib.plots import plot_cashflows, plot_roi_distribution, plot_scenarios, plot_tornado, plot_value_by
-from analytics_lib.roi import (break_even_table, executive_summary, roi_inputs, roi_parameters, roi_result,
-                               roi_simulation, scenario_table, tornado_table)
-from analytics_lib.tables import write_tables
+from analytics_lib.report.params import require_events
+from analytics_lib.report.plots.roi import (
+    plot_cashflows, plot_roi_distribution, plot_scenarios, plot_tornado, plot_value_by)
+from analytics_lib.analysis.roi.result import break_even_table, roi_result, tornado_table
+from analytics_lib.report.narrative import executive_summary
+from analytics_lib.analysis.roi.inputs import roi_inputs
+from analytics_lib.report.params import roi_parameters
+from analytics_lib.analysis.roi.simulation import roi_simulation, scenario_table
+from analytics_lib.report.tables import write_tables
 
 params = roi_parameters(source=source, start=start, end=end, team=team, hourly_rate=hourly_rate,
                         realisation_rate=realisation_rate, seats=seats, licence_per_seat=licence_per_seat,

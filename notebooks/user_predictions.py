@@ -28,7 +28,7 @@
 # `papermill notebooks/user_predictions.ipynb out.ipynb -p cutoff 2026-09-01 -p top_k 100 -k python3`.
 
 # %% tags=["parameters"]
-source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.paths.DEFAULT_DB_URL)
+source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.core.paths.DEFAULT_DB_URL)
 cutoff = "today"  # the day the at-risk list is made for: ISO date, "today", "yesterday" or "-7d"
 churn_window_days = 28  # days after the cutoff without any activity that count as churn
 team = None  # None for all teams, "team-a", or ["team-a", "team-b"]: whose users are listed
@@ -41,11 +41,15 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from analytics_lib import load_events
-from analytics_lib.params import require_events
-from analytics_lib.plots import plot_drivers, plot_partial_dependence, plot_reliability
-from analytics_lib.predict import (ChurnModel, SatisfactionModel, at_risk_table, prediction_parameters, save_model,
-                                   session_features, time_split, user_features, write_at_risk)
-from analytics_lib.tables import write_tables
+from analytics_lib.report.params import require_events
+from analytics_lib.report.plots.predict import plot_drivers, plot_partial_dependence, plot_reliability
+from analytics_lib.analysis.predict.churn import ChurnModel
+from analytics_lib.analysis.predict.satisfaction import SatisfactionModel
+from analytics_lib.analysis.predict.persistence import at_risk_table, save_model, write_at_risk
+from analytics_lib.report.params import prediction_parameters
+from analytics_lib.analysis.predict.features import session_features, user_features
+from analytics_lib.analysis.predict.splits import time_split
+from analytics_lib.report.tables import write_tables
 
 params = prediction_parameters(source=source, cutoff=cutoff, churn_window_days=churn_window_days, team=team,
                                top_k=top_k, output_dir=output_dir)

@@ -30,7 +30,7 @@
 # or none for a local one); the results are the same (see `docs/dask.md`).
 
 # %% tags=["parameters"]
-source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.paths.DEFAULT_DB_URL)
+source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.core.paths.DEFAULT_DB_URL)
 start = "-28d"  # ISO date, "today", or relative such as "-28d", "-8w"
 end = "today"  # a date-valued end includes that day
 team = None  # None for all teams, "team-a", or ["team-a", "team-b"]
@@ -49,14 +49,19 @@ from IPython.display import Markdown, display
 
 from analytics_lib import (activity_histogram, bottleneck_table, lifecycle_table, metric_table, rework_table,
                            satisfaction_vs_performance)
-from analytics_lib.anomaly import detect_anomalies, score_threshold
-from analytics_lib.engine import open_engine
-from analytics_lib.insights import insight_table, insights_markdown, ranked_insights
-from analytics_lib.params import require_events, workflow_parameters
-from analytics_lib.plots import (plot_activity_heatmap, plot_activity_histogram, plot_anomalies, plot_bottlenecks,
-                                 plot_cost_by, plot_funnel, plot_kpi_trends, plot_lifecycle, plot_retention,
-                                 plot_satisfaction_vs_latency, plot_transitions)
-from analytics_lib.tables import session_latency_satisfaction, weekday_hour_table, write_tables
+from analytics_lib.analysis.anomaly.detect import detect_anomalies
+from analytics_lib.analysis.anomaly.series import score_threshold
+from analytics_lib.compute.engine import open_engine
+from analytics_lib.analysis.insights.model import insight_table
+from analytics_lib.report.narrative import insights_markdown
+from analytics_lib.analysis.insights.ranking import ranked_insights
+from analytics_lib.report.params import require_events, workflow_parameters
+from analytics_lib.report.plots.workflow import (
+    plot_activity_heatmap, plot_activity_histogram, plot_bottlenecks, plot_cost_by, plot_funnel, plot_kpi_trends,
+    plot_lifecycle, plot_retention, plot_satisfaction_vs_latency, plot_transitions)
+from analytics_lib.report.plots.anomaly import plot_anomalies
+from analytics_lib.analysis.workflow.experience import session_latency_satisfaction, weekday_hour_table
+from analytics_lib.report.tables import write_tables
 
 params = workflow_parameters(source=source, start=start, end=end, team=team, granularity=granularity,
                              session_gap=session_gap, funnel_steps=funnel_steps, output_dir=output_dir,

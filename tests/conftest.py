@@ -37,7 +37,7 @@ def pg_url():
 @pytest.fixture(scope="session")
 def sample_small():
     """~60k clean events with ground truth, fixed end date (fast)."""
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     return synthetic_events(60_000, days=90, end="2025-06-30", seed=0)
 
@@ -45,7 +45,7 @@ def sample_small():
 @pytest.fixture(scope="session")
 def sample_dirty():
     """The same world with malformed rows mixed in, as a CSV source would deliver them."""
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     return synthetic_events(60_000, days=90, end="2025-06-30", seed=0, malformed_share=0.01)
 

@@ -21,12 +21,14 @@ import pytest  # noqa: E402
 from conftest import REAL  # noqa: E402
 
 from analytics_lib import WorkbenchError, kpi_table  # noqa: E402
-from analytics_lib import plots  # noqa: E402
-from analytics_lib.anomaly import (ANOMALY_COLUMNS, NAB_STANDARD, SEVERITY, anomaly_scores,  # noqa: E402
-                                   detect_anomalies, detection_scores, drill_down, flatline_anomalies,
-                                   forecast_anomalies, incident_table, iqr_anomalies, label_windows,
-                                   multivariate_anomalies, read_nab, rolling_zscore_anomalies, score_threshold,
-                                   seasonal_anomalies)
+from analytics_lib.report import plots  # noqa: E402
+from analytics_lib.analysis.anomaly.series import ANOMALY_COLUMNS, SEVERITY, score_threshold  # noqa: E402
+from analytics_lib.analysis.anomaly.evaluation import NAB_STANDARD, detection_scores, label_windows, read_nab
+from analytics_lib.analysis.anomaly.scores import anomaly_scores
+from analytics_lib.analysis.anomaly.detect import (
+    detect_anomalies, flatline_anomalies, forecast_anomalies, incident_table, iqr_anomalies, multivariate_anomalies,
+    rolling_zscore_anomalies, seasonal_anomalies)
+from analytics_lib.analysis.anomaly.attribution import drill_down
 
 PROPHET = REAL / "prophet"
 QUALITY = ["error_rate", "latency_p95"]
@@ -260,7 +262,7 @@ def test_planted_incident_days_are_found_at_day_level(sample_small, kpis):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_planted_incidents_in_a_four_week_window(seed):
     """The notebook's default window: 28 days that may start on the incident."""
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     data = synthetic_events(30_000, days=60, end="2025-06-30", seed=seed)
     events = data.events[data.events["ts"] >= data.truth.end - pd.Timedelta("28D")]  # holds the incident

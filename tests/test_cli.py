@@ -107,8 +107,10 @@ def test_roi_command_prints_the_summary_with_computed_break_even(small_store):
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())  # rich wraps long lines at the terminal width
     assert "break-even values" in text and "Monte Carlo draws" in text and "USD 150 per hour" in text
-    from analytics_lib.io import load_events
-    from analytics_lib.roi import Assumptions, break_even_table, roi_inputs
+    from analytics_lib.data.load import load_events
+    from analytics_lib.analysis.roi.assumptions import Assumptions
+    from analytics_lib.analysis.roi.result import break_even_table
+    from analytics_lib.analysis.roi.inputs import roi_inputs
 
     be = break_even_table(roi_inputs(load_events(small_store).events), Assumptions(hourly_rate=150))
     rate = be.set_index("assumption").loc["realisation_rate", "break_even"]

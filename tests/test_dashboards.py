@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics_lib import paths
-from analytics_lib.serve import DASHBOARDS, DashboardServer, start_server
+from analytics_lib.core import paths
+from analytics_lib.dashboards.serve import DASHBOARDS, DashboardServer, start_server
 
 pytestmark = pytest.mark.browser
 
@@ -66,8 +66,8 @@ def site(tmp_path_factory):
     """A store, the dashboards' data built once, and Voilà serving them (stopped at the end)."""
     _require_browser()
     from analytics_lib import validate_events, write_events
-    from analytics_lib.datasets import synthetic_events
-    from analytics_lib.widgets import load_overview_data, load_roi_data
+    from analytics_lib.data.synthetic.events import synthetic_events
+    from analytics_lib.dashboards.published import load_overview_data, load_roi_data
 
     root = tmp_path_factory.mktemp("dash")
     db = root / "events.db"
@@ -195,7 +195,7 @@ def test_landing_page_lists_the_dashboards(page, site):
 
 
 def test_workflow_overview(page, site):
-    from analytics_lib.widgets import overview_view
+    from analytics_lib.dashboards.views import overview_view
 
     seconds = _open(page, site, "workflow_overview")
     _assert_clean(page)
@@ -228,7 +228,8 @@ def test_workflow_overview(page, site):
 
 
 def test_forecast_explorer(page, site):
-    from analytics_lib.widgets import ForecastBar, forecast_view
+    from analytics_lib.dashboards.widgets import ForecastBar
+    from analytics_lib.dashboards.views import forecast_view
 
     p = _notebook_defaults("forecast_explorer")
     _open(page, site, "forecast_explorer")
@@ -265,7 +266,7 @@ def test_forecast_explorer(page, site):
 
 
 def test_roi_calculator(page, site):
-    from analytics_lib.widgets import ROI_CONTROLS, roi_view
+    from analytics_lib.dashboards.views import ROI_CONTROLS, roi_view
 
     p = _notebook_defaults("roi_calculator")
     base = {k: p[k] for k in ROI_CONTROLS}
@@ -448,8 +449,8 @@ def test_no_database_password_reaches_a_page(page, site, pg_url, tmp_path):
     from pgserver import fresh_database
 
     from analytics_lib import validate_events, write_events
-    from analytics_lib.datasets import synthetic_events
-    from analytics_lib.widgets import load_overview_data, load_roi_data
+    from analytics_lib.data.synthetic.events import synthetic_events
+    from analytics_lib.dashboards.published import load_overview_data, load_roi_data
 
     source = fresh_database(pg_url, f"dash_{os.getpid()}", password=SECRET)
     url = sa.engine.make_url(source)
@@ -479,7 +480,7 @@ class _Cli:
         import sys
         import threading
 
-        from analytics_lib.serve import free_port
+        from analytics_lib.dashboards.serve import free_port
 
         self.port = free_port()
         cli = Path(sys.executable).parent / "workbench"
@@ -507,7 +508,7 @@ class _Cli:
         return "".join(self.lines)
 
     def tree(self) -> list[int]:
-        from analytics_lib.procs import descendants
+        from analytics_lib.core.procs import descendants
 
         return descendants(self.proc.pid)
 
@@ -549,7 +550,7 @@ def test_cli_serve_stopped_while_starting_leaves_nothing(site):
     status 0; SIGKILL of the command takes its server down too (no Voilà parented to init)."""
     import signal
 
-    from analytics_lib.procs import descendants
+    from analytics_lib.core.procs import descendants
 
     cli = _Cli(site)
     try:

@@ -24,11 +24,14 @@ import pandas as pd
 import pytest
 
 from analytics_lib import WorkbenchError, load_events
-from analytics_lib import workflow as W
-from analytics_lib.engine import (DaskEvents, check_cluster, check_engine, collected_events, collected_sessions,
-                                  dask_client, dask_events, dask_funnel_table, dask_kpi_table, dask_path_variants,
-                                  dask_retention_matrix, dask_session_table, dask_sessionize, dask_transition_table,
-                                  events_by_user, local_cluster_options, open_engine, write_quarantine)
+from analytics_lib.analysis import workflow as W
+from analytics_lib.compute.dask.readers import DaskEvents, dask_events, write_quarantine
+from analytics_lib.compute.dask.cluster import check_cluster, dask_client, local_cluster_options
+from analytics_lib.compute.engine import check_engine, open_engine
+from analytics_lib.compute.dask.analyses import (
+    collected_events, collected_sessions, dask_funnel_table, dask_kpi_table, dask_path_variants,
+    dask_retention_matrix, dask_session_table, dask_sessionize, dask_transition_table)
+from analytics_lib.compute.dask.partition import events_by_user
 
 NOW = "2025-07-01"
 FUNNEL = ["session_start", ["search", "cache_query"], "generation", "edit", "test_run", ["accept", "export"]]
@@ -51,7 +54,7 @@ def cluster():
 def big(tmp_path_factory, cluster):
     """2M clean events without session ids (sessions are derived) as Parquet in 250k-row groups,
     the pandas engine's load of it, and the Dask engine's events partitioned by user (persisted)."""
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     path = tmp_path_factory.mktemp("big") / "events.parquet"
     events = synthetic_events(2_000_000, days=365, end="2025-06-30", seed=0).events.drop(columns="session_id")
@@ -68,7 +71,7 @@ def dirty(tmp_path_factory, cluster):
     """300k events with 1% malformed rows (as a CSV delivers them) plus repeated ids placed in other
     pieces: a valid first occurrence in an earlier piece, an invalid first occurrence, and a first
     occurrence outside the window; written as Parquet in 40k-row groups."""
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     raw = synthetic_events(300_000, days=90, end="2025-06-30", seed=4, malformed_share=0.01).events
     late_copies = raw.iloc[[5, 50_000, 120_000]].copy()            # repeats in later pieces
@@ -362,7 +365,7 @@ def test_forecasts_run_per_series_on_the_cluster_with_the_same_result(cluster):
     from distributed import get_task_stream
 
     from analytics_lib import auto_forecast, backtest, Forecaster
-    from analytics_lib.datasets import synthetic_series
+    from analytics_lib.data.synthetic.series import synthetic_series
 
     series = synthetic_series(5, days=200, seed=3)
     opts = dict(h=7, n_windows=2, models=["seasonal_naive", "theta"])
@@ -476,7 +479,7 @@ def test_workflow_notebook_on_the_cluster_writes_the_pandas_tables(cluster, tmp_
     import papermill
 
     from analytics_lib import validate_events, write_events
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     notebooks = Path(__file__).resolve().parents[1] / "notebooks"
     store = f"sqlite:///{tmp_path / 'events.db'}"
@@ -509,7 +512,7 @@ def test_forecasting_notebook_fits_on_the_cluster_with_the_local_result(cluster,
     from distributed import Client, get_task_stream
 
     from analytics_lib import validate_events, write_events
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     notebooks = Path(__file__).resolve().parents[1] / "notebooks"
     store = f"sqlite:///{tmp_path / 'events.db'}"

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics_lib import schema as S
-from analytics_lib.datasets import GroundTruth, SampleData, synthetic_events
-from analytics_lib.errors import WorkbenchError
+from analytics_lib.core import schema as S
+from analytics_lib.data.synthetic.world import GroundTruth, SampleData
+from analytics_lib.data.synthetic.events import synthetic_events
+from analytics_lib.core.errors import WorkbenchError
 
 END = "2025-06-30"
 N = 300_000

@@ -7,9 +7,12 @@ import pytest
 from conftest import REAL
 
 from analytics_lib import WorkbenchError, metric_table
-from analytics_lib.forecast import (MODELS, Forecaster, auto_forecast, backtest, capacity_table, check_series,
-                                   cost_forecast, forecast_metrics, series_from_events, series_from_metric,
-                                   trend_summary)
+from analytics_lib.forecast.models import MODELS
+from analytics_lib.forecast.estimator import Forecaster
+from analytics_lib.forecast.selection import auto_forecast, backtest
+from analytics_lib.forecast.planning import capacity_table, cost_forecast, trend_summary
+from analytics_lib.forecast.series import check_series, series_from_events, series_from_metric
+from analytics_lib.forecast.metrics import forecast_metrics
 
 PROPHET = REAL / "prophet"
 
@@ -154,7 +157,7 @@ def test_theta_equals_statsmodels_theta_model():
 def test_arima_integration_equals_statsmodels_without_simple_differencing():
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-    from analytics_lib.forecast import _integrate
+    from analytics_lib.forecast.models import _integrate
 
     y = np.log(_air()["y"].to_numpy())
     simple = SARIMAX(y, order=(0, 1, 1), seasonal_order=(0, 1, 1, 12), simple_differencing=True).fit(disp=False)
@@ -188,7 +191,7 @@ def test_prophet_uses_holidays_and_reports_components():
 # ---------------------------------------------------------------------------------------------
 # Selection, calibration, parallelism
 def test_auto_forecast_selects_reports_and_beats_the_baseline():
-    from analytics_lib.datasets import synthetic_series
+    from analytics_lib.data.synthetic.series import synthetic_series
 
     series = synthetic_series(4, days=730, seed=1)
     res = auto_forecast(series, h=28, n_windows=3, level=[80, 95])
@@ -214,7 +217,7 @@ def test_auto_forecast_selects_reports_and_beats_the_baseline():
 
 
 def test_worker_processes_give_the_same_result_as_one_process():
-    from analytics_lib.datasets import synthetic_series
+    from analytics_lib.data.synthetic.series import synthetic_series
 
     series = synthetic_series(4, days=400, seed=2)
     one = auto_forecast(series, h=14, n_windows=2, models=["ets", "theta", "lag_regressor"], n_jobs=1)
@@ -226,7 +229,7 @@ def test_worker_processes_give_the_same_result_as_one_process():
 def test_pool_with_this_process_helping_keeps_order_and_raises():
     import math
 
-    from analytics_lib.forecast import _pool_with_parent
+    from analytics_lib.compute.local import _pool_with_parent
 
     tasks = list(range(-60, 0))
     assert _pool_with_parent(abs, tasks, 2, None) == [abs(t) for t in tasks]
@@ -283,7 +286,7 @@ def test_cost_forecast_history_is_generation_spend_by_model(sample_small):
 # ---------------------------------------------------------------------------------------------
 # Planted truth and real series
 def test_planted_growth_and_weekly_seasonality_are_recovered():
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     sample = synthetic_events(200_000, days=182, end="2025-06-30", seed=0)
     truth = sample.truth
@@ -377,7 +380,8 @@ def test_backtest_without_refits_reuses_the_first_cutoffs_estimates():
 _PEDESTRIANS_SCRIPT = """
 import json, sys
 import pandas as pd
-from analytics_lib.forecast import auto_forecast, check_series
+from analytics_lib.forecast.selection import auto_forecast
+from analytics_lib.forecast.series import check_series
 df = pd.read_csv(sys.argv[1])
 raw = pd.DataFrame({"unique_id": "p", "ds": pd.to_datetime(df["ds"]), "y": df["y"].astype(float)})
 train = check_series(raw, freq="D").iloc[:-28]
@@ -414,7 +418,8 @@ def test_multiplicative_seasonality_must_earn_its_place():
     """On the pedestrians history (a COVID collapse) the multiplicative ETS fit stalls near its start
     values with an AICc far above the additive one; the final fit keeps the additive model even when
     the first backtest window hinted at multiplicative."""
-    from analytics_lib.forecast import MODELS, Forecaster
+    from analytics_lib.forecast.models import MODELS
+    from analytics_lib.forecast.estimator import Forecaster
 
     df = pd.read_csv(PROPHET / "example_pedestrians_covid.csv")
     y, ds = df["y"].astype(float).to_numpy()[:-28], pd.DatetimeIndex(pd.to_datetime(df["ds"]))[:-28]
@@ -428,7 +433,7 @@ def test_multiplicative_seasonality_must_earn_its_place():
 
 def test_ties_in_backtest_scores_go_to_the_simpler_model():
     """Scores equal up to floating-point noise (1e-9 relative) pick the simpler model, whichever is lower."""
-    from analytics_lib.forecast import _simplest_within
+    from analytics_lib.forecast.selection import _simplest_within
 
     for sign in (1, -1):
         pool = pd.DataFrame({"unique_id": ["a"] * 3, "model": ["ensemble", "arima", "ets"],

@@ -12,9 +12,11 @@ from scipy import stats
 
 from analytics_lib import WorkbenchError, kpi_table
 from analytics_lib.cli import main
-from analytics_lib.insights import (INSIGHT_KINDS, ImpactRule, Insight, benjamini_hochberg, correlation_table,
-                                    impact_table, insight_table, insights_markdown, mann_kendall, outlook_table,
-                                    ranked_insights, trend_table)
+from analytics_lib.analysis.insights.model import INSIGHT_KINDS, Insight, insight_table
+from analytics_lib.analysis.insights.impact import ImpactRule, impact_table, outlook_table
+from analytics_lib.analysis.insights.stats import benjamini_hochberg, correlation_table, mann_kendall, trend_table
+from analytics_lib.report.narrative import insights_markdown
+from analytics_lib.analysis.insights.ranking import ranked_insights
 
 T90 = pd.date_range("2025-01-01", periods=90, freq="D", tz="UTC")
 
@@ -213,7 +215,7 @@ def test_cli_insights_prints_ranked_insights_and_writes_json(tmp_path, sample_sm
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> str:
     from analytics_lib import validate_events, write_events
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'events.db'}"
     write_events(validate_events(synthetic_events(30_000, days=60, seed=0).events), url)
@@ -226,7 +228,7 @@ def test_notebook_insights_section_shows_the_incident_and_marks_the_anomalies(st
     import papermill
     from conftest import ROOT
 
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     truth = synthetic_events(30_000, days=60, seed=0).truth
     out_nb = tmp_path / "run.ipynb"

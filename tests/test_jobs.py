@@ -26,9 +26,13 @@ from conftest import CORPUS, ROOT
 
 from analytics_lib import WorkbenchError
 from analytics_lib.cli import main
-from analytics_lib.jobs import (check_job, cron_trigger, due_runs, find_job, job_lock, job_variants, JobAlreadyRunning,
-                                load_job_spec, load_job_specs, next_fire_time, notebook_parameters, parse_overrides,
-                                previous_fire_time, prune_runs, run_history)
+from analytics_lib.jobs.prepare import check_job
+from analytics_lib.jobs.schedule import cron_trigger, due_runs, next_fire_time, previous_fire_time
+from analytics_lib.jobs.spec import (
+    find_job, job_variants, load_job_spec, load_job_specs, notebook_parameters, parse_overrides)
+from analytics_lib.jobs.lock import job_lock, JobAlreadyRunning
+from analytics_lib.jobs.index import prune_runs
+from analytics_lib.jobs.ledger import run_history
 
 NOTEBOOKS = CORPUS / "notebooks"
 BIN = Path(sys.executable).parent
@@ -506,7 +510,7 @@ def test_schedule_runs_what_is_due_then_stops_cleanly(tmp_path):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> str:
     from analytics_lib import validate_events, write_events
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'events.db'}"
     write_events(validate_events(synthetic_events(30_000, days=60, seed=0).events), url)
@@ -516,7 +520,7 @@ def store(tmp_path_factory) -> str:
 @pytest.mark.slow
 def test_shipped_workflow_job_runs_and_matches_plain_papermill(store, tmp_path):
     from analytics_lib import load_events
-    from analytics_lib.jobs import run_job
+    from analytics_lib.jobs.runner import run_job
 
     spec = find_job(load_job_specs(), "daily-workflow")
     assert check_job(spec, store=store)
@@ -623,7 +627,7 @@ def test_a_lock_taken_but_not_yet_recorded_refuses_with_a_message(tmp_path):
 @pytest.mark.postgres
 def test_the_ledger_works_in_postgresql(pg_url, tmp_path):
     """The same ledger in a PostgreSQL store: timestamps keep their time zone, due and index agree."""
-    from analytics_lib.jobs import run_job
+    from analytics_lib.jobs.runner import run_job
 
     place = Place(tmp_path)
     place.spec("quick", "quick.ipynb", parameters={"rows": 2})
@@ -675,7 +679,7 @@ def test_a_failing_run_with_a_password_writes_it_nowhere(tmp_path):
     kernel, and no file under reports/, no ledger row, no log and no notification holds the password."""
     from dataclasses import replace as _replace
 
-    from analytics_lib.jobs import run_job
+    from analytics_lib.jobs.runner import run_job
 
     source = f"postgresql+psycopg://ana:{SECRET}@127.0.0.1:9/analytics?sslpassword={SECRET}x"
     store = f"sqlite:///{tmp_path / 'ledger.db'}"
@@ -703,8 +707,8 @@ def test_a_run_on_a_store_with_a_password_keeps_it_out_of_every_file(pg_url, tmp
     from pgserver import fresh_database
 
     from analytics_lib import validate_events, write_events
-    from analytics_lib.datasets import synthetic_events
-    from analytics_lib.jobs import run_job
+    from analytics_lib.data.synthetic.events import synthetic_events
+    from analytics_lib.jobs.runner import run_job
 
     source = fresh_database(pg_url, f"jobs_secret_{os.getpid()}", password=SECRET)
     write_events(validate_events(synthetic_events(20_000, days=60, seed=2).events), source)
@@ -724,7 +728,7 @@ def test_a_run_on_a_store_with_a_password_keeps_it_out_of_every_file(pg_url, tmp
 def _hostile_store(path: Path) -> tuple[str, str]:
     """A store whose team, model and feature names are markup (as an attacker could name a segment)."""
     from analytics_lib import validate_events, write_events
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     team = "<img src=x onerror=alert(document.domain)>"
     ev = synthetic_events(30_000, days=60, seed=0).events
@@ -742,7 +746,7 @@ def test_names_from_the_data_cannot_run_script_in_a_report(tmp_path):
     names as text (escaped) and carries no event handler and no script of theirs."""
     from html.parser import HTMLParser
 
-    from analytics_lib.jobs import run_job
+    from analytics_lib.jobs.runner import run_job
 
     store, team = _hostile_store(tmp_path / "hostile.db")
     [r] = run_job(find_job(load_job_specs(), "daily-workflow"), store=store, reports=tmp_path / "reports", parallel=1)

@@ -77,7 +77,7 @@ def test_jupytext_pair_is_in_sync(path):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> str:
     from analytics_lib import validate_events, write_events
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'events.db'}"
     write_events(validate_events(synthetic_events(30_000, days=60, seed=0).events), url)

@@ -50,7 +50,7 @@ def test_lock_satisfies_pyproject():
 
 
 def test_docs_list_every_contract_column_and_reason():
-    from analytics_lib import schema as S
+    from analytics_lib.core import schema as S
 
     text = (ROOT / "docs" / "events.md").read_text()
     missing = [name for name in (*S.COLUMNS, *S.EVENT_TYPES, *S.REASONS) if f"`{name}`" not in text]

@@ -6,8 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics_lib import WorkbenchError, paths
-from analytics_lib.params import WorkflowParams, require_events, workflow_parameters
+from analytics_lib import WorkbenchError
+from analytics_lib.core import paths
+from analytics_lib.report.params import WorkflowParams, require_events, workflow_parameters
 
 STEPS = ["session_start", ["search", "cache_query"], "generation"]
 
@@ -150,7 +151,7 @@ def test_engine_and_cluster(good, tmp_path):
 
 
 def test_forecast_parameters_take_the_engine_and_check_it(tmp_path):
-    from analytics_lib.params import forecast_parameters
+    from analytics_lib.report.params import forecast_parameters
 
     base = dict(source="sqlite://", start="2024-01-01", end="2024-06-30", team=None, metric="events", agg="sum",
                 by=None, granularity="D", horizon=28, models=None, n_windows=3, level=[80], capacity=None,

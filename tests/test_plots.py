@@ -16,15 +16,16 @@ from matplotlib.figure import Figure  # noqa: E402
 from analytics_lib import (WorkbenchError, activity_histogram, bottleneck_table, funnel_table, kpi_table,  # noqa: E402
                            lifecycle_table, metric_table, retention_matrix, satisfaction_vs_performance,
                            transition_table)
-from analytics_lib import plots  # noqa: E402
-from analytics_lib.tables import session_latency_satisfaction, weekday_hour_table, write_tables  # noqa: E402
+from analytics_lib.report import plots  # noqa: E402
+from analytics_lib.analysis.workflow.experience import session_latency_satisfaction, weekday_hour_table  # noqa: E402
+from analytics_lib.report.tables import write_tables
 
 STEPS = ["session_start", ["search", "cache_query"], "generation", "edit", "test_run", ["accept", "export"]]
 
 
 @pytest.fixture(scope="module")
 def events():
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     return synthetic_events(20_000, days=42, end="2025-06-30", seed=0).events
 

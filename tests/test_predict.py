@@ -17,10 +17,14 @@ import pandas as pd
 import pytest
 
 from analytics_lib import WorkbenchError
-from analytics_lib.predict import (USER_FEATURES, ChurnModel, SatisfactionModel, at_risk_table, churn_dataset,
-                                   churn_labels, churn_metrics, load_model, prediction_parameters, reliability_table,
-                                   save_model, session_features, session_split, time_split, user_features,
-                                   write_at_risk)
+from analytics_lib.analysis.predict.features import (
+    USER_FEATURES, churn_dataset, churn_labels, session_features, user_features)
+from analytics_lib.analysis.predict.churn import ChurnModel
+from analytics_lib.analysis.predict.satisfaction import SatisfactionModel
+from analytics_lib.analysis.predict.persistence import at_risk_table, load_model, save_model, write_at_risk
+from analytics_lib.analysis.predict.evaluation import churn_metrics, reliability_table
+from analytics_lib.report.params import prediction_parameters
+from analytics_lib.analysis.predict.splits import session_split, time_split
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "user_predictions.ipynb"
@@ -30,7 +34,7 @@ JOB = ROOT / "papermill_jobs" / "weekly-user-predictions.yaml"
 @pytest.fixture(scope="module")
 def world():
     """Six months, ~470 users, planted churn and satisfaction (see GroundTruth)."""
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     return synthetic_events(200_000, days=180, end="2025-06-30", seed=0)
 
@@ -71,7 +75,7 @@ def test_features_ignore_events_after_the_cutoff(world):
 
 
 def test_stacked_dataset_equals_features_on_truncated_events_even_for_sessions_the_cutoff_cuts(world):
-    from analytics_lib.workflow import session_table
+    from analytics_lib.analysis.workflow.sessions import session_table
 
     ev = world.events
     sessions = session_table(ev)
@@ -251,7 +255,7 @@ def test_churn_metrics_match_scikit_learn_and_hand_counts():
 # --------------------------------------------------------------------------------------------
 # Satisfaction model
 def test_session_features_leave_feedback_out_of_the_inputs(world, satisfaction):
-    from analytics_lib.workflow import session_table
+    from analytics_lib.analysis.workflow.sessions import session_table
 
     sessions = satisfaction[0]
     st = session_table(world.events).set_index("session_id")
@@ -384,7 +388,7 @@ def test_models_and_functions_refuse_bad_settings(world, churn):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> str:
     from analytics_lib import validate_events, write_events
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'events.db'}"
     write_events(validate_events(synthetic_events(50_000, days=110, seed=0).events), url)  # ends today

@@ -21,11 +21,14 @@ from hypothesis import strategies as st  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analytics_lib import WorkbenchError  # noqa: E402
-from analytics_lib import plots  # noqa: E402
-from analytics_lib.roi import (ASSUMPTIONS, DEFAULT_SCENARIOS, Assumptions, break_even_table,  # noqa: E402
-                               executive_summary, internal_rate_of_return, net_present_value, payback_period,
-                               roi_inputs, roi_measures, roi_parameters, roi_result, roi_simulation, scenario_table,
-                               tornado_table)
+from analytics_lib.report import plots  # noqa: E402
+from analytics_lib.analysis.roi.assumptions import ASSUMPTIONS, Assumptions  # noqa: E402
+from analytics_lib.analysis.roi.simulation import DEFAULT_SCENARIOS, roi_simulation, scenario_table
+from analytics_lib.analysis.roi.result import break_even_table, roi_result, tornado_table
+from analytics_lib.report.narrative import executive_summary
+from analytics_lib.analysis.roi.finance import internal_rate_of_return, net_present_value, payback_period
+from analytics_lib.analysis.roi.inputs import roi_inputs, roi_measures
+from analytics_lib.report.params import roi_parameters
 
 ROI_NOTEBOOK = ROOT / "notebooks" / "roi.ipynb"
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)  # the same examples on every run
@@ -624,7 +627,7 @@ def test_roi_figures_survive_empty_frames_and_reject_bad_options(flat):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> str:
     from analytics_lib import validate_events, write_events
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     url = f"sqlite:///{tmp_path_factory.mktemp('roi_store') / 'events.db'}"
     write_events(validate_events(synthetic_events(20_000, days=60, seed=1).events), url)

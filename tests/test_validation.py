@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics_lib import WorkbenchError, load_events, validate_events
-from analytics_lib import schema as S
+from analytics_lib.core import schema as S
 
 
 @pytest.fixture(scope="module")

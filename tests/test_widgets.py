@@ -19,15 +19,19 @@ import pandas as pd
 import pytest
 
 from analytics_lib import WorkbenchError, funnel_table, kpi_table
-from analytics_lib.params import TimeWindow
-from analytics_lib.widgets import (ALL_TEAMS, FUNNEL_STEPS, MART_TABLES, AssumptionPanel, ChartPanel, FilterBar,
-                                   ForecastBar, KpiTiles, LiveView, MessageArea, ProgressPanel, PublishedRun,
-                                   TablePanel, TextPanel, dashboard_tables, dashboard_window, format_kpi,
-                                   forecast_view, kpi_change, kpi_tiles, kpi_totals, load_overview_data,
-                                   load_roi_data, mart_funnel, mart_kpis, mart_series, overview_mart,
-                                   overview_mart_from_tables, overview_view, parse_number, published_runs,
-                                   published_table, redact, roi_input_tables, roi_inputs_from_tables, roi_view,
-                                   scenario_values, table_html, tile_html)
+from analytics_lib.core.timewindow import TimeWindow
+from analytics_lib.dashboards.marts import (
+    ALL_TEAMS, FUNNEL_STEPS, MART_TABLES, dashboard_tables, overview_mart, overview_mart_from_tables,
+    roi_input_tables, roi_inputs_from_tables)
+from analytics_lib.dashboards.widgets import (
+    AssumptionPanel, ChartPanel, FilterBar, ForecastBar, KpiTiles, LiveView, MessageArea, ProgressPanel, TablePanel,
+    TextPanel, table_html, tile_html)
+from analytics_lib.dashboards.published import (
+    PublishedRun, load_overview_data, load_roi_data, published_runs, published_table)
+from analytics_lib.dashboards.views import (
+    dashboard_window, format_kpi, forecast_view, kpi_change, kpi_tiles, kpi_totals, mart_funnel, mart_kpis,
+    mart_series, overview_view, parse_number, roi_view, scenario_values)
+from analytics_lib.core.redaction import redact
 
 KPI_COLUMNS = ["events", "active_users", "sessions", "cache_hit_rate", "error_rate", "latency_p50", "latency_p95",
                "latency_p99", "tokens_in", "tokens_out", "cost_usd", "accepts", "cost_per_accept", "satisfaction"]
@@ -36,7 +40,7 @@ KPI_COLUMNS = ["events", "active_users", "sessions", "cache_hit_rate", "error_ra
 @pytest.fixture(scope="module")
 def events():
     from analytics_lib import validate_events
-    from analytics_lib.datasets import synthetic_events
+    from analytics_lib.data.synthetic.events import synthetic_events
 
     return validate_events(synthetic_events(30_000, days=60, end="2025-06-30", seed=0).events).events
 
@@ -48,7 +52,7 @@ def mart(events):
 
 @pytest.fixture(scope="module")
 def inputs(events):
-    from analytics_lib.roi import roi_inputs
+    from analytics_lib.analysis.roi.inputs import roi_inputs
 
     return roi_inputs(events, months=60)
 
@@ -141,7 +145,7 @@ def test_mart_bottlenecks_are_the_notebook_table_per_team(mart, events):
 
 
 def test_mart_series_equals_series_from_events(mart, events):
-    from analytics_lib.forecast import series_from_events
+    from analytics_lib.forecast.series import series_from_events
 
     sub = events[events["team"] == "team-a"]
     for metric, (name, agg) in {"events": ("events", "sum"), "users": ("users", "sum"),
@@ -162,7 +166,9 @@ def test_mart_tables_survive_parquet(mart, tmp_path):
 
 
 def test_roi_inputs_survive_parquet(inputs, tmp_path):
-    from analytics_lib.roi import Assumptions, roi_result, roi_simulation
+    from analytics_lib.analysis.roi.assumptions import Assumptions
+    from analytics_lib.analysis.roi.result import roi_result
+    from analytics_lib.analysis.roi.simulation import roi_simulation
 
     for name, frame in roi_input_tables(inputs).items():
         frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
@@ -212,7 +218,8 @@ def test_overview_view_explains_bad_controls(mart, controls, message):
 
 
 def test_forecast_view_single_model_is_the_library_forecast(mart):
-    from analytics_lib.forecast import Forecaster, capacity_table
+    from analytics_lib.forecast.estimator import Forecaster
+    from analytics_lib.forecast.planning import capacity_table
 
     memo: dict = {}
     v = forecast_view(mart, metric="sessions", team="team-b", horizon=7, model="theta", capacity="40", memo=memo)
@@ -248,7 +255,7 @@ def test_forecast_view_explains_bad_controls(mart, controls, message):
 
 
 def test_forecast_view_shows_a_matching_published_forecast(mart, tmp_path):
-    from analytics_lib.forecast import auto_forecast
+    from analytics_lib.forecast.selection import auto_forecast
 
     import dataclasses
 
@@ -271,7 +278,9 @@ def test_forecast_view_shows_a_matching_published_forecast(mart, tmp_path):
 
 
 def test_roi_view_is_the_library_appraisal(inputs):
-    from analytics_lib.roi import Assumptions, roi_result, roi_simulation
+    from analytics_lib.analysis.roi.assumptions import Assumptions
+    from analytics_lib.analysis.roi.result import roi_result
+    from analytics_lib.analysis.roi.simulation import roi_simulation
 
     v = roi_view(inputs, hourly_rate="150", realisation_rate=0.6, seats="", horizon_months=24, n_simulations=2000,
                  seed=3)
@@ -387,7 +396,8 @@ def test_load_overview_data_prefers_the_published_run(mart, tmp_path, store):
 def test_the_marts_job_publishes_what_the_dashboards_open_on(store, tmp_path, monkeypatch):
     """The shipped job runs its notebook with papermill; the dashboards then read its run, even
     when they name the store by a relative path (the job records it as an absolute one)."""
-    from analytics_lib.jobs import find_job, load_job_specs, run_job
+    from analytics_lib.jobs.spec import find_job, load_job_specs
+    from analytics_lib.jobs.runner import run_job
 
     [result] = run_job(find_job(load_job_specs(), "daily-dashboard-marts"), store=store,
                        reports=tmp_path / "reports", overrides={"insights": False})

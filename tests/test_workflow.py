@@ -25,9 +25,10 @@ from analytics_lib import (WorkbenchError, active_users, activity_histogram, bot
                            kpi_table, lifecycle_table, load_events, metric_table, path_variants, retention_matrix,
                            rework_table, satisfaction_vs_performance, session_table, sessionize, transition_table,
                            validate_events)
-from analytics_lib import schema as S
-from analytics_lib.datasets import synthetic_events
-from analytics_lib.workflow import RESPONSE_TYPES, period_start
+from analytics_lib.core import schema as S
+from analytics_lib.data.synthetic.events import synthetic_events
+from analytics_lib.analysis.workflow.kpis import RESPONSE_TYPES
+from analytics_lib.core.timewindow import period_start
 
 PM4PY = REAL / "eventlogs" / "pm4py"
 MAPPING = CORPUS / "pm4py_mapping.yaml"

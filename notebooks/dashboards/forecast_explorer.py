@@ -24,7 +24,7 @@
 # forecasting report does (its published forecast is shown when it matches the selection).
 
 # %% tags=["parameters"]
-source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.paths.DEFAULT_DB_URL)
+source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.core.paths.DEFAULT_DB_URL)
 team = None  # None for all teams, or "team-a"
 metric = "events"  # events, users, sessions, cost_usd or latency_p95
 granularity = "D"  # "D", "W" or "M"
@@ -37,9 +37,11 @@ capacity = None  # a threshold in the metric's unit (e.g. 8000 events per day), 
 # %%
 from IPython.display import display
 
-from analytics_lib.plots import plot_forecast
-from analytics_lib.widgets import (ChartPanel, DashboardHeader, ForecastBar, KpiTiles, LiveView, MessageArea,
-                                   ProgressPanel, TablePanel, TextPanel, forecast_view, load_overview_data)
+from analytics_lib.report.plots.forecast import plot_forecast
+from analytics_lib.dashboards.widgets import (
+    ChartPanel, DashboardHeader, ForecastBar, KpiTiles, LiveView, MessageArea, ProgressPanel, TablePanel, TextPanel)
+from analytics_lib.dashboards.views import forecast_view
+from analytics_lib.dashboards.published import load_overview_data
 
 header = DashboardHeader(subtitle="Loading the data…")
 messages = MessageArea()

@@ -25,7 +25,7 @@
 # assumption: `docs/roi.md`.
 
 # %% tags=["parameters"]
-source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.paths.DEFAULT_DB_URL)
+source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.core.paths.DEFAULT_DB_URL)
 team = None  # None for all teams, or "team-a" (then give that team's share of fixed costs)
 hourly_rate = 100.0  # USD per hour, loaded cost of a developer
 realisation_rate = 0.7  # share (0-1) of the recorded manual effort that is really saved
@@ -46,9 +46,11 @@ seed = 0  # Monte Carlo seed
 # %%
 from IPython.display import display
 
-from analytics_lib.plots import plot_roi_distribution, plot_tornado
-from analytics_lib.widgets import (AssumptionPanel, ChartPanel, DashboardHeader, KpiTiles, LiveView, MessageArea,
-                                   ProgressPanel, TablePanel, load_roi_data, roi_view)
+from analytics_lib.report.plots.roi import plot_roi_distribution, plot_tornado
+from analytics_lib.dashboards.widgets import (
+    AssumptionPanel, ChartPanel, DashboardHeader, KpiTiles, LiveView, MessageArea, ProgressPanel, TablePanel)
+from analytics_lib.dashboards.published import load_roi_data
+from analytics_lib.dashboards.views import roi_view
 
 header = DashboardHeader(subtitle="Loading the data…")
 messages = MessageArea()

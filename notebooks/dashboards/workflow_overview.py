@@ -24,7 +24,7 @@
 # (or, before the first run, from the store); definitions: `docs/dashboards.md`.
 
 # %% tags=["parameters"]
-source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.paths.DEFAULT_DB_URL)
+source = None  # SQLAlchemy URL or CSV/Parquet path; None: the workbench store (analytics_lib.core.paths.DEFAULT_DB_URL)
 start = "-28d"  # first day shown: ISO date, "today", or relative such as "-28d"
 end = "today"  # last day shown (included)
 team = None  # None for all teams, or "team-a"
@@ -33,10 +33,12 @@ granularity = "D"  # "D", "W" or "M" for the trend chart
 # %%
 from IPython.display import display
 
-from analytics_lib.plots import plot_funnel, plot_kpi_trends
-from analytics_lib.widgets import (OVERVIEW_KPIS, ChartPanel, DashboardHeader, FilterBar, KpiTiles, LiveView,
-                                   MessageArea, ProgressPanel, TablePanel, TextPanel, load_overview_data,
-                                   overview_view)
+from analytics_lib.report.plots.workflow import plot_funnel, plot_kpi_trends
+from analytics_lib.dashboards.marts import OVERVIEW_KPIS
+from analytics_lib.dashboards.widgets import (
+    ChartPanel, DashboardHeader, FilterBar, KpiTiles, LiveView, MessageArea, ProgressPanel, TablePanel, TextPanel)
+from analytics_lib.dashboards.published import load_overview_data
+from analytics_lib.dashboards.views import overview_view
 
 header = DashboardHeader(subtitle="Loading the data…")
 messages = MessageArea()

@@ -1,0 +1,70 @@
+"""MARKUP_DOC
+"""
+from __future__ import annotations
+
+import html
+import re
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|$~])")
+#: Tags a report may show (headings, text, lists, tables, figures, images, details).
+REPORT_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details", "div", "dl",
+    "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li",
+    "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub", "summary", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul",
+}
+_ATTRIBUTES = {
+    "*": {"class", "id", "title", "lang", "dir", "align"},
+    "a": {"href", "name"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "ol": {"start", "type"},
+    "time": {"datetime"},
+}
+
+
+def md_escape(value: object) -> str:
+    """A data value as literal Markdown text: no HTML, no emphasis, no link, no math.
+
+    Examples
+    --------
+    >>> md_escape("<img src=x onerror=alert(1)>")
+    '&lt;img src=x onerror=alert(1)&gt;'
+    >>> md_escape("team_a *core* [beta] costs $5 | $7")
+    'team\\\\_a \\\\*core\\\\* \\\\[beta\\\\] costs \\\\$5 \\\\| \\\\$7'
+    """
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=False))
+
+
+def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "img" and attribute == "src":
+        return value if value.startswith("data:image/") and not value.startswith("data:image/svg") else None
+    if tag == "a" and attribute == "href":
+        scheme = value.split(":", 1)[0].lower() if ":" in value.split("/", 1)[0] else ""
+        return value if scheme in ("", "http", "https", "mailto") else None
+    return value
+
+
+def sanitize_html(fragment: str) -> str:
+    """An HTML fragment with only what a report may show (see :data:`REPORT_TAGS`).
+
+    Scripts and style sheets are removed with their content; event handlers, ``style``
+    attributes, forms, frames and ``javascript:`` links go; images stay only as inline raster
+    data (``data:image/png;base64,...``).
+
+    Examples
+    --------
+    >>> sanitize_html('<p onclick="x()">ok <img src=x onerror=alert(1)><script>alert(2)</script></p>')
+    '<p>ok <img></p>'
+    >>> sanitize_html('<table class="dataframe"><tr><th>team</th><td>a</td></tr></table>')
+    '<table class="dataframe"><tbody><tr><th>team</th><td>a</td></tr></tbody></table>'
+    """
+    import nh3
+
+    return nh3.clean(fragment, tags=REPORT_TAGS, clean_content_tags={"script", "style"}, attributes=_ATTRIBUTES,
+                     attribute_filter=_attribute_filter, url_schemes={"http", "https", "mailto", "data"},
+                     link_rel="noopener noreferrer", strip_comments=True)

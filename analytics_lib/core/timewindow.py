@@ -1,0 +1,216 @@
+"""Time: relative dates, time windows, granularities and the period helpers every analysis shares.
+
+``parse_when("-28d")``, ``time_window(start, end)`` (a date-valued end includes that day),
+``check_granularity`` (``D``, ``W``, ``M`` and their pandas frequencies), ``period_start`` and
+``period_index`` (UTC periods of timestamps), ``epoch_micros`` (timestamps as int64 microseconds).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics_lib.core.errors import WorkbenchError
+
+
+RELATIVE_DATE = re.compile(r"^\s*([+-])\s*(\d+)\s*(min|h|d|w)\s*$", re.IGNORECASE)
+_UNITS = {"min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+GRANULARITIES = {"D": "day", "W": "week (Monday start)", "M": "month"}
+#: The pandas frequency of a forecasting series at each granularity (weeks start on Monday, months on the 1st).
+SERIES_FREQ = {"D": "D", "W": "W-MON", "M": "MS"}
+
+
+def _now(now: pd.Timestamp | str | None) -> pd.Timestamp:
+    ts = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def parse_when(value: str | pd.Timestamp | None, *, now: pd.Timestamp | str | None = None,
+               name: str = "date") -> pd.Timestamp | None:
+    """Turn a user's date parameter into a UTC timestamp.
+
+    Accepted forms: ``None`` (no bound), ISO dates or date-times (``"2024-03-01"``,
+    ``"2024-03-01T12:00+01:00"``; times without an offset are UTC), ``"today"``,
+    ``"yesterday"`` and ``"now"``, and relative offsets from the start of today such as
+    ``"-28d"``, ``"-4w"``, ``"+1d"`` (units ``min``, ``h``, ``d``, ``w``). Day-valued
+    forms resolve to midnight UTC.
+
+    Parameters
+    ----------
+    value : str, Timestamp or None
+        The parameter as given.
+    now : Timestamp or str, optional
+        The reference "now" (defaults to the current time); tests pin it.
+    name : str
+        The parameter's name, used in the error message.
+
+    Returns
+    -------
+    pandas.Timestamp or None
+        A timezone-aware UTC timestamp.
+
+    Examples
+    --------
+    >>> parse_when("-7d", now="2024-03-15 10:00")
+    Timestamp('2024-03-08 00:00:00+0000', tz='UTC')
+    >>> parse_when("2024-03-01")
+    Timestamp('2024-03-01 00:00:00+0000', tz='UTC')
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    ref = _now(now)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word == "now":
+            return ref
+        if word in ("today", "yesterday"):
+            return ref.normalize() - pd.Timedelta(days=1 if word == "yesterday" else 0)
+        m = RELATIVE_DATE.match(word)
+        if m:
+            sign = -1 if m.group(1) == "-" else 1
+            delta = pd.Timedelta(**{_UNITS[m.group(3).lower()]: int(m.group(2))})
+            base = ref if m.group(3).lower() in ("min", "h") else ref.normalize()
+            return base + sign * delta
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise WorkbenchError(
+            f"{name}={value!r} is not a date: use an ISO date such as '2024-03-01', "
+            f"'today', 'yesterday', 'now' or a relative form such as '-28d' or '-4w'"
+        ) from exc
+    if pd.isna(ts):
+        raise WorkbenchError(f"{name}={value!r} is not a date")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A half-open UTC interval ``[start, end)``; either side may be open (``None``)."""
+
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+
+    def mask(self, ts: pd.Series) -> pd.Series:
+        """Boolean mask of the timestamps inside the window."""
+        keep = pd.Series(True, index=ts.index)
+        if self.start is not None:
+            keep &= ts >= self.start
+        if self.end is not None:
+            keep &= ts < self.end
+        return keep
+
+    def __str__(self) -> str:
+        fmt = lambda t: "open" if t is None else t.isoformat()  # noqa: E731
+        return f"[{fmt(self.start)}, {fmt(self.end)})"
+
+
+def time_window(start: str | pd.Timestamp | None = None, end: str | pd.Timestamp | None = None, *,
+                now: pd.Timestamp | str | None = None) -> TimeWindow:
+    """Resolve ``start``/``end`` parameters into a :class:`TimeWindow`.
+
+    ``end`` is exclusive, except that a *day-valued* end (an ISO date without a time,
+    ``"today"``, ``"yesterday"``, ``"-1d"``) includes that whole day, which is what
+    people mean by ``end="2024-03-31"``. ``start`` must be before ``end``.
+
+    Examples
+    --------
+    >>> w = time_window("2024-03-01", "2024-03-31")
+    >>> str(w)
+    '[2024-03-01T00:00:00+00:00, 2024-04-01T00:00:00+00:00)'
+    """
+    lo = parse_when(start, now=now, name="start")
+    hi = parse_when(end, now=now, name="end")
+    if hi is not None and _is_day_valued(end):
+        hi = hi + pd.Timedelta(days=1)
+    if lo is not None and hi is not None and lo >= hi:
+        raise WorkbenchError(
+            f"the time window is empty: start={start!r} ({lo.date()}) is not before end={end!r} "
+            f"({(hi - pd.Timedelta(days=1)).date() if _is_day_valued(end) else hi}); give a start before the end"
+        )
+    return TimeWindow(lo, hi)
+
+
+def _is_day_valued(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    word = value.strip().lower()
+    if word in ("today", "yesterday"):
+        return True
+    m = RELATIVE_DATE.match(word)
+    if m:
+        return m.group(3).lower() in ("d", "w")
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", word))
+
+
+def check_granularity(granularity: str) -> str:
+    """Validate a period granularity (``"D"``, ``"W"`` or ``"M"``) and return it upper-cased.
+
+    Examples
+    --------
+    >>> check_granularity("w")
+    'W'
+    """
+    g = str(granularity).strip().upper()
+    if g not in GRANULARITIES:
+        raise WorkbenchError(
+            f"granularity={granularity!r} is not supported: use one of "
+            + ", ".join(f"'{k}' ({v})" for k, v in GRANULARITIES.items())
+        )
+    return g
+
+
+def check_duration(value: str, *, name: str) -> pd.Timedelta:
+    """Parse a positive pandas duration string such as ``"30min"`` or ``"7D"``.
+
+    Examples
+    --------
+    >>> check_duration("30min", name="session_gap")
+    Timedelta('0 days 00:30:00')
+    """
+    try:
+        td = pd.Timedelta(value)
+    except (ValueError, TypeError) as exc:
+        raise WorkbenchError(f"{name}={value!r} is not a duration: use a form such as '30min', '2h' or '14D'") from exc
+    if td <= pd.Timedelta(0):
+        raise WorkbenchError(f"{name}={value!r} must be a positive duration")
+    return td
+
+
+def period_start(ts: pd.Series, granularity: str) -> pd.Series:
+    """Start of the UTC period that holds each timestamp (``D`` day, ``W`` Monday, ``M`` month).
+
+    Examples
+    --------
+    >>> period_start(pd.Series(pd.to_datetime(["2024-03-14 10:00"], utc=True)), "W").iloc[0]
+    Timestamp('2024-03-11 00:00:00+0000', tz='UTC')
+    """
+    g = check_granularity(granularity)
+    day = ts.dt.floor("D")
+    if g == "D":
+        return day
+    if g == "W":
+        return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
+    return day - pd.to_timedelta(day.dt.day - 1, unit="D")
+
+
+def period_index(lo: pd.Timestamp, hi: pd.Timestamp, granularity: str) -> pd.DatetimeIndex:
+    g = check_granularity(granularity)
+    step = {"D": "D", "W": "7D", "M": "MS"}[g]
+    return pd.date_range(lo, hi, freq=step, name="period")
+
+
+def period_end(start: pd.Timestamp, granularity: str) -> pd.Timestamp:
+    return start + (pd.DateOffset(months=1) if granularity == "M" else pd.Timedelta(days=7 if granularity == "W" else 1))
+
+
+def epoch_micros(ts: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 microseconds (a tz-aware ``to_numpy()`` would give objects)."""
+    return ts.dt.tz_convert("UTC").dt.as_unit("us").dt.tz_localize(None).to_numpy().view(np.int64)
+
+
+US_PER_S = 1_000_000
+
+
+DAY_US = 86_400 * 1_000_000

@@ -1,0 +1,322 @@
+"""Rolling-origin backtests, the median ensemble and the automatic choice of a model per series
+(``auto_forecast``), with calibrated intervals.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analytics_lib.core.parallel import map_tasks
+from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.forecast.estimator import Forecaster, _check_h, _predict_one
+from analytics_lib.forecast.metrics import _order_cv, forecast_metrics
+from analytics_lib.forecast.models import _check_level, auto_candidates, complexity
+from analytics_lib.forecast.series import check_series
+
+
+#: What worker processes import once before fitting (``core.parallel.map_tasks``'s preload).
+WORKER_PRELOAD = ("analytics_lib.forecast.selection", "statsmodels.tsa.holtwinters",
+                  "statsmodels.tsa.statespace.sarimax", "statsmodels.tsa.forecasting.theta", "statsmodels.tsa.seasonal",
+                  "statsmodels.tsa.stattools", "sklearn.linear_model")
+
+
+# --------------------------------------------------------------------------------------------
+# Backtests, run per series (optionally in worker processes).
+def _backtest_one(args) -> pd.DataFrame:
+    return _backtest_series(args)[0]
+
+
+def _backtest_series(args) -> tuple[pd.DataFrame, dict | None]:
+    """The backtest frame of one series and, without refits, the estimates of its first window."""
+    uid, g, models, h, n_windows, step, level, ctx = args
+    n = len(g)
+    parts = []
+    memo = None if ctx.refit else {}  # without refits, the first (earliest) window's estimates are reused
+    for w in range(n_windows, 0, -1):  # n_windows fits per series
+        end = n - h - (w - 1) * step
+        if end < max(3, ctx.season + 1):
+            raise WorkbenchError(f"series {uid!r} ({n} steps) is too short for {n_windows} windows of h={h} "
+                                 f"(step {step}): use fewer windows, a shorter horizon, or a longer history")
+        train, test = g.iloc[:end], g.iloc[end:end + h]
+        pred, _ = _predict_one(uid, train, models, len(test), level, ctx, memo)
+        parts.append(pred.assign(cutoff=train["ds"].iloc[-1], y=test["y"].to_numpy()))
+    return pd.concat(parts, ignore_index=True), memo
+
+
+def _auto_one(args) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    uid, g, models, h, n_windows, step, level, ctx = args
+    cv, memo = _backtest_series(args)
+    # the final fit re-estimates every parameter on the whole series; without refits it keeps the
+    # structure the backtest estimated and scored (ETS seasonality type, ARIMA orders)
+    hints = None if memo is None else {name: {**fitted, "structure_only": True} for name, fitted in memo.items()
+                                        if fitted}
+    fc, comps = _predict_one(uid, g, models, h, level, ctx, hints)
+    return cv, fc, comps
+
+
+def _tasks(fc: Forecaster, series: pd.DataFrame, h: int, n_windows: int, step: int, level: list[int],
+           refit: bool = True) -> list:
+    from dataclasses import replace
+
+    full = check_series(series, freq=fc.freq, min_length=max(3, fc._context().season + 1), agg=fc.agg)
+    ctx, models = replace(fc._context(), refit=bool(refit)), fc._check_models()
+    return [(uid, g.reset_index(drop=True), models, h, n_windows, step, level, ctx)
+            for uid, g in full.groupby("unique_id", sort=True)]
+
+
+def backtest(forecaster: Forecaster, series: pd.DataFrame, *, h: int, n_windows: int = 3, step: int | None = None,
+             level: Sequence[int] = (80,), refit: bool = True, n_jobs: int | None = 1,
+             progress: bool = False) -> pd.DataFrame:
+    """Rolling-origin cross-validation: fit at each cutoff and forecast the next ``h`` steps.
+
+    The last window ends at the last observation; earlier cutoffs are ``step`` (default
+    ``h``) steps apart. With ``refit=False`` the models' parameters (and ETS/ARIMA structure)
+    are estimated at the first cutoff only; later cutoffs run the same model over the longer
+    history (states updated, no re-estimation), as statsforecast's ``refit=False``. Series
+    run in ``n_jobs`` worker processes (``-1``: all cores).
+    Returns ``unique_id, ds, cutoff, y, <model>..., <model>-lo/hi-<level>``.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024-01-01", periods=60), "y": np.arange(60.0)})
+    >>> cv = backtest(Forecaster(models=["seasonal_naive"], freq="D"), s, h=7, n_windows=2)
+    >>> sorted(cv["cutoff"].dt.strftime("%Y-%m-%d").unique())
+    ['2024-02-15', '2024-02-22']
+    """
+    h, level = _check_h(h), _check_level(level)
+    step = _check_h(step or h)
+    if n_windows < 1:
+        raise WorkbenchError(f"n_windows={n_windows} must be at least 1")
+    parts = map_tasks(_backtest_one, _tasks(forecaster, series, h, n_windows, step, level, refit), n_jobs=n_jobs,
+                      progress=progress, desc="backtest", preload=WORKER_PRELOAD)
+    return _order_cv(pd.concat(parts, ignore_index=True))
+
+
+# --------------------------------------------------------------------------------------------
+# Automatic selection and ensembles.
+@dataclass(frozen=True)
+class AutoForecast:
+    """What :func:`auto_forecast` returns.
+
+    Attributes
+    ----------
+    forecast : DataFrame
+        ``unique_id, ds, model, forecast, lo-<level>, hi-<level>...`` and the chosen model's
+        backtest scores on every row: ``backtest_mase, backtest_smape, backtest_coverage``.
+    selection : DataFrame
+        One row per series: ``unique_id, model, members`` (ensemble members or the model),
+        the chosen model's backtest ``mae, rmse, smape, mase, coverage, width, pinball``,
+        ``baseline_mase`` (seasonal naive) and ``improvement_vs_baseline`` (share).
+    scores : DataFrame
+        Backtest metrics of every candidate and the ensemble (:func:`forecast_metrics`).
+    cv : DataFrame
+        The backtest frame with an ``ensemble`` column.
+    candidates : DataFrame
+        The final forecast of every candidate (``Forecaster.predict`` format + ``ensemble``).
+    components : DataFrame
+        In-sample components of the models that have them.
+    """
+
+    forecast: pd.DataFrame
+    selection: pd.DataFrame
+    scores: pd.DataFrame
+    cv: pd.DataFrame
+    candidates: pd.DataFrame
+    components: pd.DataFrame = field(repr=False)
+    metric: str = "mase"
+    level: tuple = (80, 95)
+
+
+#: Relative tolerance under which two backtest scores count as a tie (see :func:`auto_forecast`).
+SELECTION_RTOL = 1e-6
+
+
+def _simplest_within(pool: pd.DataFrame, metric: str, rtol: float = SELECTION_RTOL) -> pd.DataFrame:
+    """Per series, the simplest candidate whose ``metric`` is within ``rtol`` of the best one.
+
+    Scores that differ by floating-point noise (another CPU, another BLAS) must not change the
+    choice: a tie goes to the simpler model (:data:`~analytics_lib.forecast.models.COMPLEXITY`), not to the last digits.
+    """
+    frame = pool.assign(_rank=pool["model"].map(lambda m: 1e9 if m == "ensemble" else complexity(m)))
+    best = frame.groupby("unique_id")[metric].transform("min")
+    close = frame[metric].le(best + rtol * best.abs()) | best.isna()
+    picked = frame[close].sort_values(["unique_id", "_rank", "model"]).groupby("unique_id").head(1)
+    return picked.drop(columns="_rank")
+
+
+def _ensemble_columns(frame: pd.DataFrame, members: dict, level: Sequence[int]) -> pd.DataFrame:
+    """Median of the member models per series (point and bounds), vectorized per member set."""
+    out = frame.copy()
+    cols = ["ensemble"] + [f"ensemble-{s}-{lv}" for lv in level for s in ("lo", "hi")]
+    for c in cols:
+        out[c] = np.nan
+    for key, uids in pd.Series(list(members)).groupby(pd.Series([tuple(members[u]) for u in members])):
+        mask = out["unique_id"].isin(list(uids)).to_numpy()
+        for c in cols:
+            src = [c.replace("ensemble", m, 1) for m in key]
+            out.loc[mask, c] = np.median(out.loc[mask, src].to_numpy(dtype="float64"), axis=1)
+    return out
+
+
+def _interval_scale(cv: pd.DataFrame, chosen: dict, level: int) -> dict:
+    """Per series, the factor that makes the chosen model's backtest interval at ``level`` cover
+    ``level`` percent of its backtest errors (split-conformal calibration of the interval
+    half-widths; 1.0 when the backtest has too few points to say)."""
+    out = {}
+    for uid, g in cv.groupby("unique_id", sort=True):
+        m = chosen[uid]
+        g = g[g["y"].notna()]
+        lo, hi = f"{m}-lo-{level}", f"{m}-hi-{level}"
+        f = g[m].to_numpy(dtype="float64")
+        half = np.where(g["y"] >= f, g[hi] - f, f - g[lo]).astype("float64")
+        ok = half > 0
+        ratio = np.abs(g["y"].to_numpy(dtype="float64") - f)[ok] / half[ok]
+        out[uid] = float(np.quantile(ratio, level / 100)) if ok.sum() >= 10 else 1.0
+    return out
+
+
+def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequence[str] | None = None,
+                  n_windows: int = 3, step: int | None = None, level: Sequence[int] = (80, 95), metric: str = "mase",
+                  k: int = 3, season: int | None = None, holidays: pd.DataFrame | None = None,
+                  country_holidays: str | None = None, agg: str = "sum", n_jobs: int | None = 1,
+                  progress: bool = False, seed: int = 0, calibrate: bool = True, refit: bool = False) -> AutoForecast:
+    """Backtest every candidate per series, add a median ensemble, choose the best, forecast.
+
+    For each series, all ``models`` are backtested over ``n_windows`` rolling origins of
+    ``h`` steps; the ``k`` best by ``metric`` form a median ensemble (point and bounds are
+    medians of the members'), which is scored on the same windows. The candidate or
+    ensemble with the lowest backtest ``metric`` is refitted on the whole series and
+    forecasts ``h`` steps; scores equal within a relative ``1e-6`` (:data:`SELECTION_RTOL`)
+    are a tie, won by the simpler model (:data:`~analytics_lib.forecast.models.COMPLEXITY`), so that the choice does not
+    depend on a CPU's floating-point path. The ensemble's members are chosen on the same windows it is
+    scored on, so its backtest score is slightly optimistic; the seasonal naive baseline
+    is always scored for comparison (add it to ``models`` to make it eligible).
+
+    Parameters
+    ----------
+    series : DataFrame
+        ``unique_id, ds, y``.
+    h : int
+        Steps to forecast (and the length of each backtest window).
+    freq : str
+        The series' pandas frequency (``"D"``, ``"W-MON"``, ``"MS"``, ``"h"``...).
+    models : list of str, optional
+        Candidates by name (:data:`~analytics_lib.forecast.models.MODELS`); default the built-in
+        ones and plug-in models registered with ``auto=True``
+        (:func:`~analytics_lib.forecast.models.auto_candidates`).
+    n_windows, step : int
+        Backtest windows, and the steps between their cutoffs (default ``h``).
+    level : list of int
+        Interval levels in percent.
+    metric : {"mase", "mae", "rmse", "smape", "pinball"}
+        Selection score (lower is better); ``mase`` compares across series.
+    k : int
+        Members of the median ensemble (the ``k`` best candidates).
+    season : int, optional
+        Season length in steps (default: from ``freq``: 7 for daily, 52 weekly, 12 monthly...).
+    holidays, country_holidays
+        Holidays for the models that use them (Prophet-style ``holiday, ds`` frame; or a country
+        code for the ``holidays`` package).
+    agg : str
+        How repeated timestamps are combined (:func:`~analytics_lib.forecast.series.check_series`).
+    n_jobs : int, optional
+        Worker processes over series (``-1``: all cores).
+    progress : bool
+        Show a progress bar over series.
+    refit : bool
+        Re-estimate every model at every backtest cutoff (``True``), or estimate at the first
+        cutoff and reuse the parameters at later ones (``False``, the default: about half
+        the work). The final forecast is always a fresh estimate on the whole series; without
+        refits it keeps the structure estimated at the first cutoff (ETS seasonality type,
+        ARIMA orders), the one the backtest scored.
+    seed : int
+        Seed of the simulated paths.
+    calibrate : bool
+        Rescale the chosen model's interval half-widths so that, in the backtest, the
+        interval at the first ``level`` covers that share of the errors (conformal
+        calibration; the factor is ``selection.interval_scale``). Models' own intervals
+        assume the model is right; backtest errors show how wrong it has been.
+
+    Series whose history is never negative (counts, spend, tokens) get forecasts and bounds
+    floored at zero, in the backtest as in the forecast.
+
+    Notes
+    -----
+    With ``n_jobs`` > 1 in a script, call it under ``if __name__ == "__main__":`` (worker
+    processes start from a forkserver, which re-imports the main script).
+
+    Examples
+    --------
+    >>> from analytics_lib.datasets import synthetic_events
+    >>> ev = synthetic_events(20_000, days=120, seed=0).events
+    >>> res = auto_forecast(series_from_events(ev, "events"), h=14, models=["seasonal_naive", "theta"], n_windows=2)
+    >>> res.forecast.columns.tolist()[:4], len(res.forecast)
+    (['unique_id', 'ds', 'model', 'forecast'], 14)
+    """
+    if metric not in ("mase", "mae", "rmse", "smape", "pinball"):
+        raise WorkbenchError(f"metric={metric!r}: choose one of mase, mae, rmse, smape, pinball")
+    h, level = _check_h(h), _check_level(level)
+    if k < 1:
+        raise WorkbenchError(f"k={k} must be at least 1 (models in the ensemble)")
+    models = auto_candidates() if models is None else models
+    models = list(dict.fromkeys([models] if isinstance(models, str) else models))
+    fc = Forecaster(models=list(dict.fromkeys(["seasonal_naive", *models])), freq=freq, season=season,
+                    holidays=holidays, country_holidays=country_holidays, agg=agg, seed=seed)
+    tasks = _tasks(fc, series, h, n_windows, _check_h(step or h), level, refit)
+    results = map_tasks(_auto_one, tasks, n_jobs=n_jobs, progress=progress, desc="auto_forecast",
+                        preload=WORKER_PRELOAD)
+    full = pd.concat([t[1] for t in tasks], ignore_index=True)
+    nonneg = full.groupby("unique_id")["y"].min().ge(0)  # counts, spend, tokens: never below zero
+    cv = _floor_at_zero(_order_cv(pd.concat([r[0] for r in results], ignore_index=True)), nonneg)
+    candidates = _floor_at_zero(pd.concat([r[1] for r in results], ignore_index=True), nonneg)
+    comps = [c for r in results for c in r[2]]
+    season_ = fc._context().season
+    metric_level = level[0]
+    scores = forecast_metrics(cv, train=full, season=season_, level=metric_level)
+    eligible = scores[scores["model"].isin(models)]
+    ranked = eligible.sort_values(["unique_id", metric, "model"], na_position="last")
+    members = {uid: sorted(g["model"].head(min(k, len(g))).tolist()) for uid, g in ranked.groupby("unique_id")}
+    if len(models) > 1 and k > 1:
+        cv = _ensemble_columns(cv, members, level)
+        candidates = _ensemble_columns(candidates, members, level)
+        scores = forecast_metrics(cv, train=full, season=season_, level=metric_level)
+        pool = scores[scores["model"].isin(models + ["ensemble"])]
+    else:
+        pool = eligible
+    best = _simplest_within(pool, metric)
+    base = scores[scores["model"] == "seasonal_naive"].set_index("unique_id")["mase"]
+    selection = best.set_index("unique_id").assign(
+        members=lambda d: [", ".join(members[u]) if m == "ensemble" else m for u, m in zip(d.index, d["model"])],
+        baseline_mase=base, improvement_vs_baseline=lambda d: 1 - d["mase"] / d["baseline_mase"]).reset_index()
+    chosen = dict(zip(selection["unique_id"], selection["model"]))
+    scale = _interval_scale(cv, chosen, metric_level) if calibrate else {u: 1.0 for u in chosen}
+    selection["interval_scale"] = selection["unique_id"].map(scale)
+    parts = []
+    for uid, g in candidates.groupby("unique_id", sort=True):  # pick the chosen model's columns per series
+        m, c = chosen[uid], scale[uid]
+        f = g[m].to_numpy()
+        cols = {"unique_id": g["unique_id"], "ds": g["ds"], "model": m, "forecast": f}
+        for lv in level:
+            cols[f"lo-{lv}"] = f - c * (f - g[f"{m}-lo-{lv}"].to_numpy())
+            cols[f"hi-{lv}"] = f + c * (g[f"{m}-hi-{lv}"].to_numpy() - f)
+        parts.append(pd.DataFrame(cols))
+    forecast = pd.concat(parts, ignore_index=True).merge(
+        selection[["unique_id", "mase", "smape", "coverage"]].rename(
+            columns={"mase": "backtest_mase", "smape": "backtest_smape", "coverage": "backtest_coverage"}),
+        on="unique_id")
+    components = pd.concat(comps, ignore_index=True) if comps else pd.DataFrame()
+    return AutoForecast(forecast, selection, scores, cv, candidates, components, metric, tuple(level))
+
+
+def _floor_at_zero(frame: pd.DataFrame, nonneg: pd.Series) -> pd.DataFrame:
+    """Forecast columns (points and bounds) of series whose history is never negative, floored at 0."""
+    rows = frame["unique_id"].map(nonneg).fillna(False).to_numpy(bool)
+    if not rows.any():
+        return frame
+    cols = [c for c in frame.columns if c != "y" and pd.api.types.is_float_dtype(frame[c])]
+    out = frame.copy()
+    out.loc[rows, cols] = out.loc[rows, cols].clip(lower=0)
+    return out
