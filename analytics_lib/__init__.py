@@ -16,7 +16,10 @@ worker process does not pay for SQLAlchemy, Arrow and the workflow analyses.
 """
 from __future__ import annotations
 
+from analytics_lib.core.compat import install_moved_modules
 from analytics_lib.core.lazy import lazy_exports
+
+install_moved_modules()  # the modules of the flat 0.1 layout import, with a warning
 
 __version__ = "0.1.0"
 

@@ -3,7 +3,7 @@
     python benchmarks/bench_dashboard_loads.py [--loads 200] [--viewers 20] [--dashboards a,b]
                                                [--preheat N] [--max-kernels N] [--json]
 
-Voilà served exactly as ``workbench dashboards serve`` serves it (``analytics_lib.serve``;
+Voilà served exactly as ``workbench dashboards serve`` serves it (``analytics_lib.dashboards.serve``;
 ``--preheat``/``--max-kernels`` as that command's options), Debian's Chromium through
 Playwright with the headless flags of NOTES-platform. Nothing is ever retried.
 

@@ -4,7 +4,7 @@
 
 Targets (issue 8): "first content under 3 s with a warm server, control change under 1 s" on
 the 1M-event sample. Debian's Chromium through Playwright (headless flags of
-NOTES-platform), Voilà as ``workbench dashboards serve`` runs it (``analytics_lib.serve``).
+NOTES-platform), Voilà as ``workbench dashboards serve`` runs it (``analytics_lib.dashboards.serve``).
 
 * **Data**: the dashboards read their marts (published by a run, or the cache of
   ``workbench dashboards build``); they are built first if missing (not timed).
@@ -29,7 +29,6 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import psutil
 from _common import ROOT, Report, parser

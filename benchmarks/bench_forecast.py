@@ -21,10 +21,8 @@ noise, outages and missing days differ per series).
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 
-import numpy as np
 import pandas as pd
 from _common import Report, measured, parser
 
@@ -69,10 +67,10 @@ def main() -> None:
     p.add_argument("--prophet-series", type=int, default=None, help="series in the Prophet loop (default: all)")
     args = p.parse_args()
     warnings.simplefilter("ignore")
-    series = check_series(synthetic_series(args.series, days=args.days, seed=0), freq="D")
+    series = check_series(synthetic_series(args.series, days=args.days, seed=0), granularity="D")
 
     with measured() as ours:
-        res = auto_forecast(series, h=args.h, freq="D", n_windows=args.windows, level=[80], n_jobs=args.jobs,
+        res = auto_forecast(series, horizon=args.h, granularity="D", n_windows=args.windows, level=[80], n_jobs=args.jobs,
                             progress=True)
     n_ref = min(args.prophet_series or args.series, args.series)
     ref_ids = sorted(series["unique_id"].unique())[:n_ref]

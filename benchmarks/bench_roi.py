@@ -47,7 +47,7 @@ NOTEBOOK = ROOT / "notebooks" / "roi.ipynb"
 # ============================================================================================
 # The naive reference: one draw at a time, one month at a time
 def naive_simulation(inputs, a: Assumptions, draws: dict[str, np.ndarray], n: int) -> tuple[list, list]:
-    """ROI and NPV per draw with Python loops (the definitions of ``analytics_lib.roi``, written out)."""
+    """ROI and NPV per draw with Python loops (the definitions of ``analytics_lib.analysis.roi``, written out)."""
     mo = inputs.monthly.iloc[:a.horizon_months]
     rows = mo.to_dict("records")
     roi, npv = [], []

@@ -24,7 +24,7 @@ latency percentiles, stickiness...) and the session table written to Parquet.
   ``to_parquet``, in one process; run up to ``--pandas-max`` events (it holds everything in
   memory: about 4.5 GB at 10M);
 * **Dask**: a ``LocalCluster`` of ``--workers`` worker processes (1 thread each) started by
-  ``analytics_lib.engine.dask_client``; ``dask_events`` -> ``events_by_user`` (the columns the
+  ``analytics_lib.compute.dask.cluster.dask_client``; ``dask_events`` -> ``events_by_user`` (the columns the
   job needs) -> ``dask_sessionize`` -> ``.checkpoint(...)`` (the sessionized partitions written to
   Parquet with the validation counts, in one pass) -> ``dask_kpi_table`` +
   ``dask_session_table(...).to_parquet`` in one ``dask.compute``. ``--no-checkpoint`` computes the

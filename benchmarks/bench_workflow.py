@@ -68,7 +68,7 @@ def run_ours(ev: pd.DataFrame, stages: list | None = None):
     t1 = time.perf_counter()
     kpis = kpi_table(s, granularity="D")
     t2 = time.perf_counter()
-    funnel = funnel_table(s, FUNNEL, unit="session", window=WINDOW, gap=GAP)
+    funnel = funnel_table(s, FUNNEL, unit="session", within=WINDOW, gap=GAP)
     t3 = time.perf_counter()
     if stages is not None:
         stages.append({"sessionize": t1 - t0, "kpis": t2 - t1, "funnel": t3 - t2})

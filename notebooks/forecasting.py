@@ -55,6 +55,9 @@ from analytics_lib.compute.engine import open_engine
 from analytics_lib.forecast.selection import auto_forecast
 from analytics_lib.forecast.planning import capacity_table, cost_forecast, country_holidays, trend_summary
 from analytics_lib.forecast.series import series_from_events
+from analytics_lib.report.narrative import (
+    capacity_summary, forecast_summary, growth_summary, history_summary, llm_spend_summary, no_components_note,
+    selection_summary, written_files)
 from analytics_lib.report.params import forecast_parameters, require_events
 from analytics_lib.report.plots.forecast import plot_backtest_scores, plot_components, plot_forecast
 from analytics_lib.report.tables import write_tables
@@ -81,10 +84,8 @@ series = series_from_events(events, params.metric, agg=params.agg, granularity=p
 history = series.groupby("unique_id")["y"].agg(periods="count", first="first", last="last", mean="mean")
 display(history)
 holidays = country_holidays("US", series["ds"].min(), series["ds"].max() + pd.Timedelta(days=400))
-display(Markdown(
-    f"**{loaded.summary.rows_kept:,}** events in {params.window}; **{series['unique_id'].nunique()}** series of "
-    f"up to **{history['periods'].max()}** periods of `{params.metric}` ({params.agg}). US public holidays are "
-    f"given to the models that use them (Prophet, the lag regressor): {len(holidays)} dates."))
+display(Markdown(history_summary(series, rows_kept=loaded.summary.rows_kept, window=params.window,
+                                 metric=params.metric, agg=params.agg, holidays=holidays)))
 
 # %% [markdown]
 # ## Growth and weekly pattern
@@ -96,12 +97,7 @@ display(Markdown(
 if params.granularity == "D":
     trend = trend_summary(series, holidays=holidays["ds"])
     display(trend)
-    t = trend.set_index("unique_id").loc["total"]
-    profile = t[["mon", "tue", "wed", "thu", "fri", "sat", "sun"]].astype(float)
-    display(Markdown(
-        f"The total grows **{t['weekly_growth']:+.2%} per week** (95% interval {t['growth_lo']:+.2%} to "
-        f"{t['growth_hi']:+.2%}, R² {t['r2']:.2f}); the busiest weekday is {profile.idxmax()} ({profile.max():.2f}x "
-        f"an average day), the quietest {profile.idxmin()} ({profile.min():.2f}x)."))
+    display(Markdown(growth_summary(trend)))
 else:
     display(Markdown("Weekly growth and weekday profile are computed for daily series (granularity D)."))
 
@@ -114,8 +110,8 @@ else:
 # Interval widths are calibrated on the backtest errors.
 
 # %%
-result = auto_forecast(series, h=params.horizon, freq=params.freq, models=params.models, n_windows=params.n_windows,
-                       level=params.level, holidays=holidays, n_jobs=-1, progress=True)
+result = auto_forecast(series, horizon=params.horizon, granularity=params.freq, models=params.models,
+                       n_windows=params.n_windows, level=params.level, holidays=holidays, n_jobs=-1, progress=True)
 display(result.selection)
 plot_backtest_scores(result.scores);
 
@@ -123,13 +119,7 @@ plot_backtest_scores(result.scores);
 sel = result.selection.set_index("unique_id")
 top = "total" if "total" in sel.index else sel.index[0]
 chosen = sel.loc[top]
-display(Markdown(
-    f"For **{top}**, the chosen forecast is **{chosen['model']}**"
-    + (f" (median of {chosen['members']})" if chosen["model"] == "ensemble" else "")
-    + f": backtest MASE **{chosen['mase']:.2f}** against {chosen['baseline_mase']:.2f} for seasonal naive "
-    f"({chosen['improvement_vs_baseline']:.0%} lower error), sMAPE {chosen['smape']:.1f}%, and "
-    f"{chosen['coverage']:.0%} of backtest values inside the raw {params.level[0]}% interval "
-    f"(calibration factor {chosen['interval_scale']:.2f})."))
+display(Markdown(selection_summary(result.selection, series_id=top, level=params.level[0])))
 
 # %% [markdown]
 # ## Forecast
@@ -140,14 +130,8 @@ display(Markdown(
 plot_forecast(series, result.forecast, capacity=params.capacity);
 
 # %%
-f = result.forecast[result.forecast["unique_id"] == top]
-lo, hi = f"lo-{params.level[0]}", f"hi-{params.level[0]}"
-recent = series[series["unique_id"] == top]["y"].iloc[-params.horizon:]
-display(Markdown(
-    f"Over the next {params.horizon} periods ({f['ds'].iloc[0]:%Y-%m-%d} to {f['ds'].iloc[-1]:%Y-%m-%d}) the "
-    f"forecast for {top} adds up to **{f['forecast'].sum():,.0f}** ({f['forecast'].sum() / recent.sum() - 1:+.1%} "
-    f"against the last {params.horizon} periods). The last period's {params.level[0]}% interval is "
-    f"{f[lo].iloc[-1]:,.1f} to {f[hi].iloc[-1]:,.1f}."))
+display(Markdown(forecast_summary(result.forecast, series, horizon=params.horizon, level=params.level[0],
+                                  series_id=top)))
 
 # %% [markdown]
 # ## Components
@@ -160,10 +144,11 @@ names = chosen["members"].split(", ")
 with_components = [m for m in names if not result.components.empty
                    and ((result.components["model"] == m) & (result.components["unique_id"] == top)).any()]
 if with_components:
-    comp = result.components[(result.components["model"] == with_components[0]) & (result.components["unique_id"] == top)]
+    comp = result.components[(result.components["model"] == with_components[0])
+                             & (result.components["unique_id"] == top)]
     plot_components(comp.drop(columns=["unique_id", "model"]));
 else:
-    display(Markdown(f"{chosen['members']} has no separate trend/seasonal components to show."))
+    display(Markdown(no_components_note(result.selection, series_id=top)))
 
 # %% [markdown]
 # ## Capacity
@@ -176,13 +161,8 @@ else:
 if params.capacity is not None:
     cap = capacity_table(result.forecast, params.capacity)
     display(cap)
-    c = cap.set_index("unique_id").loc[top]
-    when = "is not reached within the horizon" if pd.isna(c["first_crossing"]) else \
-        f"is reached on **{c['first_crossing']:%Y-%m-%d}**"
-    early = "" if pd.isna(c["first_crossing_upper"]) else \
-        f"; the {params.level[-1]}% upper bound reaches it on {c['first_crossing_upper']:%Y-%m-%d}"
-    display(Markdown(f"Capacity {params.capacity:,.0f} {when} by the point forecast{early}. Probability of reaching "
-                     f"it within {params.horizon} periods: **{c['probability']:.0%}**."))
+    display(Markdown(capacity_summary(cap, params.capacity, horizon=params.horizon, level=params.level[-1],
+                                      series_id=top)))
 else:
     cap = pd.DataFrame()
     display(Markdown("No `capacity` given: set it (in the metric's unit) to get a crossing date and probability."))
@@ -194,17 +174,15 @@ else:
 # model and in total.
 
 # %%
-spend = cost_forecast(events, h=params.horizon, granularity=params.granularity, models=params.models,
+spend = cost_forecast(events, horizon=params.horizon, granularity=params.granularity, models=params.models,
                       n_windows=params.n_windows, level=params.level, n_jobs=-1)
 spend_summary = spend.forecast.groupby("unique_id").agg(
     model=("model", "first"), forecast_usd=("forecast", "sum"), backtest_mase=("backtest_mase", "first"))
 display(spend_summary.sort_values("forecast_usd", ascending=False))
-display(Markdown(
-    f"Forecast LLM spend over the next {params.horizon} periods: **${spend_summary.loc['total', 'forecast_usd']:,.2f}** "
-    f"in total; the largest model line is {spend_summary.drop(index='total')['forecast_usd'].idxmax()} "
-    f"(${spend_summary.drop(index='total')['forecast_usd'].max():,.2f})."))
+display(Markdown(llm_spend_summary(spend_summary, horizon=params.horizon)))
 plot_forecast(series_from_events(events, "cost_usd", granularity=params.granularity,
-                                 filters={"event_type": "generation"}), spend.forecast[spend.forecast["unique_id"] == "total"]);
+                                 filters={"event_type": "generation"}),
+              spend.forecast[spend.forecast["unique_id"] == "total"]);
 
 # %% [markdown]
 # ## Files
@@ -216,5 +194,5 @@ plot_forecast(series_from_events(events, "cost_usd", granularity=params.granular
 written = write_tables({"forecast": result.forecast, "selection": result.selection, "backtest_scores": result.scores,
                         "capacity": cap, "spend_forecast": spend.forecast, "spend_selection": spend.selection},
                        params.output_dir)
-display(Markdown("\n".join(f"- `{p}`" for p in written)))
+display(Markdown(written_files(written)))
 fits.close()  # stops a local Dask cluster; a cluster given by address keeps running

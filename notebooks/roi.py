@@ -24,7 +24,7 @@
 # fixed infrastructure and the one-off implementation. Months after the data are projected
 # from a forecast of daily sessions.
 #
-# Every number comes from `analytics_lib.roi` (definitions and the rationale of every
+# Every number comes from `analytics_lib.analysis.roi` (definitions and the rationale of every
 # assumption: `docs/roi.md`); this notebook only calls, displays and writes. Run it with
 # papermill, e.g. `papermill notebooks/roi.ipynb out.ipynb -p hourly_rate 120 -p realisation_rate 0.6 -k python3`.
 
@@ -62,7 +62,8 @@ from analytics_lib.report.params import require_events
 from analytics_lib.report.plots.roi import (
     plot_cashflows, plot_roi_distribution, plot_scenarios, plot_tornado, plot_value_by)
 from analytics_lib.analysis.roi.result import break_even_table, roi_result, tornado_table
-from analytics_lib.report.narrative import executive_summary
+from analytics_lib.report.narrative import (
+    break_even_summary, executive_summary, monte_carlo_summary, roi_data_summary, roi_notes)
 from analytics_lib.analysis.roi.inputs import roi_inputs
 from analytics_lib.report.params import roi_parameters
 from analytics_lib.analysis.roi.simulation import roi_simulation, scenario_table
@@ -105,12 +106,9 @@ result.summary()
 
 # %%
 display(loaded.summary.table())
-display(Markdown(
-    f"**{loaded.summary.rows_kept:,}** events from {inputs.start:%Y-%m-%d} to "
-    f"{inputs.observed_end - pd.Timedelta(days=1):%Y-%m-%d} ({inputs.observed_months:.1f} months observed; later "
-    f"months are projected by the {inputs.projection}); {loaded.summary.rows_quarantined:,} rows quarantined."))
-for note in result.notes:
-    display(Markdown(f"- {note}"))
+display(Markdown(roi_data_summary(inputs, rows_kept=loaded.summary.rows_kept,
+                                  rows_quarantined=loaded.summary.rows_quarantined)))
+display(Markdown(roi_notes(result)))
 params.assumptions.table()
 
 # %% [markdown]
@@ -171,7 +169,7 @@ plot_tornado(tornado);
 # %%
 display(tornado)
 display(break_even)
-display(Markdown(" ".join(f"{row.assumption}: {row.note}." for row in break_even.itertuples())))
+display(Markdown(break_even_summary(break_even)))
 
 # %% [markdown]
 # ## Uncertainty
@@ -182,10 +180,7 @@ display(Markdown(" ".join(f"{row.assumption}: {row.note}." for row in break_even
 # %%
 display(simulation.distributions)
 display(simulation.summary)
-display(Markdown(
-    f"P(ROI > 0) = **{simulation.prob_positive:.1%}** over {simulation.n:,} draws (seed {simulation.seed}); "
-    f"{simulation.summary.attrs['share_paying_back']:.1%} of the draws pay back within the horizon (the payback "
-    "percentiles cover those draws only)."))
+display(Markdown(monte_carlo_summary(simulation)))
 plot_roi_distribution(simulation);
 
 # %%

@@ -23,7 +23,7 @@
 # cutoff**; every model is validated on time (trained on earlier cutoffs, scored on a later
 # one it never saw) and compared with a baseline it must beat.
 #
-# Every number comes from `analytics_lib.predict` (definitions in `docs/predictions.md`); this
+# Every number comes from `analytics_lib.analysis.predict` (definitions in `docs/predictions.md`); this
 # notebook only calls, displays and writes. Run it with papermill, e.g.
 # `papermill notebooks/user_predictions.ipynb out.ipynb -p cutoff 2026-09-01 -p top_k 100 -k python3`.
 
@@ -47,6 +47,8 @@ from analytics_lib.analysis.predict.churn import ChurnModel
 from analytics_lib.analysis.predict.satisfaction import SatisfactionModel
 from analytics_lib.analysis.predict.persistence import at_risk_table, save_model, write_at_risk
 from analytics_lib.report.params import prediction_parameters
+from analytics_lib.report.narrative import (
+    at_risk_summary, churn_summary, prediction_data_summary, satisfaction_drivers_summary)
 from analytics_lib.analysis.predict.features import session_features, user_features
 from analytics_lib.analysis.predict.splits import time_split
 from analytics_lib.report.tables import write_tables
@@ -69,9 +71,8 @@ params.table()
 loaded = load_events(params.source, end=params.cutoff)
 events = require_events(loaded, params)
 display(loaded.summary.table())
-display(Markdown(
-    f"**{loaded.summary.rows_kept:,}** events from {events['ts'].min():%Y-%m-%d} to {events['ts'].max():%Y-%m-%d} "
-    f"({events['user_id'].nunique():,} users; {loaded.summary.rows_quarantined:,} rows quarantined)."))
+display(Markdown(prediction_data_summary(events, rows_kept=loaded.summary.rows_kept,
+                                         rows_quarantined=loaded.summary.rows_quarantined)))
 
 # %% [markdown]
 # ## Validation scheme
@@ -98,17 +99,7 @@ churn = ChurnModel(churn_window_days=params.churn_window_days, top_k=params.top_
 display(churn.validation_scores_)
 evaluation = churn.evaluate(events)
 display(evaluation.scores)
-chosen = evaluation.scores.iloc[0]
-rule = evaluation.scores[evaluation.scores["role"] == "baseline"].iloc[0]
-display(Markdown(
-    f"On the held-out cutoff **{evaluation.cutoff:%Y-%m-%d}** ({chosen['users']:,} active users, "
-    f"{chosen['churners']:,} of whom churned), the chosen model **{chosen['model']}** ranks churners with "
-    f"ROC AUC **{chosen['roc_auc']:.3f}** (PR AUC {chosen['pr_auc']:.3f}) against **{rule['roc_auc']:.3f}** "
-    f"({rule['pr_auc']:.3f}) for the recency rule: it "
-    f"{'beats' if chosen['roc_auc'] > rule['roc_auc'] else 'does not beat'} the baseline. Among its top "
-    f"{chosen['k']:,} users, {chosen['precision_at_k']:.0%} churned ({chosen['recall_at_k']:.0%} of all churners; "
-    f"the rule: {rule['precision_at_k']:.0%}). Brier score {chosen['brier']:.4f} (rule {rule['brier']:.4f}; "
-    f"always predicting the base rate: {chosen['base_rate'] * (1 - chosen['base_rate']):.4f})."))
+display(Markdown(churn_summary(evaluation)))
 
 # %% [markdown]
 # ## Calibration
@@ -145,12 +136,7 @@ satisfaction = SatisfactionModel().fit(sessions)
 sat_eval = satisfaction.evaluate(sessions)
 display(satisfaction.split_.table())
 display(sat_eval.scores)
-best, mean_pred = sat_eval.scores.iloc[0], sat_eval.scores.iloc[1]
-display(Markdown(
-    f"On {best['sessions']:,} rated sessions from {sat_eval.period[0]:%Y-%m-%d} on (after the training period), "
-    f"the model (**{best['model']}**) misses the score by **{best['mae']:.2f}** points on average against "
-    f"**{mean_pred['mae']:.2f}** for the mean predictor: **{best['mae_improvement']:.0%}** better.\n\n"
-    + "\n".join(f"- {s}" for s in sat_eval.drivers["sentence"])))
+display(Markdown(satisfaction_drivers_summary(sat_eval)))
 plot_drivers(sat_eval.importance, title="Top drivers of satisfaction (held-out sessions)",
              xlabel="rise of the mean absolute error (points) when the feature is shuffled");
 
@@ -166,10 +152,8 @@ plot_partial_dependence(sat_eval.partial_dependence);
 # %%
 now = user_features(events, cutoff=params.cutoff)
 at_risk = at_risk_table(churn, now, top_k=params.top_k, team=params.team)
-display(Markdown(
-    f"{len(now):,} users were active in the {churn.active_days} days before {params.cutoff:%Y-%m-%d}; "
-    f"the {len(at_risk):,} listed" + ("" if params.team is None else f" (teams {', '.join(params.team)})")
-    + f" have a mean churn probability of {at_risk['churn_probability'].mean():.0%}."))
+display(Markdown(at_risk_summary(at_risk, now, active_days=churn.active_days, cutoff=params.cutoff,
+                                 team=params.team)))
 at_risk
 
 # %% [markdown]

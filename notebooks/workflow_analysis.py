@@ -24,7 +24,7 @@
 # costs and how satisfaction follows latency.
 #
 # Every number comes from `analytics_lib` (definitions in the docstrings of
-# `analytics_lib/workflow.py`); this notebook only calls, displays and writes. Run it with
+# `analytics_lib/analysis/workflow/`); this notebook only calls, displays and writes. Run it with
 # papermill, e.g. `papermill notebooks/workflow_analysis.ipynb out.ipynb -p start 2026-09-01 -p granularity W -k python3`.
 # `-p engine dask` computes the KPIs, funnels, paths and retention on a Dask cluster (`-p cluster tcp://host:8786`,
 # or none for a local one); the results are the same (see `docs/dask.md`).
@@ -47,21 +47,18 @@ cluster = None  # Dask only: scheduler address such as "tcp://10.0.0.5:8786"; No
 import pandas as pd
 from IPython.display import Markdown, display
 
-from analytics_lib import (activity_histogram, bottleneck_table, lifecycle_table, metric_table, rework_table,
-                           satisfaction_vs_performance)
-from analytics_lib.analysis.anomaly.detect import detect_anomalies
-from analytics_lib.analysis.anomaly.series import score_threshold
-from analytics_lib.compute.engine import open_engine
-from analytics_lib.analysis.insights.model import insight_table
-from analytics_lib.report.narrative import insights_markdown
-from analytics_lib.analysis.insights.ranking import ranked_insights
-from analytics_lib.report.params import require_events, workflow_parameters
-from analytics_lib.report.plots.workflow import (
-    plot_activity_heatmap, plot_activity_histogram, plot_bottlenecks, plot_cost_by, plot_funnel, plot_kpi_trends,
-    plot_lifecycle, plot_retention, plot_satisfaction_vs_latency, plot_transitions)
-from analytics_lib.report.plots.anomaly import plot_anomalies
-from analytics_lib.analysis.workflow.experience import session_latency_satisfaction, weekday_hour_table
-from analytics_lib.report.tables import write_tables
+from analytics_lib import (activity_histogram, bottleneck_table, detect_anomalies, insight_table, insights_markdown,
+                           lifecycle_table, metric_table, ranked_insights, rework_table, satisfaction_vs_performance)
+from analytics_lib.analysis.anomaly import score_threshold
+from analytics_lib.analysis.workflow import session_latency_satisfaction, weekday_hour_table
+from analytics_lib.compute import open_engine
+from analytics_lib.report import require_events, workflow_parameters, write_tables
+from analytics_lib.report.narrative import (anomaly_summary, bottleneck_summary, cost_summary, data_summary,
+                                            kpi_summary, lifecycle_summary, path_summary, retention_summary,
+                                            satisfaction_summary, session_funnel_summary, user_funnel_summary)
+from analytics_lib.report.plots import (plot_activity_heatmap, plot_activity_histogram, plot_anomalies, plot_bottlenecks,
+                                        plot_cost_by, plot_funnel, plot_kpi_trends, plot_lifecycle, plot_retention,
+                                        plot_satisfaction_vs_latency, plot_transitions)
 
 params = workflow_parameters(source=source, start=start, end=end, team=team, granularity=granularity,
                              session_gap=session_gap, funnel_steps=funnel_steps, output_dir=output_dir,
@@ -84,10 +81,7 @@ loaded = eng.load_events(params.source, start=params.window.start, end=params.wi
 require_events(loaded, params)
 events = eng.pandas_events(loaded)
 display(loaded.summary.table())
-display(Markdown(
-    f"**{loaded.summary.rows_kept:,}** events in the window {params.window} "
-    f"({loaded.summary.rows_quarantined:,} rows quarantined, "
-    f"{loaded.summary.rows_outside_window:,} outside the window or team filter)."))
+display(Markdown(data_summary(loaded.summary, params.window)))
 
 # %% [markdown]
 # ## Insights
@@ -108,9 +102,7 @@ display(insight_table(insights)[["rank", "kind", "severity", "score", "confidenc
 daily = eng.kpi_table(loaded, granularity="D")
 anomalies = detect_anomalies(daily, metrics=["events", "error_rate", "latency_p95", "cost_usd"], volume="events",
                              sensitivity=sensitivity)
-display(Markdown(
-    f"{len(anomalies)} anomalous KPI-days at sensitivity *{sensitivity}* (|score| threshold {threshold:g} robust "
-    f"standard deviations, widened for short windows) over {len(daily)} days."))
+display(Markdown(anomaly_summary(anomalies, daily, sensitivity=sensitivity, threshold=threshold)))
 plot_anomalies(daily, anomalies, metrics=["events", "error_rate", "latency_p95", "cost_usd"]);
 
 # %% [markdown]
@@ -123,11 +115,7 @@ plot_anomalies(daily, anomalies, metrics=["events", "error_rate", "latency_p95",
 # %%
 kpis = eng.kpi_table(loaded, granularity=params.granularity)
 display(kpis)
-display(Markdown(
-    f"Last period ({kpis.index[-1]:%Y-%m-%d}): **{kpis['active_users'].iloc[-1]:,}** active users, "
-    f"**{kpis['events'].iloc[-1]:,}** events, error rate **{kpis['error_rate'].iloc[-1]:.1%}**, "
-    f"p95 latency **{kpis['latency_p95'].iloc[-1]:,.0f} ms**, cost **${kpis['cost_usd'].iloc[-1]:,.2f}**. "
-    f"Over all {len(kpis)} periods: {kpis['events'].sum():,} events and ${kpis['cost_usd'].sum():,.2f}."))
+display(Markdown(kpi_summary(kpis)))
 plot_kpi_trends(kpis);
 
 # %% [markdown]
@@ -150,19 +138,13 @@ plot_activity_heatmap(heatmap);
 # %%
 session_funnel = eng.funnel_table(loaded, params.funnel_steps, unit="session", gap=params.session_gap)
 display(session_funnel)
-worst = session_funnel.loc[session_funnel["drop_off"].idxmax()]
-display(Markdown(
-    f"Of **{session_funnel['entities'].iloc[0]:,}** sessions that enter, **{session_funnel['conversion'].iloc[-1]:.1%}** "
-    f"reach *{session_funnel['step_name'].iloc[-1]}*. The largest drop is into step {worst['step']} "
-    f"(*{worst['step_name']}*): {worst['drop_off']:.1%} of the sessions at the previous step do not get there."))
+display(Markdown(session_funnel_summary(session_funnel)))
 plot_funnel(session_funnel, unit="sessions");
 
 # %%
-user_funnel = eng.funnel_table(loaded, params.funnel_steps, unit="user", window="14D")
+user_funnel = eng.funnel_table(loaded, params.funnel_steps, unit="user", within="14D")
 display(user_funnel)
-display(Markdown(
-    f"Per user: **{user_funnel['conversion'].iloc[-1]:.1%}** of {user_funnel['entities'].iloc[0]:,} users reach "
-    f"*{user_funnel['step_name'].iloc[-1]}* within 14 days of their first *{user_funnel['step_name'].iloc[0]}*."))
+display(Markdown(user_funnel_summary(user_funnel, within="14D")))
 plot_funnel(user_funnel, unit="users");
 
 # %%
@@ -183,9 +165,7 @@ plot_transitions(transitions);
 # %%
 variants = eng.path_variants(loaded, top=10, gap=params.session_gap)
 display(variants)
-display(Markdown(
-    f"The most frequent path, *{variants['path'].iloc[0]}*, covers {variants['share'].iloc[0]:.1%} of sessions; "
-    f"the top {len(variants)} paths together cover {variants['cumulative_share'].iloc[-1]:.1%}."))
+display(Markdown(path_summary(variants)))
 
 # %%
 rework = rework_table(events, gap=params.session_gap)
@@ -199,13 +179,9 @@ display(rework)
 # baseline median for steps, total waiting for transitions).
 
 # %%
-bottlenecks = bottleneck_table(events, period="D", by=("event_type", "model", "team"), gap=params.session_gap)
+bottlenecks = bottleneck_table(events, granularity="D", by=("event_type", "model", "team"), gap=params.session_gap)
 display(bottlenecks.head(10))
-top_bottleneck = bottlenecks.iloc[0]
-display(Markdown(
-    f"Rank 1: *{top_bottleneck['name']}* ({top_bottleneck['kind']}), severity **{top_bottleneck['severity']}**, "
-    f"p95 {top_bottleneck['p95_ms']:,.0f} ms ({top_bottleneck['ratio']:.1f}x its baseline), "
-    f"{top_bottleneck['impact_h']:,.3g} hours of impact."))
+display(Markdown(bottleneck_summary(bottlenecks)))
 plot_bottlenecks(bottlenecks, top=10);
 
 # %% [markdown]
@@ -217,20 +193,15 @@ plot_bottlenecks(bottlenecks, top=10);
 # cohort and period partial.
 
 # %%
-retention = eng.retention_matrix(loaded, cohort="W")
+retention = eng.retention_matrix(loaded, granularity="W")
 display(retention)
-display(Markdown(
-    f"{len(retention)} weekly cohorts; on average {retention[1].mean():.0%} of a cohort is active "
-    f"again in its second week."))
+display(Markdown(retention_summary(retention)))
 plot_retention(retention, period="week");
 
 # %%
 lifecycle = lifecycle_table(events, granularity="W")
 display(lifecycle)
-display(Markdown(
-    f"Week of {lifecycle.index[-1]:%Y-%m-%d}: {lifecycle['new'].iloc[-1]:,} new, "
-    f"{lifecycle['returning'].iloc[-1]:,} returning, {lifecycle['resurrecting'].iloc[-1]:,} resurrecting "
-    f"and {lifecycle['dormant'].iloc[-1]:,} dormant users."))
+display(Markdown(lifecycle_summary(lifecycle)))
 plot_lifecycle(lifecycle);
 
 # %%
@@ -246,9 +217,7 @@ plot_activity_histogram(stickiness);
 # %%
 cost_by_model = metric_table(events, "cost_usd", by="model", granularity=params.granularity)
 cost_by_team = metric_table(events, "cost_usd", by="team", granularity=params.granularity)
-display(Markdown(
-    f"Total cost **${kpis['cost_usd'].sum():,.2f}**; summed over the model groups: "
-    f"${cost_by_model['value'].sum():,.2f}, over the team groups: ${cost_by_team['value'].sum():,.2f}."))
+display(Markdown(cost_summary(kpis, cost_by_model, cost_by_team)))
 plot_cost_by(cost_by_model);
 plot_cost_by(cost_by_team);
 
@@ -261,11 +230,7 @@ plot_cost_by(cost_by_team);
 # %%
 satisfaction = satisfaction_vs_performance(events, gap=params.session_gap)
 display(satisfaction)
-overall = satisfaction.set_index(["group", "factor"]).loc[("all", "latency_ms")]
-display(Markdown(
-    f"Over {overall['sessions']:,.0f} sessions, Spearman's rho between latency and satisfaction is "
-    f"{overall['spearman_rho']:.2f} and the fitted slope is {overall['slope']:+.2f} points per second of "
-    f"latency (p-values and the per-model rows are in the table)."))
+display(Markdown(satisfaction_summary(satisfaction)))
 plot_satisfaction_vs_latency(session_latency_satisfaction(events, gap=params.session_gap), stats=satisfaction);
 
 # %% [markdown]

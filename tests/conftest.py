@@ -1,8 +1,18 @@
-"""Shared fixtures. Data comes from the seeded generator or small inline frames."""
+"""Shared fixtures. Data comes from the seeded generator or small inline frames.
+
+The tests mirror the package tree (``tests/<package>/[<subpackage>/]test_<module>.py``) and run
+with ``--import-mode=importlib`` (no ``__init__.py`` files): fixtures used by several packages
+live here, those of one package in that package's ``conftest.py``, and plain helpers shared by
+the files of one package in a distinctly named ``<package>_helpers.py`` beside them. Test files
+import the names below with ``from conftest import ROOT, CORPUS, ...``.
+"""
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
+import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,6 +23,30 @@ ROOT = TESTS.parent
 CORPUS = TESTS / "corpus"
 REAL = ROOT.parent / "shared" / "data" / "real"
 sys.path.insert(0, str(TESTS))  # for tests/pgserver.py
+
+
+class _ThisConftest(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """``import conftest`` gives this very module, from any test folder.
+
+    Under ``--import-mode=importlib`` pytest imports this file as ``tests.conftest`` (and the
+    package folders' ``conftest.py`` files as ``tests.<package>.conftest``), and it drops
+    ``sys.modules["conftest"]`` before loading each of them. A plain ``from conftest import ROOT``
+    would then find whichever ``conftest.py`` comes first on ``sys.path`` (the package folders that
+    hold helpers are on it) or execute this file a second time, with a new session mark below."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        return importlib.util.spec_from_loader(fullname, self) if fullname == "conftest" else None
+
+    def create_module(self, spec):
+        return _THIS
+
+    def exec_module(self, module):
+        pass
+
+
+_THIS = sys.modules[__name__]
+if __name__ != "conftest":  # imported by path (importlib mode), not as the top-level module "conftest"
+    sys.meta_path.insert(0, _ThisConftest())
 
 NOW = "2025-07-01T00:00:00Z"  # pinned "now" for validation of fixed-date data
 
@@ -48,6 +82,81 @@ def sample_dirty():
     from analytics_lib.data.synthetic.events import synthetic_events
 
     return synthetic_events(60_000, days=90, end="2025-06-30", seed=0, malformed_share=0.01)
+
+
+@pytest.fixture(scope="module")
+def events_20k():
+    """20k clean events over the 42 days to 2025-06-30 (seed 0): figures, tables and experience."""
+    from analytics_lib.data.synthetic.events import synthetic_events
+
+    return synthetic_events(20_000, days=42, end="2025-06-30", seed=0).events
+
+
+@pytest.fixture(scope="module")
+def kpis(sample_small):
+    """Daily ``kpi_table`` of ``sample_small`` (anomaly detection and its figure)."""
+    from analytics_lib import kpi_table
+
+    return kpi_table(sample_small.events)
+
+
+@pytest.fixture(scope="module")
+def flat(sample_small):
+    """ROI inputs without usage uncertainty (flat projection of the last 28 days of ``sample_small``)."""
+    from analytics_lib.analysis.roi.inputs import roi_inputs
+
+    return roi_inputs(sample_small.events, months=48, projection="flat")
+
+
+# --------------------------------------------------------------------------------------------
+# SQLite stores of synthetic events
+@pytest.fixture(scope="session")
+def sqlite_store(tmp_path_factory):
+    """Factory ``sqlite_store(n_events, days, seed, end=None) -> URL`` of a SQLite store holding
+    ``validate_events(synthetic_events(n_events, days=days, seed=seed, end=end).events)``.
+
+    Each store is generated once per session (``end=None`` means "ending today", as the
+    generator reads it, and is part of the cache key) and every call returns a fresh copy of
+    it in its own tmp folder, so a test may write to its store (jobs record runs in it) without
+    affecting another module's."""
+    from analytics_lib import validate_events, write_events
+    from analytics_lib.data.synthetic.events import synthetic_events
+
+    cache: dict[tuple, Path] = {}
+
+    def make(n_events: int, days: int, seed: int, end: str | None = None) -> str:
+        import pandas as pd
+
+        key = (n_events, days, seed, end or pd.Timestamp.now("UTC").strftime("today=%Y-%m-%d"))
+        if key not in cache:
+            db = tmp_path_factory.mktemp("store-cache") / "events.db"
+            write_events(validate_events(synthetic_events(n_events, days=days, seed=seed, end=end).events),
+                         f"sqlite:///{db}")
+            cache[key] = db
+        copy = tmp_path_factory.mktemp("store") / "events.db"
+        shutil.copyfile(cache[key], copy)
+        return f"sqlite:///{copy}"
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def store(sqlite_store) -> str:
+    """30k events over the 60 days up to today (seed 0): the notebooks' default window has data."""
+    return sqlite_store(30_000, days=60, seed=0)
+
+
+@pytest.fixture(scope="module")
+def dashboard_store(sqlite_store) -> str:
+    """30k events over the 60 days to 2025-06-30 (seed 0): the dashboards' ``events``, stored."""
+    return sqlite_store(30_000, days=60, seed=0, end="2025-06-30")
+
+
+@pytest.fixture
+def isolated_dashboards(tmp_path, monkeypatch):
+    """Never read the repository's published runs or cache."""
+    monkeypatch.setenv("WORKBENCH_REPORTS", str(tmp_path / "no-runs"))
+    monkeypatch.setenv("WORKBENCH_DASHBOARD_CACHE", str(tmp_path / "cache"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from analytics_lib.core.errors import WorkbenchError
 
 
 # --------------------------------------------------------------------------------------------
-# Voilà dashboards (analytics_lib.widgets, analytics_lib.serve, docs/dashboards.md)
+# Voilà dashboards (analytics_lib.dashboards.widgets, analytics_lib.dashboards.serve, docs/dashboards.md)
 @main.group(cls=_Group)
 def dashboards() -> None:
     """Stakeholder dashboards (workflow overview, forecast explorer, ROI calculator) served by Voilà.

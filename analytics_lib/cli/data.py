@@ -180,7 +180,7 @@ def forecast(source: str, metric: str, agg: str, by: str | None, granularity: st
                             capacity=capacity, output_dir=tempfile.gettempdir())
     events = require_events(load_events(p.source, start=p.window.start, end=p.window.end, team=p.team), p)
     series = series_from_events(events, p.metric, agg=p.agg, granularity=p.granularity, by=p.by, total=p.by is not None)
-    res = auto_forecast(series, h=p.horizon, freq=p.freq, models=p.models, n_windows=p.n_windows, level=p.level,
+    res = auto_forecast(series, horizon=p.horizon, granularity=p.freq, models=p.models, n_windows=p.n_windows, level=p.level,
                         n_jobs=-1, progress=True)
     sel = res.selection[["unique_id", "model", "members", "mase", "baseline_mase", "smape", "coverage"]]
     print_frame(sel.set_index("unique_id"), title=f"model selection — {metric} ({agg}), {n_windows} backtest windows")

@@ -34,7 +34,24 @@ def print_frame(df: pd.DataFrame, *, title: str | None = None, index: bool = Tru
     """Print a frame as a rich table (numbers right-aligned, NaN shown as '-').
 
     Floats show 4 significant digits, whole numbers from 1,000 up, and scientific notation
-    below 0.001 unless ``floatfmt`` (e.g. ``"{:.2f}"``) says otherwise."""
+    below 0.001 unless ``floatfmt`` (e.g. ``"{:.2f}"``) says otherwise.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The rows to show (a few dozen: this is for the terminal).
+    title : str, optional
+        A title above the table.
+    index : bool, default True
+        Show the index as the first column(s).
+    floatfmt : str, optional
+        A format for every float, e.g. ``"{:.2f}"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print_frame(pd.DataFrame({"team": ["a"], "cost_usd": [1234.5]}), index=False)  # doctest: +SKIP
+    """
     import pandas as pd
     table = Table(title=title, title_justify="left", show_lines=False)
     shown = df.reset_index() if index else df

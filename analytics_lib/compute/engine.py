@@ -73,7 +73,17 @@ class Engine:
 
     # --- analyses -------------------------------------------------------------------------------
     def run(self, analysis: str, events, *args, **options) -> Any:
-        """The registered analysis ``analysis`` (``"kpi_table"``, a plug-in's...) on ``events``."""
+        """The registered analysis ``analysis`` (``"kpi_table"``, a plug-in's...) on ``events``.
+
+        Parameters
+        ----------
+        analysis : str
+            A name in the ``analyses`` registry (:data:`~analytics_lib.analysis.registry.ANALYSES`).
+        events : ValidatedEvents or DaskEvents
+            What :meth:`load_events` returned.
+        *args, **options
+            The pandas function's other arguments.
+        """
         raise NotImplementedError
 
     def kpi_table(self, events, **options) -> pd.DataFrame:
@@ -101,7 +111,18 @@ class Engine:
         return self.run("transition_table", events, **options)
 
     def funnel_table(self, events, steps, **options) -> pd.DataFrame:
-        """Conversion through steps (:func:`~analytics_lib.analysis.workflow.funnels.funnel_table`)."""
+        """Conversion through steps (:func:`~analytics_lib.analysis.workflow.funnels.funnel_table`).
+
+        Parameters
+        ----------
+        events : ValidatedEvents or DaskEvents
+            What :meth:`load_events` returned.
+        steps : sequence of str or of lists of str
+            The funnel's steps, in order.
+        **options
+            The other arguments of :func:`~analytics_lib.analysis.workflow.funnels.funnel_table`
+            (``within``, ``mode``, ``unit``, ``by``, ``gap``).
+        """
         return self.run("funnel_table", events, steps, **options)
 
     # --- forecasting ----------------------------------------------------------------------------
@@ -112,7 +133,18 @@ class Engine:
         return auto_forecast(series, **options)
 
     def backtest(self, forecaster, series: pd.DataFrame, **options) -> pd.DataFrame:
-        """:func:`~analytics_lib.forecast.selection.backtest`, its per-series fits on this engine."""
+        """:func:`~analytics_lib.forecast.selection.backtest`, its per-series fits on this engine.
+
+        Parameters
+        ----------
+        forecaster : Forecaster
+            The models to backtest.
+        series : DataFrame
+            Long series ``unique_id, ds, y``.
+        **options
+            The other arguments of :func:`~analytics_lib.forecast.selection.backtest`
+            (``horizon`` is required).
+        """
         from analytics_lib.forecast.selection import backtest
 
         return backtest(forecaster, series, **options)
@@ -148,6 +180,17 @@ class PandasEngine(Engine):
         return events.events if hasattr(events, "summary") and hasattr(events, "quarantine") else events
 
     def run(self, analysis: str, events, *args, **options) -> Any:  # noqa: D102
+        """The registered analysis ``analysis`` on ``events``, in this process.
+
+        Parameters
+        ----------
+        analysis : str
+            A name in the ``analyses`` registry (:data:`~analytics_lib.analysis.registry.ANALYSES`).
+        events : ValidatedEvents or DataFrame
+            What :meth:`load_events` returned (its ``events`` are used), or validated events.
+        *args, **options
+            The pandas function's other arguments.
+        """
         return ANALYSES.get(analysis)(self.pandas_events(events), *args, **options)
 
 

@@ -38,6 +38,24 @@ class ProcessBackend:
 
     def map(self, fn: Callable, tasks: Sequence, *, n_jobs: int | None = None, progress: bool = False,
             desc: str = "tasks", preload: Sequence[str] = ()) -> list:  # noqa: D102
+        """``[fn(t) for t in tasks]`` in ``n_jobs`` worker processes, this process helping; in order.
+
+        Parameters
+        ----------
+        fn : callable
+            A module-level function (it runs in the worker processes).
+        tasks : sequence
+            One argument for ``fn`` each; one task or none runs serially.
+        n_jobs : int, optional
+            Worker processes; None or -1 (default None): one per core; 1: serial, in this process.
+        progress : bool
+            Show a progress bar over the tasks (default False).
+        desc : str
+            The bar's label (default ``"tasks"``).
+        preload : sequence of str
+            Modules the forkserver imports before it forks the workers (``fn``'s module and what
+            it needs); it starts once per process, so only the first pool's preload counts.
+        """
         n_jobs = os.cpu_count() or 1 if n_jobs in (None, -1) else max(1, int(n_jobs))
         if n_jobs == 1 or len(tasks) <= 1:
             return SerialBackend().map(fn, tasks, progress=progress, desc=desc)

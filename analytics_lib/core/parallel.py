@@ -24,6 +24,28 @@ class SerialBackend:
 
     def map(self, fn: Callable, tasks: Sequence, *, n_jobs: int | None = 1, progress: bool = False,
             desc: str = "tasks", preload: Sequence[str] = ()) -> list:  # noqa: D102
+        """``[fn(t) for t in tasks]`` in this process, in order, with BLAS limited to one thread.
+
+        Parameters
+        ----------
+        fn : callable
+            Called once with each task.
+        tasks : sequence
+            One argument for ``fn`` each.
+        n_jobs : int, optional
+            Ignored (part of the backend interface): the tasks always run one at a time.
+        progress : bool
+            Show a progress bar over the tasks.
+        desc : str
+            The bar's label.
+        preload : sequence of str
+            Ignored (part of the backend interface): nothing to import ahead in this process.
+
+        Returns
+        -------
+        list
+            The results, in the order of ``tasks``.
+        """
         from threadpoolctl import threadpool_limits
 
         bar = progress_bar(len(tasks), desc) if progress else None

@@ -93,6 +93,22 @@ class Registry:
         """Register ``target`` (an object or a ``"module:attribute"`` string) as ``name``.
 
         Without ``target``, returns a decorator. A name already taken raises unless ``replace``.
+
+        Parameters
+        ----------
+        name : str
+            The name to register under.
+        target : object or str, optional
+            The object, or a ``"module:attribute"`` string resolved when first used. None (default):
+            return a decorator that registers the decorated object and returns it unchanged.
+        replace : bool
+            Replace an entry already registered as ``name`` instead of raising (default False).
+        origin : str
+            Who registers it: ``"analytics_lib"`` (default) or a plug-in's distribution name; named
+            in the errors on a name clash or a failed load.
+        **meta
+            Metadata stored with the entry; for an object target, merged over the object's
+            ``workbench`` attribute (a dict), these values winning.
         """
         if target is None:
             def decorator(obj):

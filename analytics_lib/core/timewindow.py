@@ -14,12 +14,49 @@ import pandas as pd
 
 from analytics_lib.core.errors import WorkbenchError
 
-
 RELATIVE_DATE = re.compile(r"^\s*([+-])\s*(\d+)\s*(min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 GRANULARITIES = {"D": "day", "W": "week (Monday start)", "M": "month"}
 #: The pandas frequency of a forecasting series at each granularity (weeks start on Monday, months on the 1st).
 SERIES_FREQ = {"D": "D", "W": "W-MON", "M": "MS"}
+_SEASON = {"D": 7, "B": 5, "W": 52, "MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "h": 24, "H": 24}
+
+
+def season_length(granularity: str, season: int | None = None) -> int:
+    """Steps in one seasonal cycle of a series at ``granularity``: a week of days, a year of weeks or
+    months, a day of sub-daily steps; ``season`` when given wins.
+
+    Parameters
+    ----------
+    granularity : str
+        A pandas frequency (``"D"``, ``"W-MON"``, ``"MS"``, ``"h"``, ...).
+    season : int, optional
+        An explicit season length, returned as is.
+
+    Examples
+    --------
+    >>> season_length("D"), season_length("W-MON"), season_length("MS"), season_length("15min")
+    (7, 52, 12, 96)
+    """
+    freq = granularity
+    if season is not None:
+        return int(season)
+    off = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(off, pd.offsets.Tick) and off.nanos < 86_400 * 10 ** 9:  # sub-daily: one day of steps
+        return int(86_400 * 10 ** 9 // off.nanos)
+    return _SEASON.get(off.rule_code.split("-")[0], 1)
+
+
+def series_freq(granularity: str) -> str:
+    """The pandas frequency of a series at ``granularity``: ``D``, ``W`` (weeks from Monday, as the
+    workbench's periods) and ``M`` (month starts), or any other pandas frequency as given.
+
+    Examples
+    --------
+    >>> series_freq("W"), series_freq("M"), series_freq("h"), series_freq("W-SUN")
+    ('W-MON', 'MS', 'h', 'W-SUN')
+    """
+    return SERIES_FREQ.get(granularity, granularity) if isinstance(granularity, str) else granularity
 
 
 def _now(now: pd.Timestamp | str | None) -> pd.Timestamp:
@@ -114,6 +151,23 @@ def time_window(start: str | pd.Timestamp | None = None, end: str | pd.Timestamp
     ``"today"``, ``"yesterday"``, ``"-1d"``) includes that whole day, which is what
     people mean by ``end="2024-03-31"``. ``start`` must be before ``end``.
 
+    Parameters
+    ----------
+    start, end : str or Timestamp, optional
+        The bounds, in any form :func:`parse_when` accepts; None leaves that side open.
+    now : Timestamp or str, optional
+        The reference "now" for relative forms (defaults to the current time); tests pin it.
+
+    Returns
+    -------
+    TimeWindow
+        The half-open UTC interval ``[start, end)``.
+
+    Raises
+    ------
+    WorkbenchError
+        If a bound is not a date, or ``start`` is not before ``end``.
+
     Examples
     --------
     >>> w = time_window("2024-03-01", "2024-03-31")
@@ -196,6 +250,16 @@ def period_start(ts: pd.Series, granularity: str) -> pd.Series:
 
 
 def period_index(lo: pd.Timestamp, hi: pd.Timestamp, granularity: str) -> pd.DatetimeIndex:
+    """Every period start from ``lo`` to ``hi``, both included, as an index named ``period``.
+
+    Parameters
+    ----------
+    lo, hi : Timestamp
+        The first and last period starts (as from :func:`period_start`); ``hi`` is included.
+    granularity : str
+        ``"D"`` (days), ``"W"`` (weeks, 7-day steps from ``lo``) or ``"M"`` (month starts),
+        any case.
+    """
     g = check_granularity(granularity)
     step = {"D": "D", "W": "7D", "M": "MS"}[g]
     return pd.date_range(lo, hi, freq=step, name="period")

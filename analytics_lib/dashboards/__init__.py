@@ -1,7 +1,7 @@
 """Building blocks of the Voilà dashboards in ``notebooks/dashboards/``: data, views and widgets.
 
 Three layers, so that a dashboard is a thin notebook and everything but the browser is
-tested with plain pytest (``tests/test_widgets.py``):
+tested with plain pytest (``tests/dashboards/``):
 
 1. **Data** (I/O, verbs). A dashboard never reads raw events while a viewer waits. It reads
    small *dashboard marts*: the tables that the latest successful scheduled run published
@@ -24,9 +24,9 @@ tested with plain pytest (``tests/test_widgets.py``):
 
 Environment: ``WORKBENCH_REPORTS`` (where runs are published; default ``reports/``),
 ``WORKBENCH_DASHBOARD_CACHE`` (default ``data/processed/dashboards``) and ``WORKBENCH_DB``
-(the store, see :mod:`analytics_lib.paths`).
+(the store, see :mod:`analytics_lib.core.paths`).
 
-Modules: ``marts``, ``published``, ``serve``, ``views``, ``voila_app``, ``widgets``.
+Modules: ``marts``, ``published``, ``serve``, ``voila_app``, ``widgets``, ``views``.
 """
 from analytics_lib.core.lazy import lazy_exports
 
@@ -78,27 +78,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'sigterm_as_interrupt',
         'start_server',
     ],
-    'views': [
-        'dashboard_window',
-        'mart_kpis',
-        'kpi_totals',
-        'format_kpi',
-        'kpi_change',
-        'kpi_tiles',
-        'mart_funnel',
-        'OverviewView',
-        'overview_view',
-        'FORECAST_METRICS',
-        'FORECAST_MODELS',
-        'mart_series',
-        'parse_number',
-        'ForecastView',
-        'forecast_view',
-        'ROI_CONTROLS',
-        'RoiView',
-        'roi_view',
-        'scenario_values',
-    ],
     'voila_app': [
         'LOOPBACK_NAMES',
         'host_allowed',
@@ -124,5 +103,26 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'FilterBar',
         'ForecastBar',
         'AssumptionPanel',
+    ],
+    'views': [
+        'dashboard_window',
+        'format_kpi',
+        'kpi_change',
+        'parse_number',
+        'FORECAST_METRICS',
+        'FORECAST_MODELS',
+        'mart_series',
+        'ForecastView',
+        'forecast_view',
+        'mart_kpis',
+        'kpi_totals',
+        'kpi_tiles',
+        'mart_funnel',
+        'OverviewView',
+        'overview_view',
+        'ROI_CONTROLS',
+        'RoiView',
+        'roi_view',
+        'scenario_values',
     ],
 })

@@ -16,7 +16,6 @@ from analytics_lib.core import schema as S
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.timewindow import DAY_US
 
-
 log = logging.getLogger(__name__)
 REPORTS_ENV = "WORKBENCH_REPORTS"
 CACHE_ENV = "WORKBENCH_DASHBOARD_CACHE"
@@ -80,7 +79,7 @@ class OverviewMart:
         (:func:`analytics_lib.funnel_table` with :data:`FUNNEL_STEPS`) per team and day
         of the session's entry.
     bottlenecks : DataFrame
-        The step rows of ``bottleneck_table(events, period="D", by=("event_type", "model",
+        The step rows of ``bottleneck_table(events, granularity="D", by=("event_type", "model",
         "team"))`` (the workflow notebook's call) with a ``team`` column.
     insights : DataFrame
         ``insight_table(ranked_insights(events))`` (empty when not computed).
@@ -154,7 +153,7 @@ def overview_mart(events: pd.DataFrame, *, funnel_steps: Sequence = FUNNEL_STEPS
     gap : str
         Inactivity that ends a derived session (when ``session_id`` is missing).
     insights : bool
-        Also rank the insights (:func:`analytics_lib.insights.ranked_insights`; about 40 s
+        Also rank the insights (:func:`analytics_lib.analysis.insights.ranking.ranked_insights`; about 40 s
         on a million events).
     source : str
         Where the events came from (recorded in ``meta``; give it without a password).
@@ -167,7 +166,7 @@ def overview_mart(events: pd.DataFrame, *, funnel_steps: Sequence = FUNNEL_STEPS
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> mart = overview_mart(synthetic_events(3_000, days=28, seed=0).events, insights=False)
     >>> mart.daily.columns[:4].tolist(), len(mart.teams) > 1
     (['day', 'team', 'events', 'cache_queries'], True)
@@ -230,7 +229,7 @@ def overview_mart(events: pd.DataFrame, *, funnel_steps: Sequence = FUNNEL_STEPS
 
     _progress(progress, 3, total, "bottlenecks per day")
     ev_b = ev if not ev[S.TEAM].isna().any() else ev.assign(**{S.TEAM: team.to_numpy()})
-    b = bottleneck_table(ev_b, period="D", by=(S.EVENT_TYPE, S.MODEL, S.TEAM), gap=gap)
+    b = bottleneck_table(ev_b, granularity="D", by=(S.EVENT_TYPE, S.MODEL, S.TEAM), gap=gap)
     b = b[b["kind"] == "step"].copy()
     b["team"] = b["name"].astype(str).str.rsplit(" / ", n=1).str[-1]
     b["severity"] = b["severity"].astype(str)
@@ -264,13 +263,13 @@ def overview_mart(events: pd.DataFrame, *, funnel_steps: Sequence = FUNNEL_STEPS
 
 
 def roi_input_tables(inputs) -> dict[str, pd.DataFrame]:
-    """:class:`analytics_lib.roi.RoiInputs` as plain tables (``roi_meta``, ``roi_daily``...),
+    """:class:`analytics_lib.analysis.roi.inputs.RoiInputs` as plain tables (``roi_meta``, ``roi_daily``...),
     so a run can publish them and a dashboard rebuild them with :func:`roi_inputs_from_tables`.
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
-    >>> from analytics_lib.roi import roi_inputs
+    >>> from analytics_lib import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
     >>> inputs = roi_inputs(synthetic_events(3_000, days=28, seed=0).events, months=12, projection="flat")
     >>> sorted(roi_input_tables(inputs))[:3]
     ['roi_by_feature', 'roi_by_month', 'roi_by_team']
@@ -286,12 +285,12 @@ def roi_input_tables(inputs) -> dict[str, pd.DataFrame]:
 
 
 def roi_inputs_from_tables(tables: Mapping[str, pd.DataFrame]):
-    """Rebuild :class:`analytics_lib.roi.RoiInputs` from :func:`roi_input_tables` output.
+    """Rebuild :class:`analytics_lib.analysis.roi.inputs.RoiInputs` from :func:`roi_input_tables` output.
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
-    >>> from analytics_lib.roi import roi_inputs
+    >>> from analytics_lib import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
     >>> inputs = roi_inputs(synthetic_events(3_000, days=28, seed=0).events, months=12, projection="flat")
     >>> roi_inputs_from_tables(roi_input_tables(inputs)).months
     12
@@ -318,7 +317,7 @@ def overview_tables(mart: OverviewMart) -> dict[str, pd.DataFrame]:
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> list(overview_tables(overview_mart(synthetic_events(3_000, days=28, seed=0).events, insights=False)))[:3]
     ['meta', 'daily', 'user_days']
     """
@@ -330,7 +329,7 @@ def overview_mart_from_tables(tables: Mapping[str, pd.DataFrame]) -> OverviewMar
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> mart = overview_mart(synthetic_events(3_000, days=28, seed=0).events, insights=False)
     >>> overview_mart_from_tables(overview_tables(mart)).teams == mart.teams
     True
@@ -366,7 +365,7 @@ def dashboard_tables(events: pd.DataFrame, *, parts: Sequence[str] = ("overview"
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> t = dashboard_tables(synthetic_events(3_000, days=28, seed=0).events, parts=["overview"], insights=False)
     >>> sorted(t)[:3]
     ['dash_bottlenecks', 'dash_daily', 'dash_funnel']

@@ -21,8 +21,15 @@ from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.paths import reports_root
 from analytics_lib.core.redaction import redact
 from analytics_lib.dashboards.marts import (
-    CACHE_ENV, MART_TABLES, MART_VERSION, _PREFIX, _progress, dashboard_tables, overview_mart_from_tables,
-    roi_inputs_from_tables)
+    _PREFIX,
+    CACHE_ENV,
+    MART_TABLES,
+    MART_VERSION,
+    _progress,
+    dashboard_tables,
+    overview_mart_from_tables,
+    roi_inputs_from_tables,
+)
 
 
 def cache_root() -> Path:
@@ -282,8 +289,8 @@ def _read_tables(folder_or_run: Path | PublishedRun, names: Sequence[str]) -> di
 def _source_stamp(source: str) -> str:
     """A cheap fingerprint of the store: newest ``ts`` (and, in SQLite, the largest rowid), or a
     file's size and modification time. Changes when events are added."""
-    from analytics_lib.data.sql import db_connect, engine_for
     from analytics_lib.core.sources import is_sql_url
+    from analytics_lib.data.sql import db_connect, engine_for
 
     if not is_sql_url(source):
         st = Path(source).stat()
@@ -328,7 +335,9 @@ def _run_covers(run: PublishedRun, source: str) -> bool:
     p = run.parameters
     if p.get("team") not in (None, [], ""):
         return False
-    from analytics_lib.core.sources import absolute_source  # a job records its store as an absolute location
+    from analytics_lib.core.sources import (
+        absolute_source,  # a job records its store as an absolute location
+    )
 
     def where(src: str) -> str:
         return redact(absolute_source(src, Path.cwd()))
@@ -429,8 +438,25 @@ def load_overview_data(source: str | None = None, *, reports: str | os.PathLike 
 def load_roi_data(source: str | None = None, *, team: str | list[str] | None = None,
                   reports: str | os.PathLike | None = None, cache: str | os.PathLike | None = None,
                   progress: Callable[[int, int, str], None] | None = None) -> DashboardData:
-    """The ROI calculator's inputs (:class:`analytics_lib.roi.RoiInputs`), found like
+    """The ROI calculator's inputs (:class:`analytics_lib.analysis.roi.inputs.RoiInputs`), found like
     :func:`load_overview_data` (published runs hold all teams: a team is always computed).
+
+    Parameters
+    ----------
+    source : str, optional
+        The store (a SQLAlchemy URL or a file); None: the workbench store.
+    team : str or list of str, optional
+        Only these teams' events: published runs are skipped and the inputs are computed (and
+        cached per team set); None (default): all teams.
+    reports, cache : path, optional
+        Defaults :func:`reports_root` and :func:`cache_root`.
+    progress : callable, optional
+        ``progress(step, total, label)`` while computing.
+
+    Returns
+    -------
+    DashboardData
+        ``value`` is a :class:`~analytics_lib.analysis.roi.inputs.RoiInputs`.
 
     Examples
     --------
@@ -445,6 +471,24 @@ def build_dashboard_data(source: str | None = None, *, parts: Sequence[str] = ("
     """Compute and cache the marts now (``workbench dashboards build``), so no viewer waits.
 
     Published runs are not consulted; with ``force`` an up-to-date cache is rebuilt too.
+
+    Parameters
+    ----------
+    source : str, optional
+        The store (a SQLAlchemy URL or a file); None: the workbench store.
+    parts : sequence of {"overview", "roi"}
+        The marts to build, in this order (default both).
+    force : bool
+        Rebuild a mart whose cache is up to date (default False: reuse it).
+    cache : path, optional
+        The cache folder; default :func:`cache_root`.
+    progress : callable, optional
+        ``progress(step, total, label)`` while computing.
+
+    Returns
+    -------
+    list of DashboardData
+        One per part, in the order of ``parts``.
 
     Examples
     --------
@@ -483,14 +527,14 @@ def publish_dashboard_tables(source: str | None = None, output_dir: str | os.Pat
     --------
     >>> import tempfile
     >>> from analytics_lib import validate_events, write_events
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> db = f"sqlite:///{tempfile.mkdtemp()}/w.db"
     >>> _ = write_events(validate_events(synthetic_events(3_000, days=40, seed=0).events), db)
     >>> publish_dashboard_tables(db, tempfile.mkdtemp(), insights=False)["table"].tolist()[:2]
     ['dash_meta', 'dash_daily']
     """
-    from analytics_lib.data.load import load_events
     from analytics_lib.core.sources import check_output_dir, check_source
+    from analytics_lib.data.load import load_events
     from analytics_lib.report.tables import write_tables
 
     src = check_source(source)

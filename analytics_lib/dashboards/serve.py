@@ -20,7 +20,6 @@ from analytics_lib.core import paths
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.procs import descendants, die_with_parent
 
-
 #: The folder Voilà serves.
 DASHBOARDS = paths.NOTEBOOKS / "dashboards"
 #: Put on ``JUPYTER_PATH`` for the server: holds ``voila/templates/workbench`` (see its header).
@@ -43,7 +42,7 @@ def voila_arguments(*, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, noteb
                     max_kernels: int = MAX_KERNELS, cull_idle_timeout: int = CULL_IDLE_TIMEOUT,
                     cull_interval: int = CULL_INTERVAL, preheat: int = 0, base_url: str = "/",
                     allowed_hosts: Sequence[str] = (), disconnect_grace: float = DISCONNECT_GRACE) -> list[str]:
-    """The server's command-line arguments (after ``python -m analytics_lib.voila_app``).
+    """The server's command-line arguments (after ``python -m analytics_lib.dashboards.voila_app``).
 
     Parameters
     ----------

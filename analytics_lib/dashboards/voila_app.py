@@ -9,11 +9,10 @@ import re
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
 from tornado.ioloop import IOLoop
-from traitlets import default, Float, Integer, List, Unicode
+from traitlets import Float, Integer, List, Unicode, default
 from voila.app import Voila
 
 from analytics_lib.dashboards.serve import DISCONNECT_GRACE, MAX_KERNELS, TOKEN_ENV
-
 
 #: Host names always accepted besides loopback addresses.
 LOOPBACK_NAMES = ("localhost",)
@@ -131,6 +130,15 @@ def give_page_its_xsrf_cookie(handler, notebook=None, cwd=None):
     page: the post gets HTTP 403 ("'_xsrf' argument missing from POST") and the closed page's
     kernel (about 350 MB) lives on. Reading the handler's ``xsrf_token`` makes tornado set the
     cookie, so the shutdown is accepted at once. Returns None: the notebook is used as it is.
+
+    Parameters
+    ----------
+    handler : tornado.web.RequestHandler
+        Voilà's handler of the page request.
+    notebook : nbformat.NotebookNode, optional
+        The dashboard notebook (not used).
+    cwd : str, optional
+        The notebook's working directory (not used).
     """
     handler.xsrf_token  # noqa: B018 - read for its side effect (tornado sets the cookie)
     return None

@@ -8,7 +8,7 @@ import html
 import io as _stdio
 import time
 import warnings
-from typing import Any, Callable, Iterator, Mapping, Sequence, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import ipywidgets as widgets
 import numpy as np
@@ -16,10 +16,12 @@ import pandas as pd
 
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.redaction import redact
-from analytics_lib.core.timewindow import check_granularity
-from analytics_lib.dashboards.marts import ALL_TEAMS, OverviewMart, ROI_MONTHS, log
-from analytics_lib.dashboards.views import (
-    FORECAST_METRICS, FORECAST_MODELS, ROI_CONTROLS, _SEASON, _mart, dashboard_window, mart_kpis, scenario_values)
+from analytics_lib.core.timewindow import SERIES_FREQ, check_granularity, season_length
+from analytics_lib.dashboards.marts import ALL_TEAMS, ROI_MONTHS, OverviewMart, log
+from analytics_lib.dashboards.views.common import _mart, dashboard_window
+from analytics_lib.dashboards.views.forecast import FORECAST_METRICS, FORECAST_MODELS
+from analytics_lib.dashboards.views.overview import mart_kpis
+from analytics_lib.dashboards.views.roi import ROI_CONTROLS, scenario_values
 
 if TYPE_CHECKING:
     from analytics_lib.dashboards.published import DashboardData
@@ -125,6 +127,13 @@ class MessageArea(widgets.HTML):
     def attempt(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``fn``; on an error show it (see :meth:`explain`) and return None.
 
+        Parameters
+        ----------
+        fn : callable
+            The function to call.
+        *args, **kwargs
+            Its arguments.
+
         Examples
         --------
         >>> m = MessageArea()
@@ -210,6 +219,7 @@ class KpiTiles(widgets.HTML):
 
     Examples
     --------
+    >>> from analytics_lib.dashboards.views import kpi_tiles
     >>> t = KpiTiles()
     >>> t.show(kpi_tiles(pd.Series({"sessions": 12}), kpis=["sessions"])); 'data-kpi="sessions"' in t.value
     True
@@ -268,7 +278,7 @@ class ChartPanel(widgets.VBox):
     Parameters
     ----------
     plot : callable
-        A function of :mod:`analytics_lib.plots` (``plot_kpi_trends``...) or any callable
+        A function of :mod:`analytics_lib.report.plots` (``plot_kpi_trends``...) or any callable
         returning a Figure.
     title : str
     keywords : bool
@@ -331,6 +341,19 @@ class ChartPanel(widgets.VBox):
 def table_html(frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None, empty: str = "nothing to show",
                rename: Mapping[str, str] | None = None) -> str:
     """A frame as a small HTML table with formatted numbers (``formats``: column to format string).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The rows to show (a few dozen); the index is not shown. Time-zone aware timestamps are
+        shown as dates; missing values as an en dash.
+    formats : mapping of str to str, optional
+        ``{column: format string}`` such as ``{"p95_ms": "{:,.0f}"}``; columns not in ``frame``
+        are ignored. Default: values as ``str`` gives them.
+    empty : str
+        The text shown instead of an empty table (default ``"nothing to show"``).
+    rename : mapping of str to str, optional
+        ``{column: heading}``, applied after formatting; default: the column names.
 
     Examples
     --------
@@ -605,12 +628,25 @@ class ForecastBar(widgets.HBox):
     @classmethod
     def for_data(cls, data: DashboardData | None, *, granularity: str = "D", n_windows: int = 3,
                  **values: Any) -> "ForecastBar":
-        """A bar over the mart's teams, the horizon bounded by what the history can backtest."""
+        """A bar over the mart's teams, the horizon bounded by what the history can backtest.
+
+        Parameters
+        ----------
+        data : DashboardData, optional
+            The overview's mart; None: a bar with no teams and the default largest horizon.
+        granularity : {"D", "W", "M"}
+            The period of the series (default ``"D"``).
+        n_windows : int
+            Backtest windows the horizon must leave room for, with one season (default 3).
+        **values
+            The controls' initial values: ``metric``, ``team``, ``horizon``, ``models``,
+            ``capacity`` (see :class:`ForecastBar`).
+        """
         if data is None:
             return cls(teams=[], **values)
         mart = _mart(data, OverviewMart)
         n = len(mart_kpis(mart, granularity=granularity))
-        longest = max((n - _SEASON[check_granularity(granularity)]) // (n_windows + 1), 1)
+        longest = max((n - season_length(SERIES_FREQ[check_granularity(granularity)])) // (n_windows + 1), 1)
         return cls(teams=mart.teams, max_horizon=longest, **values)
 
 

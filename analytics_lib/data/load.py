@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import pandas as pd
 import yaml
 
+from analytics_lib.core.compat import renamed
 from analytics_lib.core import schema as S
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.sources import is_sql_url, source_name
@@ -63,10 +64,23 @@ def read_mapping(mapping: Mapping[str, str] | str | os.PathLike | None) -> dict[
     return {str(k): str(v) for k, v in mapping.items()}
 
 
-def apply_mapping(df: pd.DataFrame, mapping: Mapping[str, str], *, source: str = "<frame>") -> pd.DataFrame:
+@renamed(df='events')
+def apply_mapping(events: pd.DataFrame, mapping: Mapping[str, str], *, source: str = "<frame>") -> pd.DataFrame:
     """Rename/copy source columns onto contract names; other source columns are kept.
 
     Raises :class:`WorkbenchError` when the mapping names a source column that is absent.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The source rows with the source's column names.
+    mapping : mapping of str to str
+        ``{contract column: source column}`` (as from :func:`read_mapping`); ``"@row"`` numbers
+        the rows as ``<file name>:<row>`` (for logs without event ids). Several contract columns
+        may copy one source column. Empty: ``events`` is returned unchanged.
+    source : str
+        The source's name or path, for the error message and the ``"@row"`` ids (default
+        ``"<frame>"``).
 
     Examples
     --------
@@ -76,22 +90,22 @@ def apply_mapping(df: pd.DataFrame, mapping: Mapping[str, str], *, source: str =
     ['event_id', 'ts', 'user_id', 'event_type', 'session_id']
     """
     if not mapping:
-        return df
-    absent = [v for v in mapping.values() if v != ROW_NUMBER and v not in df.columns]
+        return events
+    absent = [v for v in mapping.values() if v != ROW_NUMBER and v not in events.columns]
     if absent:
         raise WorkbenchError(
             f"the mapping names columns that {source} does not have: {', '.join(absent)}\n"
-            f"available columns: {', '.join(map(str, df.columns[:40]))}")
+            f"available columns: {', '.join(map(str, events.columns[:40]))}")
     out = {}
     for contract in S.COLUMNS:
         src = mapping.get(contract)
         if src == ROW_NUMBER:
-            out[contract] = pd.Series([f"{Path(source).name}:{i}" for i in range(len(df))], index=df.index, dtype="str")
+            out[contract] = pd.Series([f"{Path(source).name}:{i}" for i in range(len(events))], index=events.index, dtype="str")
         elif src is not None:
-            out[contract] = df[src]
+            out[contract] = events[src]
     used = set(mapping.values())
-    rest = {c: df[c] for c in df.columns if c not in used and c not in out}
-    return pd.DataFrame({**out, **rest}, index=df.index)
+    rest = {c: events[c] for c in events.columns if c not in used and c not in out}
+    return pd.DataFrame({**out, **rest}, index=events.index)
 
 
 def load_events(source: str | os.PathLike | pd.DataFrame, *, mapping: Mapping[str, str] | str | None = None,
@@ -109,7 +123,7 @@ def load_events(source: str | os.PathLike | pd.DataFrame, *, mapping: Mapping[st
     mapping : dict or YAML path, optional
         ``{contract column: source column}`` (see :func:`read_mapping`).
     start, end : str or Timestamp, optional
-        The time window (see :func:`analytics_lib.params.time_window`: ``"-28d"``,
+        The time window (see :func:`analytics_lib.report.params.time_window`: ``"-28d"``,
         ``"today"``, ISO dates; a date-valued ``end`` includes that day).
     team : str or list of str, optional
         Keep only these teams (pushed down to SQL for SQL sources).
@@ -164,7 +178,7 @@ def load_events(source: str | os.PathLike | pd.DataFrame, *, mapping: Mapping[st
     raw = apply_mapping(raw, cols, source=name)
     if teams is not None and S.TEAM not in raw.columns:
         raise WorkbenchError(f"team={team!r} was given but {name} has no team column (map one with mapping={{'team': ...}})")
-    result = validate_events(raw, naive_utc=bool(naive_utc), now=now, window=window, source=name)
+    result = validate_events(raw, naive_utc=bool(naive_utc), now=now, dates=window, source=name)
     if teams is not None:
         result = filter_teams(result, teams)
     return result

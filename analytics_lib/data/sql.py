@@ -12,6 +12,7 @@ from typing import Any, Mapping, TYPE_CHECKING
 import pandas as pd
 import sqlalchemy as sa
 
+from analytics_lib.core.compat import renamed
 from analytics_lib.core import schema as S
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.redaction import redact
@@ -169,7 +170,23 @@ def _read_sql(url: str, *, table: str, query: str | None, query_params: Mapping[
 
 def window_clauses(col: sa.ColumnElement, window: TimeWindow, dialect: str) -> list:
     """Coarse SQL pushdown of the window (one day wider, so text layouts cannot cut rows);
-    the exact filter runs after parsing."""
+    the exact filter runs after parsing.
+
+    Parameters
+    ----------
+    col : sqlalchemy.ColumnElement
+        The timestamp column to filter.
+    window : TimeWindow
+        The time window; an open side (None) adds no clause.
+    dialect : str
+        The database's SQLAlchemy dialect name: ``"sqlite"`` compares ``YYYY-MM-DD`` text (the
+        store keeps ISO text there), any other compares datetimes.
+
+    Returns
+    -------
+    list
+        Zero to two clauses for ``Select.where``.
+    """
     clauses = []
     for bound, op in ((window.start, "ge"), (window.end, "lt")):
         if bound is None:
@@ -192,7 +209,8 @@ class WriteResult:
     quarantine_already_present: int
 
 
-def write_events(result: ValidatedEvents, url: str, *, chunk_rows: int = 100_000, progress: bool = False) -> WriteResult:
+@renamed(url='store')
+def write_events(result: ValidatedEvents, store: str, *, chunk_rows: int = 100_000, progress: bool = False) -> WriteResult:
     """Write clean events and the quarantine to a SQL store, idempotently.
 
     Events are keyed by ``event_id``: an id already in the store is left as it is, so
@@ -205,7 +223,7 @@ def write_events(result: ValidatedEvents, url: str, *, chunk_rows: int = 100_000
     ----------
     result : ValidatedEvents
         From :func:`load_events` or :func:`validate_events`.
-    url : str
+    store : str
         SQLAlchemy URL of the store; tables are created when missing.
     chunk_rows : int
         Rows per batch.
@@ -223,8 +241,8 @@ def write_events(result: ValidatedEvents, url: str, *, chunk_rows: int = 100_000
     >>> write_events(res, "sqlite:///data/workbench.db").inserted  # doctest: +SKIP
     1000
     """
-    engine = engine_for(url, create=True)
-    db_connect(engine, url).close()  # an unreachable store: one line, before any work
+    engine = engine_for(store, create=True)
+    db_connect(engine, store).close()  # an unreachable store: one line, before any work
     try:
         _meta.create_all(engine)
         ev = _events_for_sql(result.events, engine.dialect.name)
@@ -234,7 +252,7 @@ def write_events(result: ValidatedEvents, url: str, *, chunk_rows: int = 100_000
             qins = _insert_new(conn, QUARANTINE_TABLE, q, chunk_rows, False)
         return WriteResult(ins, len(ev) - ins, qins, len(q) - qins)
     except sa.exc.SQLAlchemyError as exc:
-        raise WorkbenchError(f"could not write to {source_name(url)}: {db_error(exc)}") from None
+        raise WorkbenchError(f"could not write to {source_name(store)}: {db_error(exc)}") from None
     finally:
         engine.dispose()
 
@@ -318,19 +336,20 @@ def _copy_postgres(conn: sa.Connection, stage: str, df: pd.DataFrame, chunk_rows
                                                            date_format="%Y-%m-%d %H:%M:%S.%f+00:00"))
 
 
-def store_summary(url: str) -> pd.DataFrame:
+@renamed(url='store')
+def store_summary(store: str) -> pd.DataFrame:
     """Counts in a store: events, users, time range, and quarantined rows by reason.
 
     Examples
     --------
     >>> store_summary("sqlite:///data/workbench.db")  # doctest: +SKIP
     """
-    engine = engine_for(url)
+    engine = engine_for(store)
     try:
-        with db_connect(engine, url) as conn:
+        with db_connect(engine, store) as conn:
             names = set(sa.inspect(conn).get_table_names())
             if EVENTS_TABLE.name not in names:
-                raise WorkbenchError(f"{source_name(url)} holds no events table yet: run `workbench sample` or `workbench ingest`")
+                raise WorkbenchError(f"{source_name(store)} holds no events table yet: run `workbench sample` or `workbench ingest`")
             e = EVENTS_TABLE.c
             n, users, lo, hi = conn.execute(sa.select(
                 sa.func.count(), sa.func.count(sa.distinct(e[S.USER_ID])), sa.func.min(e[S.TS]), sa.func.max(e[S.TS]))).one()
@@ -344,16 +363,17 @@ def store_summary(url: str) -> pd.DataFrame:
         engine.dispose()
 
 
-def read_quarantine(url: str) -> pd.DataFrame:
+@renamed(url='store')
+def read_quarantine(store: str) -> pd.DataFrame:
     """The stored quarantine, with each ``raw`` row parsed back into a dict.
 
     Examples
     --------
     >>> read_quarantine("sqlite:///data/workbench.db").reason.value_counts()  # doctest: +SKIP
     """
-    engine = engine_for(url)
+    engine = engine_for(store)
     try:
-        with db_connect(engine, url) as conn:
+        with db_connect(engine, store) as conn:
             df = pd.read_sql(sa.select(QUARANTINE_TABLE).order_by("source", "source_row"), conn)
     finally:
         engine.dispose()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from analytics_lib.core.compat import renamed
 from analytics_lib.core import schema as S
 from analytics_lib.core.errors import WorkbenchError
 
@@ -293,25 +294,26 @@ def _duplicates_hashed(ids: pd.Series) -> np.ndarray:
     return out
 
 
-def validate_events(df: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timestamp | str | None = None,
-                    future_tolerance: str = "5min", window: TimeWindow | None = None,
+@renamed(df='events', window='dates')
+def validate_events(events: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timestamp | str | None = None,
+                    future_tolerance: str = "5min", dates: TimeWindow | None = None,
                     source: str = "<frame>") -> ValidatedEvents:
     """Check events against the contract and split them into clean events and a quarantine.
 
     Each row is checked in this order and gets the first reason that applies
     (see ``schema.REASONS``): a line the reader could not split (``@reader_error`` set by
-    :func:`~analytics_lib.io.load_events` for CSV files); a NUL character in a text column;
+    :func:`~analytics_lib.data.load.load_events` for CSV files); a NUL character in a text column;
     a required value missing; ``ts`` unparsable; ``ts`` without
     a time zone while other rows have one; ``ts`` more than ``future_tolerance`` after
     ``now``; a number or boolean column holding another type (``"fast"`` as latency,
     ``2.5`` tokens, ``"maybe"`` as success); a negative latency, token count, cost or
     manual minutes; satisfaction outside 1-5; and last a repeated ``event_id`` (the first
     otherwise valid row is kept, later ones are quarantined). Valid rows outside
-    ``window`` are counted as outside the window, neither kept nor quarantined.
+    ``dates`` are counted as outside the window, neither kept nor quarantined.
 
     Parameters
     ----------
-    df : DataFrame
+    events : DataFrame
         Events with the contract's column names (map them first with ``apply_mapping``).
         Columns may hold text (as from CSV) or typed values.
     naive_utc : bool
@@ -321,7 +323,7 @@ def validate_events(df: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timest
         Reference time for the future check (default: the current time).
     future_tolerance : str
         Allowed clock skew for the future check.
-    window : TimeWindow, optional
+    dates : TimeWindow, optional
         Keep only events inside this window.
     source : str
         A name for the source, shown in the summary.
@@ -346,103 +348,17 @@ def validate_events(df: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timest
     >>> v.summary.rows_kept, v.quarantine["reason"].tolist()
     (2, ['negative_value'])
     """
-    if not isinstance(df, pd.DataFrame):
-        raise WorkbenchError(f"events must be a pandas DataFrame, not {type(df).__name__}")
-    missing = [c for c in S.REQUIRED if c not in df.columns]
-    if missing:
-        raise WorkbenchError(
-            f"events are missing required columns: {', '.join(missing)}\n"
-            f"the source has: {', '.join(map(str, df.columns[:30]))}\n"
-            "fix: rename your columns to the contract's names, or pass a column mapping "
-            "such as {'ts': 'timestamp', 'user_id': 'actor'} (CLI: --mapping mapping.yaml)"
-        )
-    if len(df) == 0:
-        raise WorkbenchError(f"the events source {source} is empty: it holds no rows to analyse")
-
-    n = len(df)
-    code = np.zeros(n, dtype=np.int8)       # 0 = valid, else 1 + index into _REASON_CODES
-    col = np.zeros(n, dtype=np.int8)        # 1 + index into S.COLUMNS of the culprit column
-
-    def flag(mask: np.ndarray, reason: str, column: str | None) -> None:
-        if not mask.any():
-            return
-        hit = mask & (code == 0)
-        code[hit] = _REASON_CODES.index(reason) + 1
-        col[hit] = 0 if column is None else S.COLUMNS.index(column) + 1
-
-    # Per-column work that needs no other column runs on two threads (Arrow and numpy release the
-    # GIL) while this thread parses timestamps, numbers and booleans; flags are then applied in
-    # the documented order, so the first reason that applies wins.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        blank_jobs = {c: pool.submit(_blank, df[c]) for c in (*S.REQUIRED, S.SESSION_ID) if c in df.columns}
-        cat_jobs = {c: pool.submit(_categorical, df[c]) for c in S.COLUMNS
-                    if S.DTYPES[c] == "category" and c in df.columns}
-        ids = df[S.EVENT_ID] if isinstance(df[S.EVENT_ID].dtype, pd.StringDtype) else df[S.EVENT_ID].astype("str")
-        dup_job = pool.submit(_duplicates, ids)  # speculative: valid if every row passes the other checks
-        nul_jobs = {c: pool.submit(_has_nul, df[c]) for c in _TEXT_COLUMNS if c in df.columns}
-
-        ts, unparsable, naive = _parse_ts(df[S.TS], naive_utc, ~df[S.TS].isna().to_numpy())
-        ref = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-        ref = ref.tz_localize("UTC") if ref.tzinfo is None else ref
-        future = _mask(ts > ref + pd.Timedelta(future_tolerance))
-        numbers: dict[str, pd.Series] = {}
-        wrong: list[tuple[np.ndarray, str]] = []
-        for c in (*S.NONNEG_FLOAT, *S.NONNEG_INT, S.SATISFACTION):
-            if c in df.columns:
-                values, bad = _parse_numeric(df[c])
-                if c in S.NONNEG_INT and not pd.api.types.is_integer_dtype(df[c].dtype):
-                    bad = bad | (values.notna().to_numpy() & (values.to_numpy() % 1 != 0))
-                wrong.append((bad, c))
-                numbers[c] = values
-        bools: dict[str, pd.Series] = {}
-        for c in S.BOOL:
-            if c in df.columns:
-                bools[c], bad = _parse_bool(df[c])
-                wrong.append((bad, c))
-        negative = [(np.less(_floats(numbers[c]), 0), c) for c in (*S.NONNEG_FLOAT, *S.NONNEG_INT) if c in numbers]
-        if S.SATISFACTION in numbers:
-            lo, hi = S.SATISFACTION_RANGE
-            sat = _floats(numbers[S.SATISFACTION])
-            out_of_range = np.less(sat, lo) | np.greater(sat, hi)
-
-        blank = {c: job.result() for c, job in blank_jobs.items()}
-        categoricals = {c: job.result() for c, job in cat_jobs.items()}
-        dup_all = dup_job.result()
-        nul = {c: job.result() for c, job in nul_jobs.items()}
-
-    if S.READER_ERROR in df.columns:                      # 0. lines the reader could not split
-        flag(df[S.READER_ERROR].notna().to_numpy(), S.MALFORMED_ROW, None)
-    for c, mask in nul.items():                           # 0. NUL characters (corrupt or binary data)
-        flag(mask, S.NUL_CHARACTER, c)
-    for c in S.REQUIRED:                                  # 1. required values present
-        flag(blank[c], S.MISSING_REQUIRED, c)
-    flag(unparsable, S.UNPARSABLE_TIMESTAMP, S.TS)       # 2-4. timestamps
-    flag(naive, S.NAIVE_TIMESTAMP, S.TS)
-    flag(future, S.FUTURE_TIMESTAMP, S.TS)
-    for bad, c in wrong:                                  # 5. types
-        flag(bad, S.WRONG_TYPE, c)
-    for bad, c in negative:                               # 6. signs
-        flag(bad, S.NEGATIVE_VALUE, c)
-    if S.SATISFACTION in numbers:                         # 7. ranges
-        flag(out_of_range, S.OUT_OF_RANGE, S.SATISFACTION)
-    # 8. duplicates among otherwise valid rows
-    ok = code == 0
-    if ok.all():
-        dup = dup_all
-    else:
-        dup = np.zeros(n, dtype=bool)
-        dup[ok] = _duplicates(ids[ok])
-    flag(dup, S.DUPLICATE_EVENT_ID, S.EVENT_ID)
-
+    _check_structure(events, source)
+    parsed = _parse_columns(events, naive_utc=naive_utc, now=now, future_tolerance=future_tolerance)
+    code, col = _first_reasons(events, parsed)
     ok = code == 0
     inside = ok.copy()
-    if window is not None and (window.start is not None or window.end is not None):
-        inside &= _mask(window.mask(ts))
-
-    clean = _typed_frame(df, inside, ts, numbers, bools, ids, categoricals, blank.get(S.SESSION_ID))
-    quarantined = code != 0
-    rows = np.flatnonzero(quarantined)
-    quarantine = df.iloc[rows].copy() if len(rows) else df.iloc[:0].copy()  # untouched rows
+    if dates is not None and (dates.start is not None or dates.end is not None):
+        inside &= _mask(dates.mask(parsed.ts))
+    clean = _typed_frame(events, inside, parsed.ts, parsed.numbers, parsed.bools, parsed.ids, parsed.categoricals,
+                         parsed.blank.get(S.SESSION_ID))
+    rows = np.flatnonzero(code != 0)
+    quarantine = events.iloc[rows].copy() if len(rows) else events.iloc[:0].copy()  # untouched rows
     quarantine.insert(0, "source_row", rows)
     quarantine["reason"] = pd.Categorical.from_codes(code[rows] - 1, categories=_REASON_CODES)
     quarantine["reason_column"] = np.asarray((None, *S.COLUMNS), dtype=object)[col[rows]]
@@ -453,10 +369,132 @@ def validate_events(df: pd.DataFrame, *, naive_utc: bool = False, now: pd.Timest
     et_counts = clean[S.EVENT_TYPE].value_counts()
     unknown = {str(t): int(k) for t, k in et_counts.items() if k and t not in S.EVENT_TYPES}
     summary = ValidationSummary(
-        source=source, rows_read=n, rows_kept=len(clean), rows_quarantined=len(rows),
-        rows_outside_window=int(np.count_nonzero(ok) - np.count_nonzero(inside)), by_reason=by_reason, unknown_event_types=unknown)
+        source=source, rows_read=len(events), rows_kept=len(clean), rows_quarantined=len(rows),
+        rows_outside_window=int(np.count_nonzero(ok) - np.count_nonzero(inside)), by_reason=by_reason,
+        unknown_event_types=unknown)
     assert summary.reconciles, summary  # an internal invariant, not input checking
     return ValidatedEvents(clean, quarantine, summary)
+
+
+def _check_structure(events: Any, source: str) -> None:
+    """Stop on what no row can fix: not a frame, a required column missing, no rows."""
+    if not isinstance(events, pd.DataFrame):
+        raise WorkbenchError(f"events must be a pandas DataFrame, not {type(events).__name__}")
+    missing = [c for c in S.REQUIRED if c not in events.columns]
+    if missing:
+        raise WorkbenchError(
+            f"events are missing required columns: {', '.join(missing)}\n"
+            f"the source has: {', '.join(map(str, events.columns[:30]))}\n"
+            "fix: rename your columns to the contract's names, or pass a column mapping "
+            "such as {'ts': 'timestamp', 'user_id': 'actor'} (CLI: --mapping mapping.yaml)"
+        )
+    if len(events) == 0:
+        raise WorkbenchError(f"the events source {source} is empty: it holds no rows to analyse")
+
+
+@dataclass
+class _Parsed:
+    """Every column parsed and checked on its own (internal to :func:`validate_events`)."""
+
+    ts: pd.Series
+    unparsable: np.ndarray
+    naive: np.ndarray
+    future: np.ndarray
+    numbers: dict[str, pd.Series]
+    bools: dict[str, pd.Series]
+    wrong: list[tuple[np.ndarray, str]]
+    negative: list[tuple[np.ndarray, str]]
+    out_of_range: np.ndarray | None
+    blank: dict[str, np.ndarray]
+    categoricals: dict[str, pd.Series]
+    ids: pd.Series
+    duplicates: np.ndarray
+    nul: dict[str, np.ndarray]
+
+
+def _parse_columns(events: pd.DataFrame, *, naive_utc: bool, now: pd.Timestamp | str | None,
+                   future_tolerance: str) -> _Parsed:
+    """Parse timestamps, numbers and booleans and find blanks, NULs and repeated ids, column by column.
+
+    Per-column work that needs no other column runs on two threads (Arrow and numpy release the
+    GIL) while this thread parses timestamps, numbers and booleans.
+    """
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        blank_jobs = {c: pool.submit(_blank, events[c]) for c in (*S.REQUIRED, S.SESSION_ID) if c in events.columns}
+        cat_jobs = {c: pool.submit(_categorical, events[c]) for c in S.COLUMNS
+                    if S.DTYPES[c] == "category" and c in events.columns}
+        ids = events[S.EVENT_ID] if isinstance(events[S.EVENT_ID].dtype, pd.StringDtype) else events[S.EVENT_ID].astype("str")
+        dup_job = pool.submit(_duplicates, ids)  # speculative: valid if every row passes the other checks
+        nul_jobs = {c: pool.submit(_has_nul, events[c]) for c in _TEXT_COLUMNS if c in events.columns}
+
+        ts, unparsable, naive = _parse_ts(events[S.TS], naive_utc, ~events[S.TS].isna().to_numpy())
+        ref = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+        ref = ref.tz_localize("UTC") if ref.tzinfo is None else ref
+        future = _mask(ts > ref + pd.Timedelta(future_tolerance))
+        numbers: dict[str, pd.Series] = {}
+        wrong: list[tuple[np.ndarray, str]] = []
+        for c in (*S.NONNEG_FLOAT, *S.NONNEG_INT, S.SATISFACTION):
+            if c in events.columns:
+                values, bad = _parse_numeric(events[c])
+                if c in S.NONNEG_INT and not pd.api.types.is_integer_dtype(events[c].dtype):
+                    bad = bad | (values.notna().to_numpy() & (values.to_numpy() % 1 != 0))
+                wrong.append((bad, c))
+                numbers[c] = values
+        bools: dict[str, pd.Series] = {}
+        for c in S.BOOL:
+            if c in events.columns:
+                bools[c], bad = _parse_bool(events[c])
+                wrong.append((bad, c))
+        negative = [(np.less(_floats(numbers[c]), 0), c) for c in (*S.NONNEG_FLOAT, *S.NONNEG_INT) if c in numbers]
+        out_of_range = None
+        if S.SATISFACTION in numbers:
+            lo, hi = S.SATISFACTION_RANGE
+            sat = _floats(numbers[S.SATISFACTION])
+            out_of_range = np.less(sat, lo) | np.greater(sat, hi)
+        return _Parsed(ts=ts, unparsable=unparsable, naive=naive, future=future, numbers=numbers, bools=bools,
+                       wrong=wrong, negative=negative, out_of_range=out_of_range,
+                       blank={c: job.result() for c, job in blank_jobs.items()},
+                       categoricals={c: job.result() for c, job in cat_jobs.items()}, ids=ids,
+                       duplicates=dup_job.result(), nul={c: job.result() for c, job in nul_jobs.items()})
+
+
+def _first_reasons(events: pd.DataFrame, parsed: _Parsed) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's first reason (0 = valid, else 1 + index into the reasons) and its column (0 = none,
+    else 1 + index into the contract's columns), the checks applied in the documented order."""
+    n = len(events)
+    code = np.zeros(n, dtype=np.int8)
+    col = np.zeros(n, dtype=np.int8)
+
+    def flag(mask: np.ndarray, reason: str, column: str | None) -> None:
+        if not mask.any():
+            return
+        hit = mask & (code == 0)
+        code[hit] = _REASON_CODES.index(reason) + 1
+        col[hit] = 0 if column is None else S.COLUMNS.index(column) + 1
+
+    if S.READER_ERROR in events.columns:                      # 0. lines the reader could not split
+        flag(events[S.READER_ERROR].notna().to_numpy(), S.MALFORMED_ROW, None)
+    for c, mask in parsed.nul.items():                    # 0. NUL characters (corrupt or binary data)
+        flag(mask, S.NUL_CHARACTER, c)
+    for c in S.REQUIRED:                                  # 1. required values present
+        flag(parsed.blank[c], S.MISSING_REQUIRED, c)
+    flag(parsed.unparsable, S.UNPARSABLE_TIMESTAMP, S.TS)  # 2-4. timestamps
+    flag(parsed.naive, S.NAIVE_TIMESTAMP, S.TS)
+    flag(parsed.future, S.FUTURE_TIMESTAMP, S.TS)
+    for bad, c in parsed.wrong:                           # 5. types
+        flag(bad, S.WRONG_TYPE, c)
+    for bad, c in parsed.negative:                        # 6. signs
+        flag(bad, S.NEGATIVE_VALUE, c)
+    if parsed.out_of_range is not None:                   # 7. ranges
+        flag(parsed.out_of_range, S.OUT_OF_RANGE, S.SATISFACTION)
+    ok = code == 0                                        # 8. duplicates among otherwise valid rows
+    if ok.all():
+        dup = parsed.duplicates
+    else:
+        dup = np.zeros(n, dtype=bool)
+        dup[ok] = _duplicates(parsed.ids[ok])
+    flag(dup, S.DUPLICATE_EVENT_ID, S.EVENT_ID)
+    return code, col
 
 
 def _floats(values: pd.Series) -> np.ndarray:

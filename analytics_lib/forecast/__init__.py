@@ -1,9 +1,9 @@
 """Forecasting: long-format series, models with prediction intervals, backtests, selection, capacity.
 
 Series are long frames ``unique_id, ds, y`` (many series at once). Models follow
-scikit-learn: ``Forecaster(models=[...], freq="D").fit(series).predict(h=28, level=[80, 95])``
+scikit-learn: ``Forecaster(models=[...], granularity="D").fit(series).predict(horizon=28, level=[80, 95])``
 returns ``unique_id, ds, <model>, <model>-lo-80, <model>-hi-80, ...``. Evaluation chains like
-Prophet's diagnostics: ``forecast_metrics(backtest(fc, series, h=28, n_windows=3))``.
+Prophet's diagnostics: ``forecast_metrics(backtest(fc, series, horizon=28, n_windows=3))``.
 :func:`auto_forecast` backtests every candidate per series, adds a median ensemble of the
 best ``k``, picks the best by a backtest score and returns the forecast together with the
 scores that justify it; :func:`capacity_table` turns a forecast into crossing dates and
@@ -43,7 +43,12 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ],
     'models': [
         'DEFAULT_AUTO_MODELS',
+        'ModelFit',
+        'ModelContext',
         'MODELS',
+        'COMPLEXITY',
+        'auto_candidates',
+        'complexity',
     ],
     'planning': [
         'country_holidays',
@@ -55,7 +60,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'WORKER_PRELOAD',
         'backtest',
         'AutoForecast',
-        'COMPLEXITY',
         'SELECTION_RTOL',
         'auto_forecast',
     ],

@@ -6,13 +6,16 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
+from analytics_lib.core.compat import renamed
 from analytics_lib.core.errors import WorkbenchError
-from analytics_lib.forecast.models import MODELS, ModelContext, _check_level, _intervals, _season_for
+from analytics_lib.core.timewindow import season_length, series_freq
+from analytics_lib.forecast.models import MODELS, ModelContext, _check_level, _intervals
 from analytics_lib.forecast.series import check_series
 
 
-class Forecaster:
+class Forecaster(BaseEstimator):
     """Fit several models per series and forecast with prediction intervals.
 
     Parameters
@@ -20,10 +23,11 @@ class Forecaster:
     models : sequence of str
         Names from ``MODELS``: ``seasonal_naive``, ``ets``, ``arima``, ``theta``,
         ``prophet``, ``lag_regressor``.
-    freq : str
-        pandas frequency of the series (``"D"``, ``"W-MON"``, ``"MS"``, ``"h"``...).
+    granularity : str
+        The series' time step: ``D``, ``W`` (weeks from Monday), ``M`` (month starts) or any pandas
+        frequency (``"W-SUN"``, ``"h"``, ``"5min"``...).
     season : int, optional
-        Season length; default from ``freq`` (7 daily, 52 weekly, 12 monthly, a day of steps
+        Season length; default from ``granularity`` (7 daily, 52 weekly, 12 monthly, a day of steps
         for sub-daily data).
     holidays : DataFrame, optional
         Special dates ``holiday, ds`` (e.g. planted holidays or incidents): Prophet holidays
@@ -38,16 +42,17 @@ class Forecaster:
     Examples
     --------
     >>> s = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024-01-01", periods=60), "y": np.arange(60.0)})
-    >>> fc = Forecaster(models=["seasonal_naive"], freq="D").fit(s)
-    >>> fc.predict(h=3, level=[80]).columns.tolist()
+    >>> fc = Forecaster(models=["seasonal_naive"], granularity="D").fit(s)
+    >>> fc.predict(horizon=3, level=[80]).columns.tolist()
     ['unique_id', 'ds', 'seasonal_naive', 'seasonal_naive-lo-80', 'seasonal_naive-hi-80']
     """
 
-    def __init__(self, models: Sequence[str] = ("seasonal_naive", "ets"), freq: str = "D", season: int | None = None,
+    @renamed(freq='granularity')
+    def __init__(self, models: Sequence[str] = ("seasonal_naive", "ets"), granularity: str = "D", season: int | None = None,
                  holidays: pd.DataFrame | None = None, country_holidays: str | None = None, agg: str = "sum",
                  seed: int = 0):
         self.models = models
-        self.freq = freq
+        self.granularity = granularity
         self.season = season
         self.holidays = holidays
         self.country_holidays = country_holidays
@@ -55,7 +60,8 @@ class Forecaster:
         self.seed = seed
 
     def _context(self) -> ModelContext:
-        return ModelContext(self.freq, _season_for(self.freq, self.season), self.holidays, self.country_holidays,
+        freq = series_freq(self.granularity)
+        return ModelContext(freq, season_length(freq, self.season), self.holidays, self.country_holidays,
                         seed=self.seed)
 
     def _check_models(self) -> list[str]:
@@ -70,21 +76,22 @@ class Forecaster:
         self.models_ = self._check_models()
         self.context_ = self._context()
         self.season_ = self.context_.season
-        self.series_ = check_series(series, freq=self.freq, min_length=max(3, self.season_ + 1), agg=self.agg)
+        self.series_ = check_series(series, granularity=self.granularity, min_length=max(3, self.season_ + 1), agg=self.agg)
         return self
 
-    def predict(self, h: int, level: Sequence[int] = (80, 95)) -> pd.DataFrame:
-        """Forecast ``h`` steps after each series' last observation.
+    @renamed(h='horizon')
+    def predict(self, horizon: int, level: Sequence[int] = (80, 95)) -> pd.DataFrame:
+        """Forecast ``horizon`` steps after each series' last observation.
 
         Returns ``unique_id, ds`` and per model ``<model>`` plus ``<model>-lo-<level>`` and
         ``<model>-hi-<level>``; the fitted in-sample components (where a model has them)
         are kept in ``components_``: ``unique_id, ds, model, trend, seasonal[, holidays]``.
         """
-        h = _check_h(h)
+        horizon = _check_h(horizon)
         level = _check_level(level)
         parts, comps = [], []
         for uid, g in self.series_.groupby("unique_id", sort=True):  # one fit per series and model
-            frame, comp = _predict_one(uid, g, self.models_, h, level, self.context_)
+            frame, comp = _predict_one(uid, g, self.models_, horizon, level, self.context_)
             parts.append(frame)
             comps.extend(comp)
         self.components_ = pd.concat(comps, ignore_index=True) if comps else pd.DataFrame()

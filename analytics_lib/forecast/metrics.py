@@ -25,6 +25,21 @@ def forecast_metrics(cv: pd.DataFrame, *, train: pd.DataFrame | None = None, sea
     ``coverage`` and mean ``width`` at ``level``, and the pinball loss averaged over the
     interval's two quantiles. Missing actuals (gaps) are skipped.
 
+    Parameters
+    ----------
+    cv : DataFrame
+        Backtest forecasts from :func:`backtest`: ``unique_id, ds, y, <model>...`` and optionally
+        ``<model>-lo-<level>, <model>-hi-<level>``.
+    train : DataFrame, optional
+        The history (``unique_id, y`` in time order per series) whose seasonal naive errors scale
+        MASE; None (default) uses the actuals in ``cv``.
+    season : int
+        Season length in steps of the seasonal naive forecast that scales MASE (default 7, a
+        week of daily steps).
+    level : int
+        Interval level in percent for ``coverage``, ``width`` and ``pinball`` (default 80); a
+        model without ``<model>-lo/hi-<level>`` columns gets none of the three.
+
     Returns
     -------
     DataFrame
@@ -32,8 +47,9 @@ def forecast_metrics(cv: pd.DataFrame, *, train: pd.DataFrame | None = None, sea
 
     Examples
     --------
+    >>> from analytics_lib import Forecaster, backtest
     >>> s = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024-01-01", periods=60), "y": np.arange(60.0)})
-    >>> cv = backtest(Forecaster(models=["seasonal_naive"], freq="D"), s, h=7, n_windows=2)
+    >>> cv = backtest(Forecaster(models=["seasonal_naive"], granularity="D"), s, horizon=7, n_windows=2)
     >>> forecast_metrics(cv).columns.tolist()[:4]
     ['unique_id', 'model', 'mae', 'rmse']
     """

@@ -26,8 +26,6 @@ from scipy import stats
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.registry import Registry
 
-
-_SEASON = {"D": 7, "B": 5, "W": 52, "MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "h": 24, "H": 24}
 #: The built-in candidates of ``auto_forecast`` (seasonal naive is always scored as the baseline);
 #: plug-in models registered with ``auto=True`` join them.
 DEFAULT_AUTO_MODELS = ("ets", "theta", "arima", "lag_regressor")
@@ -541,12 +539,3 @@ def _check_level(level: Sequence[int]) -> list[int]:
     if bad:
         raise WorkbenchError(f"level {bad} must be between 0 and 100 (percent)")
     return level
-
-
-def _season_for(freq: str, season: int | None) -> int:
-    if season is not None:
-        return int(season)
-    off = pd.tseries.frequencies.to_offset(freq)
-    if isinstance(off, pd.offsets.Tick) and off.nanos < 86_400 * 10 ** 9:  # sub-daily: one day of steps
-        return int(86_400 * 10 ** 9 // off.nanos)
-    return _SEASON.get(off.rule_code.split("-")[0], 1)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics_lib.core.compat import renamed
 from analytics_lib.core.errors import WorkbenchError
-from analytics_lib.core.timewindow import SERIES_FREQ
 from analytics_lib.forecast.models import _check_level
 from analytics_lib.forecast.selection import auto_forecast
 from analytics_lib.forecast.series import check_series, series_from_events
@@ -23,6 +23,18 @@ def country_holidays(country: str, start, end) -> pd.DataFrame:
 
     From the ``holidays`` package (observed days included), for the ``holidays=`` option of
     :class:`Forecaster` and :func:`auto_forecast` (history and horizon alike).
+
+    Parameters
+    ----------
+    country : str
+        A country code known to the ``holidays`` package (``"US"``, ``"DE"``...).
+    start, end : str or Timestamp
+        The first and last day, both included.
+
+    Raises
+    ------
+    WorkbenchError
+        If the ``holidays`` package does not know ``country``.
 
     Examples
     --------
@@ -42,7 +54,8 @@ def country_holidays(country: str, start, end) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------
 # Growth and seasonality.
-def trend_summary(series: pd.DataFrame, *, freq: str = "D", holidays: Sequence | None = None,
+@renamed(freq='granularity')
+def trend_summary(series: pd.DataFrame, *, granularity: str = "D", holidays: Sequence | None = None,
                   level: int = 95) -> pd.DataFrame:
     """Growth rate per week and weekday profile of daily series, with confidence intervals.
 
@@ -51,6 +64,18 @@ def trend_summary(series: pd.DataFrame, *, freq: str = "D", holidays: Sequence |
     growth per week) with a ``level`` % interval from the slope's standard error, ``r2`` of
     the fit, and the weekday factors ``mon..sun`` (multiplicative, normalized to mean 1).
     ``holidays`` are dates whose level is estimated separately (they do not bias the rest).
+
+    Parameters
+    ----------
+    series : DataFrame
+        Long daily series ``unique_id, ds, y``; each needs at least 15 observations. Zero and
+        negative values are left out of the fit (it is on ``log(y)``).
+    granularity : str
+        The series' frequency: ``"D"`` (default), the only one accepted.
+    holidays : sequence of dates, optional
+        Days given their own level in the fit (e.g. ``country_holidays(...)["ds"]``); default none.
+    level : int
+        Level in percent of the ``growth_lo``/``growth_hi`` interval (default 95).
 
     Returns
     -------
@@ -64,9 +89,9 @@ def trend_summary(series: pd.DataFrame, *, freq: str = "D", holidays: Sequence |
     >>> round(float(trend_summary(pd.DataFrame({"unique_id": "a", "ds": ds, "y": y}))["weekly_growth"].iloc[0]), 4)
     0.02
     """
-    if pd.tseries.frequencies.to_offset(freq).rule_code != "D":
-        raise WorkbenchError(f"trend_summary needs daily series (freq='D'), not {freq!r}")
-    full = check_series(series, freq=freq, min_length=15)
+    if pd.tseries.frequencies.to_offset(granularity).rule_code != "D":
+        raise WorkbenchError(f"trend_summary needs daily series (granularity='D'), not {granularity!r}")
+    full = check_series(series, granularity=granularity, min_length=15)
     hol = pd.DatetimeIndex(pd.to_datetime(list(holidays) if holidays is not None else [])).normalize()
     hol = hol.tz_convert(None) if hol.tz is not None else hol
     z = stats.norm.ppf(0.5 + _check_level([level])[0] / 200)
@@ -112,6 +137,9 @@ def capacity_table(forecast: pd.DataFrame, capacity: float | dict, *, column: st
         ``Forecaster.predict`` frame with ``column=<model>`` (``<model>-lo-<level>``...).
     capacity : float or dict
         One threshold, or ``{unique_id: threshold}``.
+    column : str
+        The point forecast's column: ``"forecast"`` (default, an :attr:`AutoForecast.forecast`) or
+        a model's name in a ``Forecaster.predict`` frame; its bounds are ``<column>-lo/hi-<level>``.
     level : int, optional
         Interval level to use; default the widest available.
 
@@ -158,22 +186,39 @@ def capacity_table(forecast: pd.DataFrame, capacity: float | dict, *, column: st
     return out.rename_axis("unique_id").reset_index()
 
 
-def cost_forecast(events: pd.DataFrame, *, h: int = 90, granularity: str = "D", by: str = "model",
+@renamed(h='horizon')
+def cost_forecast(events: pd.DataFrame, *, horizon: int = 90, granularity: str = "D", by: str = "model",
                   **auto_options) -> AutoForecast:
     """Forecast LLM spend (``cost_usd`` of generation events) per ``by`` group and in total.
 
     A thin wrapper: :func:`series_from_events` with ``filters={"event_type": "generation"}``
     and ``total=True``, then :func:`auto_forecast` (options passed through).
 
+    Parameters
+    ----------
+    events : DataFrame
+        Validated events (``load_events(...).events``) with ``cost_usd`` and the ``by`` column.
+    horizon : int
+        Periods to forecast (default 90).
+    granularity : {"D", "W", "M"}
+        Period of the series: days (default), weeks from Monday or months; any case.
+    by : str or None
+        The column whose values get one series each (default ``"model"``), plus ``"total"``;
+        None forecasts the total only.
+    **auto_options
+        Passed to :func:`auto_forecast` (``models``, ``n_windows``, ``level``, ``n_jobs``...).
+
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(20_000, days=120, seed=0).events
-    >>> res = cost_forecast(ev, h=14, models=["seasonal_naive", "theta"], n_windows=2)
+    >>> res = cost_forecast(ev, horizon=14, models=["seasonal_naive", "theta"], n_windows=2)
     >>> "total" in set(res.forecast["unique_id"])
     True
     """
-    freq = SERIES_FREQ.get(granularity.upper(), granularity)
+
     series = series_from_events(events, "cost_usd", granularity=granularity, by=by,
                                 filters={"event_type": "generation"}, total=True)
-    return auto_forecast(series, h=h, freq=freq, **auto_options)
+    upper = granularity.upper()
+    return auto_forecast(series, horizon=horizon, granularity=upper if upper in ("D", "W", "M") else granularity,
+                         **auto_options)

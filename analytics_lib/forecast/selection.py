@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from analytics_lib.core.compat import renamed
 from analytics_lib.core.parallel import map_tasks
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.forecast.estimator import Forecaster, _check_h, _predict_one
@@ -61,36 +62,58 @@ def _tasks(fc: Forecaster, series: pd.DataFrame, h: int, n_windows: int, step: i
            refit: bool = True) -> list:
     from dataclasses import replace
 
-    full = check_series(series, freq=fc.freq, min_length=max(3, fc._context().season + 1), agg=fc.agg)
+    full = check_series(series, granularity=fc.granularity, min_length=max(3, fc._context().season + 1), agg=fc.agg)
     ctx, models = replace(fc._context(), refit=bool(refit)), fc._check_models()
     return [(uid, g.reset_index(drop=True), models, h, n_windows, step, level, ctx)
             for uid, g in full.groupby("unique_id", sort=True)]
 
 
-def backtest(forecaster: Forecaster, series: pd.DataFrame, *, h: int, n_windows: int = 3, step: int | None = None,
+@renamed(h='horizon')
+def backtest(forecaster: Forecaster, series: pd.DataFrame, *, horizon: int, n_windows: int = 3, step: int | None = None,
              level: Sequence[int] = (80,), refit: bool = True, n_jobs: int | None = 1,
              progress: bool = False) -> pd.DataFrame:
-    """Rolling-origin cross-validation: fit at each cutoff and forecast the next ``h`` steps.
+    """Rolling-origin cross-validation: fit at each cutoff and forecast the next ``horizon`` steps.
 
     The last window ends at the last observation; earlier cutoffs are ``step`` (default
-    ``h``) steps apart. With ``refit=False`` the models' parameters (and ETS/ARIMA structure)
+    ``horizon``) steps apart. With ``refit=False`` the models' parameters (and ETS/ARIMA structure)
     are estimated at the first cutoff only; later cutoffs run the same model over the longer
     history (states updated, no re-estimation), as statsforecast's ``refit=False``. Series
     run in ``n_jobs`` worker processes (``-1``: all cores).
     Returns ``unique_id, ds, cutoff, y, <model>..., <model>-lo/hi-<level>``.
 
+    Parameters
+    ----------
+    forecaster : Forecaster
+        The models, granularity, season and resampling rule to backtest.
+    series : DataFrame
+        Long series ``unique_id, ds, y``.
+    horizon : int
+        Steps forecast from each cutoff (at least 1).
+    n_windows : int
+        Number of cutoffs per series (at least 1; default 3).
+    step : int, optional
+        Steps between consecutive cutoffs; default ``horizon`` (windows that do not overlap).
+    level : sequence of int
+        Interval levels in percent, each strictly between 0 and 100 (default ``(80,)``).
+    refit : bool
+        Re-estimate the models at every cutoff (default True), or at the first cutoff only.
+    n_jobs : int, optional
+        Worker processes over series (default 1; ``None`` or ``-1``: all cores).
+    progress : bool
+        Show a progress bar over series (default False).
+
     Examples
     --------
     >>> s = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024-01-01", periods=60), "y": np.arange(60.0)})
-    >>> cv = backtest(Forecaster(models=["seasonal_naive"], freq="D"), s, h=7, n_windows=2)
+    >>> cv = backtest(Forecaster(models=["seasonal_naive"], granularity="D"), s, horizon=7, n_windows=2)
     >>> sorted(cv["cutoff"].dt.strftime("%Y-%m-%d").unique())
     ['2024-02-15', '2024-02-22']
     """
-    h, level = _check_h(h), _check_level(level)
-    step = _check_h(step or h)
+    horizon, level = _check_h(horizon), _check_level(level)
+    step = _check_h(step or horizon)
     if n_windows < 1:
         raise WorkbenchError(f"n_windows={n_windows} must be at least 1")
-    parts = map_tasks(_backtest_one, _tasks(forecaster, series, h, n_windows, step, level, refit), n_jobs=n_jobs,
+    parts = map_tasks(_backtest_one, _tasks(forecaster, series, horizon, n_windows, step, level, refit), n_jobs=n_jobs,
                       progress=progress, desc="backtest", preload=WORKER_PRELOAD)
     return _order_cv(pd.concat(parts, ignore_index=True))
 
@@ -178,7 +201,8 @@ def _interval_scale(cv: pd.DataFrame, chosen: dict, level: int) -> dict:
     return out
 
 
-def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequence[str] | None = None,
+@renamed(h='horizon', freq='granularity')
+def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D", models: Sequence[str] | None = None,
                   n_windows: int = 3, step: int | None = None, level: Sequence[int] = (80, 95), metric: str = "mase",
                   k: int = 3, season: int | None = None, holidays: pd.DataFrame | None = None,
                   country_holidays: str | None = None, agg: str = "sum", n_jobs: int | None = 1,
@@ -186,10 +210,10 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
     """Backtest every candidate per series, add a median ensemble, choose the best, forecast.
 
     For each series, all ``models`` are backtested over ``n_windows`` rolling origins of
-    ``h`` steps; the ``k`` best by ``metric`` form a median ensemble (point and bounds are
+    ``horizon`` steps; the ``k`` best by ``metric`` form a median ensemble (point and bounds are
     medians of the members'), which is scored on the same windows. The candidate or
     ensemble with the lowest backtest ``metric`` is refitted on the whole series and
-    forecasts ``h`` steps; scores equal within a relative ``1e-6`` (:data:`SELECTION_RTOL`)
+    forecasts ``horizon`` steps; scores equal within a relative ``1e-6`` (:data:`SELECTION_RTOL`)
     are a tie, won by the simpler model (:data:`~analytics_lib.forecast.models.COMPLEXITY`), so that the choice does not
     depend on a CPU's floating-point path. The ensemble's members are chosen on the same windows it is
     scored on, so its backtest score is slightly optimistic; the seasonal naive baseline
@@ -199,16 +223,16 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
     ----------
     series : DataFrame
         ``unique_id, ds, y``.
-    h : int
+    horizon : int
         Steps to forecast (and the length of each backtest window).
-    freq : str
+    granularity : str
         The series' pandas frequency (``"D"``, ``"W-MON"``, ``"MS"``, ``"h"``...).
     models : list of str, optional
         Candidates by name (:data:`~analytics_lib.forecast.models.MODELS`); default the built-in
         ones and plug-in models registered with ``auto=True``
         (:func:`~analytics_lib.forecast.models.auto_candidates`).
     n_windows, step : int
-        Backtest windows, and the steps between their cutoffs (default ``h``).
+        Backtest windows, and the steps between their cutoffs (default ``horizon``).
     level : list of int
         Interval levels in percent.
     metric : {"mase", "mae", "rmse", "smape", "pinball"}
@@ -216,7 +240,7 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
     k : int
         Members of the median ensemble (the ``k`` best candidates).
     season : int, optional
-        Season length in steps (default: from ``freq``: 7 for daily, 52 weekly, 12 monthly...).
+        Season length in steps (default: from ``granularity``: 7 for daily, 52 weekly, 12 monthly...).
     holidays, country_holidays
         Holidays for the models that use them (Prophet-style ``holiday, ds`` frame; or a country
         code for the ``holidays`` package).
@@ -250,22 +274,23 @@ def auto_forecast(series: pd.DataFrame, *, h: int, freq: str = "D", models: Sequ
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.forecast.series import series_from_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(20_000, days=120, seed=0).events
-    >>> res = auto_forecast(series_from_events(ev, "events"), h=14, models=["seasonal_naive", "theta"], n_windows=2)
+    >>> res = auto_forecast(series_from_events(ev, "events"), horizon=14, models=["seasonal_naive", "theta"], n_windows=2)
     >>> res.forecast.columns.tolist()[:4], len(res.forecast)
     (['unique_id', 'ds', 'model', 'forecast'], 14)
     """
     if metric not in ("mase", "mae", "rmse", "smape", "pinball"):
         raise WorkbenchError(f"metric={metric!r}: choose one of mase, mae, rmse, smape, pinball")
-    h, level = _check_h(h), _check_level(level)
+    horizon, level = _check_h(horizon), _check_level(level)
     if k < 1:
         raise WorkbenchError(f"k={k} must be at least 1 (models in the ensemble)")
     models = auto_candidates() if models is None else models
     models = list(dict.fromkeys([models] if isinstance(models, str) else models))
-    fc = Forecaster(models=list(dict.fromkeys(["seasonal_naive", *models])), freq=freq, season=season,
+    fc = Forecaster(models=list(dict.fromkeys(["seasonal_naive", *models])), granularity=granularity, season=season,
                     holidays=holidays, country_holidays=country_holidays, agg=agg, seed=seed)
-    tasks = _tasks(fc, series, h, n_windows, _check_h(step or h), level, refit)
+    tasks = _tasks(fc, series, horizon, n_windows, _check_h(step or horizon), level, refit)
     results = map_tasks(_auto_one, tasks, n_jobs=n_jobs, progress=progress, desc="auto_forecast",
                         preload=WORKER_PRELOAD)
     full = pd.concat([t[1] for t in tasks], ignore_index=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics_lib.core.compat import renamed
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.core.timewindow import series_freq
 
 
 SERIES_COLUMNS = ("unique_id", "ds", "y")
@@ -15,14 +17,24 @@ AGG_RULES = ("sum", "mean", "median", "max", "min", "last")
 
 
 def series_from_metric(metric: pd.DataFrame, *, by: str | None = None, value: str = "value") -> pd.DataFrame:
-    """Turn a :func:`~analytics_lib.workflow.metric_table` result into long series ``unique_id, ds, y``.
+    """Turn a :func:`~analytics_lib.analysis.workflow.kpis.metric_table` result into long series ``unique_id, ds, y``.
 
     ``ds`` is the period start without time zone (UTC), as forecasting libraries expect.
+
+    Parameters
+    ----------
+    metric : DataFrame
+        A :func:`~analytics_lib.analysis.workflow.kpis.metric_table` result: ``period, [by], value``.
+    by : str, optional
+        The group column whose values become the ``unique_id``s; None (default): one series
+        named ``"total"``.
+    value : str
+        The column holding the values (default ``"value"``).
 
     Examples
     --------
     >>> from analytics_lib import metric_table
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(20_000, days=56, seed=0).events
     >>> series_from_metric(metric_table(ev, "cost_usd", by="team")).columns.tolist()
     ['unique_id', 'ds', 'y']
@@ -40,8 +52,10 @@ def series_from_events(events: pd.DataFrame, metric: str = "events", *, agg: str
 
     Parameters
     ----------
+    events : DataFrame
+        Validated events (``load_events(...).events``).
     metric, agg, granularity, filters
-        As in :func:`~analytics_lib.workflow.metric_table` (``"events"``, ``"users"``,
+        As in :func:`~analytics_lib.analysis.workflow.kpis.metric_table` (``"events"``, ``"users"``,
         ``"cost_usd"`` with ``agg="sum"``, ``"latency_ms"`` with ``agg="p95"``...).
     by : str, optional
         ``team``, ``model``, ``feature``...: one series per value.
@@ -50,7 +64,7 @@ def series_from_events(events: pd.DataFrame, metric: str = "events", *, agg: str
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(20_000, days=56, seed=0).events
     >>> s = series_from_events(ev, "cost_usd", by="model", total=True)
     >>> "total" in set(s["unique_id"])
@@ -75,20 +89,42 @@ def _floor_to(ds: pd.Series, freq: str) -> np.ndarray:
     return grid[grid.searchsorted(day.to_numpy(), side="right") - 1].to_numpy()
 
 
-def check_series(series: pd.DataFrame, *, freq: str, min_length: int = 1, agg: str = "sum") -> pd.DataFrame:
-    """Validate long series and put them on a regular ``freq`` grid.
+@renamed(freq='granularity')
+def check_series(series: pd.DataFrame, *, granularity: str, min_length: int = 1, agg: str = "sum") -> pd.DataFrame:
+    """Validate long series and put them on a regular ``granularity`` grid.
 
-    Stated resampling rule: every timestamp is floored to the start of its ``freq`` period
+    ``granularity`` is ``D``, ``W`` (weeks from Monday), ``M`` (month starts) or any pandas
+    frequency (``"W-SUN"``, ``"h"``, ``"5min"``).
+
+    Stated resampling rule: every timestamp is floored to the start of its ``granularity`` period
     and values within one period (irregular timestamps, duplicated timestamps) are combined
     with ``agg`` (``"sum"`` for counts and cost; use ``"mean"`` for rates and latencies).
     Missing periods inside a series become NaN (models that cannot take gaps fill them by
     linear interpolation; metrics skip them); zeros stay zeros. Each series must have at
     least ``min_length`` observations.
 
+    Parameters
+    ----------
+    series : DataFrame
+        Long series with the columns ``unique_id, ds, y`` (others are dropped); ``ds`` may be
+        time-zone aware (converted to UTC, then naive), ``y`` is coerced to float.
+    granularity : str
+        ``"D"``, ``"W"``, ``"M"`` or any pandas frequency, as above.
+    min_length : int
+        Fewest non-missing observations a series may have after resampling (default 1).
+    agg : {"sum", "mean", "median", "max", "min", "last"}
+        How values within one period are combined (default ``"sum"``).
+
+    Raises
+    ------
+    WorkbenchError
+        On missing columns, no rows, an unknown ``agg`` or ``granularity``, a missing ``ds``,
+        or a series shorter than ``min_length``.
+
     Examples
     --------
     >>> s = pd.DataFrame({"unique_id": "a", "ds": pd.to_datetime(["2024-01-01", "2024-01-03"]), "y": [1.0, 3.0]})
-    >>> len(check_series(s, freq="D"))
+    >>> len(check_series(s, granularity="D"))
     3
     """
     missing = [c for c in SERIES_COLUMNS if c not in series.columns]
@@ -98,10 +134,12 @@ def check_series(series: pd.DataFrame, *, freq: str, min_length: int = 1, agg: s
         raise WorkbenchError("series are empty: there is nothing to forecast")
     if agg not in AGG_RULES:
         raise WorkbenchError(f"agg={agg!r} is not a resampling rule: use one of {', '.join(AGG_RULES)}")
+    freq = series_freq(granularity)
     try:
         pd.tseries.frequencies.to_offset(freq)
-    except ValueError as exc:
-        raise WorkbenchError(f"freq={freq!r} is not a pandas frequency (e.g. 'D', 'W-MON', 'MS', 'h', '5min')") from exc
+    except ValueError:
+        raise WorkbenchError(f"granularity={granularity!r} is not a granularity (D, W, M) or a pandas frequency "
+                             "(e.g. 'W-SUN', 'h', '5min')") from None
     df = series.loc[:, list(SERIES_COLUMNS)].copy()
     ds = pd.to_datetime(df["ds"])
     if ds.isna().any():

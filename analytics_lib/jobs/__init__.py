@@ -45,8 +45,11 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     'prepare': [
         'Fingerprint',
         'check_job',
-        'LEGACY_CHECK_MODULES',
         'input_fingerprint',
+    ],
+    'publish': [
+        'PublishContext',
+        'OUTPUT_WRITERS',
     ],
     'runner': [
         'KILL_GRACE_S',

@@ -29,6 +29,17 @@ def write_index(store: str | None = None, *, reports: str | os.PathLike | None =
     reports folder), with links to the HTML report, notebook, workbook and folder of each run.
     Written to a temporary file and renamed, so a browser never sees half a page.
 
+    Parameters
+    ----------
+    store : str, optional
+        SQLAlchemy URL of the workbench store, home of the run ledger (default
+        ``paths.DEFAULT_DB_URL``).
+    reports : path, optional
+        The reports folder (created if missing); only runs under it are listed. Default
+        ``$WORKBENCH_REPORTS``, else ``reports/`` (:func:`~analytics_lib.core.paths.reports_root`).
+    per_job : int
+        Most runs listed per job and variant, newest first (default 30).
+
     Returns
     -------
     pathlib.Path
@@ -111,6 +122,19 @@ def prune_runs(*, keep: int, store: str | None = None, reports: str | os.PathLik
     running; a job whose lock is held is left alone. Only runs published under ``reports``
     are considered. Deleted runs lose their folder and their ledger rows, so ``history`` and
     ``index.html`` agree with the disk.
+
+    Parameters
+    ----------
+    keep : int
+        Runs to keep per job variant, newest first by start time (at least 1).
+    store : str, optional
+        SQLAlchemy URL of the workbench store, home of the run ledger (default
+        ``paths.DEFAULT_DB_URL``).
+    reports : path, optional
+        The reports folder; default ``$WORKBENCH_REPORTS``, else ``reports/``
+        (:func:`~analytics_lib.core.paths.reports_root`).
+    job : str, optional
+        Only this job's runs; None (default): every job's.
 
     Returns
     -------

@@ -9,9 +9,10 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from analytics_lib.core import paths
+from analytics_lib.core.compat import moved_modules_quietly, renamed
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.redaction import redact
 from analytics_lib.core.sources import absolute_source
@@ -128,6 +129,18 @@ def check_job(spec: JobSpec, *, overrides: Mapping[str, Any] | None = None, stor
 
     Relative dates are resolved at ``now``; ``source: null`` means ``store``.
 
+    Parameters
+    ----------
+    spec : JobSpec
+        The job (:func:`find_job`).
+    overrides : mapping, optional
+        Parameter values replacing the spec's (:func:`parse_overrides`); default none.
+    store : str, optional
+        SQLAlchemy URL of the workbench store: the ``source`` of notebooks whose ``source`` is
+        not set (default ``paths.DEFAULT_DB_URL``).
+    now : datetime, optional
+        The anchor of relative dates (default: the current time, UTC).
+
     Returns
     -------
     list of Variant
@@ -140,6 +153,8 @@ def check_job(spec: JobSpec, *, overrides: Mapping[str, Any] | None = None, stor
 
     Examples
     --------
+    >>> from analytics_lib.jobs.spec import load_job_specs
+    >>> from analytics_lib.jobs.spec import find_job
     >>> job = find_job(load_job_specs(), "weekly-forecast")
     >>> check_job(job, overrides={"granularity": "Q"}, store="sqlite://")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -153,20 +168,14 @@ def check_job(spec: JobSpec, *, overrides: Mapping[str, Any] | None = None, stor
     return variants
 
 
-#: ``checks:`` written for the flat package layout of version 0.1 keep working: module -> its new home.
-LEGACY_CHECK_MODULES = {"analytics_lib.params": "analytics_lib.report.params",
-                        "analytics_lib.roi": "analytics_lib.report.params",
-                        "analytics_lib.predict": "analytics_lib.report.params"}
-
-
 def _run_check(check: str, values: Mapping[str, Any], *, anchor: datetime, where: str) -> None:
     import importlib
     import inspect
 
     module, _, func = check.partition(":")
-    module = LEGACY_CHECK_MODULES.get(module, module)
     try:
-        fn = getattr(importlib.import_module(module), func)
+        with moved_modules_quietly():  # checks written for the 0.1 layout (analytics_lib.params:...) still work
+            fn = getattr(importlib.import_module(module), func)
     except (ImportError, AttributeError) as exc:
         raise WorkbenchError(f"{where}: key 'checks': cannot import {check} ({exc})") from exc
     sig = inspect.signature(fn)
@@ -182,7 +191,8 @@ def _run_check(check: str, values: Mapping[str, Any], *, anchor: datetime, where
                              f"({exc})") from exc
 
 
-def input_fingerprint(source: str, *, window: Any = None, team: Sequence[str] | None = None) -> Fingerprint:
+@renamed(window='dates')
+def input_fingerprint(source: str, *, dates: Any = None, team: Sequence[str] | None = None) -> Fingerprint:
     """Fingerprint the data a run reads: rows, first and last timestamp of the window.
 
     For a SQL store: one ``COUNT``/``MIN``/``MAX`` query on ``events`` over the window and
@@ -192,7 +202,7 @@ def input_fingerprint(source: str, *, window: Any = None, team: Sequence[str] | 
     ----------
     source : str
         A SQLAlchemy URL or a file path.
-    window : TimeWindow, optional
+    dates : TimeWindow, optional
     team : list of str, optional
 
     Returns
@@ -206,8 +216,8 @@ def input_fingerprint(source: str, *, window: Any = None, team: Sequence[str] | 
     True
     """
     from analytics_lib.core.sources import is_sql_url
-    start = getattr(window, "start", None)
-    end = getattr(window, "end", None)
+    start = getattr(dates, "start", None)
+    end = getattr(dates, "end", None)
     h = hashlib.sha256(json.dumps([redact(source), str(start), str(end), team or []]).encode())
     from analytics_lib.core.sources import FILE_SCHEMES
 

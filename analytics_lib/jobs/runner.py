@@ -53,6 +53,22 @@ def mark_interrupted_runs(store: str | None = None, *, reports: str | os.PathLik
     has passed. Its partial notebook stays in its run folder; the failure notification is
     sent and ``reports/index.html`` rewritten.
 
+    Parameters
+    ----------
+    store : str, optional
+        SQLAlchemy URL of the workbench store, home of the run ledger (default
+        ``paths.DEFAULT_DB_URL``).
+    reports : path, optional
+        The reports folder, whose ``index.html`` is rewritten. Default ``$WORKBENCH_REPORTS``,
+        else ``reports/`` (:func:`~analytics_lib.core.paths.reports_root`).
+    now : datetime, optional
+        The time deadlines are compared with (default: the current time, UTC).
+
+    Returns
+    -------
+    list of dict
+        The ledger rows marked ``interrupted``, as updated.
+
     Examples
     --------
     >>> mark_interrupted_runs("sqlite://")
@@ -374,43 +390,25 @@ def _log(run_dir: Path, text: str) -> None:
 
 def _attempt(run: _Run, attempt: int, parallel: int) -> tuple[str, str | None, list[Path]]:
     """One attempt: ledger row, papermill child under the watchdog, publish on success."""
-    spec, run_dir = run.spec, run.run_dir
+    run_dir = run.run_dir
     with _slot(run.root, parallel, run.stop):
         proc = run.spares.take()  # imports papermill while the fingerprint and the ledger row are made
         try:
             started = _utcnow()
-            unreadable = None
-            try:
-                fp = input_fingerprint(run.prepared.source, window=run.prepared.window, team=run.prepared.team) \
-                    if run.prepared.source else None
-            except WorkbenchError as exc:  # the source cannot be reached: no kernel for this attempt
-                fp, unreadable = None, str(exc)
+            fp, unreadable = _fingerprint(run)
             row_id = _record_start(run, attempt, started, fp)
         except BaseException:
             _kill_tree(proc, 1.0)
             raise
-        notebook = run_dir / "notebook.ipynb"
         if unreadable is not None:
             _kill_tree(proc, 1.0)
             _close_early_output(proc)
             _log(run_dir, f"--- {_clock()} attempt {attempt}: the source could not be read: {unreadable}")
             return _finish(run, attempt, row_id, started, fp, "failed",
                            f"the source could not be read, no kernel was started: {unreadable}")
-        if attempt > 1:  # keep the failed attempt's evidence next to the new one
-            keep = run_dir / f"attempt-{attempt - 1}"
-            with contextlib.suppress(OSError):
-                keep.mkdir(exist_ok=True)
-                for name in ("notebook.ipynb", "tables"):
-                    if (run_dir / name).exists():
-                        os.replace(run_dir / name, keep / name)
-        # the notebook gets redacted values; its kernel finds the real ones in its environment
-        task = {"input": str(spec.notebook), "output": str(notebook), "parameters": redact(run.prepared.parameters),
-                "env": {SECRETS_ENV: json.dumps(secret_references(run.prepared.parameters))},
-                "kernel": spec.kernel, "cwd": str(spec.notebook.parent),
-                "cell_timeout": math.ceil(spec.cell_timeout_s or spec.timeout_s), "start_timeout": 120,
-                "html": str(run_dir / "report.html") if "html" in spec.outputs else None,
-                "header": _header(run, fp, started, attempt), "result": str(run_dir / f".result-{attempt}.json"),
-                "log": str(run_dir / "run.log")}
+        if attempt > 1:
+            _keep_previous_attempt(run_dir, attempt - 1)
+        task = _task(run, attempt, started, fp)
         _log(run_dir, f"--- {_clock()} attempt {attempt} started (run {run.run_id}, UTC times)")
         try:
             proc.stdin.write(json.dumps(task, default=str))
@@ -418,58 +416,99 @@ def _attempt(run: _Run, attempt: int, parallel: int) -> tuple[str, str | None, l
         except OSError:  # the child died before its task arrived: the result says so below
             pass
         _preload_publishing()  # in the background, while the notebook runs
-        deadline = time.monotonic() + spec.timeout_s
-        result_path = Path(task["result"])
-        timed_out = stopped = False
-        try:
-            while True:
-                try:
-                    proc.wait(timeout=0.1)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                if result_path.is_file():  # done: publish while the child's interpreter shuts down
-                    break
-                if run.stop.is_set():
-                    stopped = True
-                    _kill_tree(proc, KILL_GRACE_S)
-                    break
-                if time.monotonic() > deadline:
-                    timed_out = True
-                    _kill_tree(proc, KILL_GRACE_S)
-                    break
-        except BaseException as exc:  # Ctrl-C or SIGTERM of the runner: stop the child, record it, go on up
-            _kill_tree(proc, KILL_GRACE_S)
-            error = (f"interrupted: the runner was stopped ({type(exc).__name__}) {_cell_in_progress(notebook)}; "
-                     "the partial notebook is kept")
-            with contextlib.suppress(OSError):
-                _add_banner(notebook, f"Run {run.run_id} attempt {attempt} interrupted: {error}")
-            _ledger_update(run.store, row_id, status="interrupted", ended_at=_utcnow(), error=error)
-            raise
-        result = {}
-        with contextlib.suppress(OSError, ValueError):
-            result = json.loads(result_path.read_text()) if result_path.is_file() else {}
-            result_path.unlink()
-        if not result:
-            _log(run_dir, f"--- {_clock()} attempt {attempt}: the papermill child ended without a result "
-                          f"(exit status {proc.returncode})" + _early_output(proc))
-        if timed_out:
-            status = "timed_out"
-        elif stopped:
-            status = "interrupted"
-        else:
-            status = result.get("status", "failed")
-        error = None
-        if stopped:
-            error = (f"interrupted: the runner was stopped {_cell_in_progress(notebook)}; the partial notebook "
-                     "is kept")
-        elif status != "succeeded":
-            error = _error_summary(result, notebook, timed_out_by_runner=timed_out, timeout_s=spec.timeout_s,
-                                   returncode=proc.returncode)
+        timed_out, stopped = _watch(run, proc, attempt, row_id, Path(task["result"]))
+        status, error = _outcome(run, proc, attempt, Path(task["result"]), timed_out=timed_out, stopped=stopped)
         _close_early_output(proc)
         if proc.poll() is None:  # its result is in: it only has to exit (reaped, or killed, meanwhile)
             threading.Thread(target=_reap, args=(proc,), daemon=True).start()
         return _finish(run, attempt, row_id, started, fp, status, error)
+
+
+def _fingerprint(run: _Run) -> tuple[Fingerprint | None, str | None]:
+    """The input's fingerprint, or why the source cannot be read (then no kernel starts)."""
+    if not run.prepared.source:
+        return None, None
+    try:
+        return input_fingerprint(run.prepared.source, dates=run.prepared.window, team=run.prepared.team), None
+    except WorkbenchError as exc:
+        return None, str(exc)
+
+
+def _keep_previous_attempt(run_dir: Path, attempt: int) -> None:
+    """Move a failed attempt's notebook and tables to ``attempt-<n>/``, next to the new attempt's."""
+    keep = run_dir / f"attempt-{attempt}"
+    with contextlib.suppress(OSError):
+        keep.mkdir(exist_ok=True)
+        for name in ("notebook.ipynb", "tables"):
+            if (run_dir / name).exists():
+                os.replace(run_dir / name, keep / name)
+
+
+def _task(run: _Run, attempt: int, started: datetime, fp: Fingerprint | None) -> dict:
+    """What the papermill child runs. The notebook gets redacted values; its kernel finds the real
+    ones in its environment."""
+    spec, run_dir = run.spec, run.run_dir
+    return {"input": str(spec.notebook), "output": str(run_dir / "notebook.ipynb"),
+            "parameters": redact(run.prepared.parameters),
+            "env": {SECRETS_ENV: json.dumps(secret_references(run.prepared.parameters))},
+            "kernel": spec.kernel, "cwd": str(spec.notebook.parent),
+            "cell_timeout": math.ceil(spec.cell_timeout_s or spec.timeout_s), "start_timeout": 120,
+            "html": str(run_dir / "report.html") if "html" in spec.outputs else None,
+            "header": _header(run, fp, started, attempt), "result": str(run_dir / f".result-{attempt}.json"),
+            "log": str(run_dir / "run.log")}
+
+
+def _watch(run: _Run, proc: subprocess.Popen, attempt: int, row_id: int, result_path: Path) -> tuple[bool, bool]:
+    """Wait for the child's result, its exit, a stop request or the deadline: ``(timed_out, stopped)``.
+
+    Ctrl-C or SIGTERM of the runner stops the child, records the attempt as interrupted and goes on up.
+    """
+    deadline = time.monotonic() + run.spec.timeout_s
+    try:
+        while True:
+            try:
+                proc.wait(timeout=0.1)
+                return False, False
+            except subprocess.TimeoutExpired:
+                pass
+            if result_path.is_file():  # done: publish while the child's interpreter shuts down
+                return False, False
+            if run.stop.is_set():
+                _kill_tree(proc, KILL_GRACE_S)
+                return False, True
+            if time.monotonic() > deadline:
+                _kill_tree(proc, KILL_GRACE_S)
+                return True, False
+    except BaseException as exc:
+        _kill_tree(proc, KILL_GRACE_S)
+        notebook = run.run_dir / "notebook.ipynb"
+        error = (f"interrupted: the runner was stopped ({type(exc).__name__}) {_cell_in_progress(notebook)}; "
+                 "the partial notebook is kept")
+        with contextlib.suppress(OSError):
+            _add_banner(notebook, f"Run {run.run_id} attempt {attempt} interrupted: {error}")
+        _ledger_update(run.store, row_id, status="interrupted", ended_at=_utcnow(), error=error)
+        raise
+
+
+def _outcome(run: _Run, proc: subprocess.Popen, attempt: int, result_path: Path, *, timed_out: bool,
+             stopped: bool) -> tuple[str, str | None]:
+    """The attempt's status and error line, from the child's result file and how the watch ended."""
+    notebook = run.run_dir / "notebook.ipynb"
+    result = {}
+    with contextlib.suppress(OSError, ValueError):
+        result = json.loads(result_path.read_text()) if result_path.is_file() else {}
+        result_path.unlink()
+    if not result:
+        _log(run.run_dir, f"--- {_clock()} attempt {attempt}: the papermill child ended without a result "
+                          f"(exit status {proc.returncode})" + _early_output(proc))
+    if stopped:
+        return "interrupted", (f"interrupted: the runner was stopped {_cell_in_progress(notebook)}; the partial "
+                               "notebook is kept")
+    status = "timed_out" if timed_out else result.get("status", "failed")
+    if status == "succeeded":
+        return status, None
+    return status, _error_summary(result, notebook, timed_out_by_runner=timed_out, timeout_s=run.spec.timeout_s,
+                                  returncode=proc.returncode)
 
 
 def _early_output(proc: subprocess.Popen) -> str:
@@ -622,6 +661,9 @@ def run_job(spec: JobSpec, *, overrides: Mapping[str, Any] | None = None, varian
         The anchor of relative dates for manual runs (default: the current time).
     stop : threading.Event, optional
         Set it to stop the runs (their attempts become ``interrupted``).
+    _spares : _Spares, optional
+        Internal (tests, and :func:`run_due_jobs` sharing its pool): papermill child processes
+        started ahead; None (default) starts and closes a pool for this call.
 
     Returns
     -------

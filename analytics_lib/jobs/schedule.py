@@ -49,6 +49,8 @@ def previous_fire_time(spec: JobSpec, now: datetime | None = None) -> datetime:
 
     Examples
     --------
+    >>> from analytics_lib.jobs.spec import load_job_specs
+    >>> from analytics_lib.jobs.spec import find_job
     >>> from datetime import datetime, timezone
     >>> job = find_job(load_job_specs(), "weekly-forecast")  # 07:00 on Mondays, Europe/Paris
     >>> previous_fire_time(job, datetime(2025, 7, 2, tzinfo=timezone.utc)).isoformat()
@@ -63,6 +65,8 @@ def next_fire_time(spec: JobSpec, now: datetime | None = None) -> datetime:
 
     Examples
     --------
+    >>> from analytics_lib.jobs.spec import load_job_specs
+    >>> from analytics_lib.jobs.spec import find_job
     >>> from datetime import datetime, timezone
     >>> job = find_job(load_job_specs(), "weekly-forecast")
     >>> next_fire_time(job, datetime(2025, 7, 2, tzinfo=timezone.utc)).isoformat()
@@ -78,6 +82,16 @@ def due_runs(specs: Sequence[JobSpec], *, store: str | None = None, now: datetim
     started), so a missed slot is run once, late; a job that never succeeded is due. Failed
     runs do not count: the next ``--due`` pass tries again.
 
+    Parameters
+    ----------
+    specs : sequence of JobSpec
+        The jobs (:func:`load_job_specs`); disabled ones are left out.
+    store : str, optional
+        SQLAlchemy URL of the workbench store, home of the run ledger (default
+        ``paths.DEFAULT_DB_URL``).
+    now : datetime, optional
+        The time the last cron slot is found for (default: the current time, UTC).
+
     Returns
     -------
     DataFrame
@@ -85,6 +99,7 @@ def due_runs(specs: Sequence[JobSpec], *, store: str | None = None, now: datetim
 
     Examples
     --------
+    >>> from analytics_lib.jobs.spec import load_job_specs
     >>> from datetime import datetime, timezone
     >>> bool(due_runs(load_job_specs(), store="sqlite://", now=datetime(2025, 7, 2, tzinfo=timezone.utc))["due"].all())
     True
@@ -123,6 +138,30 @@ def run_due_jobs(specs: Sequence[JobSpec], *, store: str | None = None, reports:
     Jobs run in parallel (``parallel`` notebooks at once); one job failing does not stop the
     others. A job already running elsewhere is skipped (a ``skipped`` result, nothing
     recorded). Due runs are anchored at their cron time.
+
+    Parameters
+    ----------
+    specs : sequence of JobSpec
+        The jobs (:func:`load_job_specs`); disabled ones never run.
+    store : str, optional
+        SQLAlchemy URL of the workbench store, home of the run ledger (default
+        ``paths.DEFAULT_DB_URL``).
+    reports : path, optional
+        The reports folder; default ``$WORKBENCH_REPORTS``, else ``reports/``
+        (:func:`~analytics_lib.core.paths.reports_root`).
+    parallel : int
+        Notebooks running at once on this machine (shared by every runner using ``reports``;
+        default 2).
+    now : datetime, optional
+        The time that decides what is due, and the anchor of relative dates for
+        ``everything`` runs (default: the current time, UTC).
+    everything : bool
+        Run every enabled job, due or not (default False: only the due variants).
+    trigger : str, optional
+        The trigger recorded in the ledger; None (default): ``"due"``, or ``"manual"`` with
+        ``everything``.
+    stop : threading.Event, optional
+        Set it to stop the runs (their attempts become ``interrupted``).
 
     Returns
     -------
@@ -185,6 +224,16 @@ def run_due_jobs(specs: Sequence[JobSpec], *, store: str | None = None, reports:
 def job_table(specs: Sequence[JobSpec], *, store: str | None = None, now: datetime | None = None):
     """One row per job: schedule, variants, last run and its status, last success, next run, due.
 
+    Parameters
+    ----------
+    specs : sequence of JobSpec
+        The jobs (:func:`load_job_specs`), disabled ones included.
+    store : str, optional
+        SQLAlchemy URL of the workbench store, home of the run ledger (default
+        ``paths.DEFAULT_DB_URL``).
+    now : datetime, optional
+        The time ``next_run`` and ``due`` are computed for (default: the current time, UTC).
+
     Returns
     -------
     DataFrame
@@ -193,6 +242,7 @@ def job_table(specs: Sequence[JobSpec], *, store: str | None = None, now: dateti
 
     Examples
     --------
+    >>> from analytics_lib.jobs.spec import load_job_specs
     >>> job_table(load_job_specs(), store="sqlite://")["job"].tolist()[:2]
     ['daily-dashboard-marts', 'daily-workflow']
     """
@@ -237,6 +287,8 @@ def cron_trigger(spec: JobSpec):
 
     Examples
     --------
+    >>> from analytics_lib.jobs.spec import load_job_specs
+    >>> from analytics_lib.jobs.spec import find_job
     >>> from datetime import datetime, timezone
     >>> job = find_job(load_job_specs(), "weekly-forecast")
     >>> t = cron_trigger(job)
@@ -279,8 +331,28 @@ def job_scheduler(specs: Sequence[JobSpec], *, store: str | None = None, reports
     at most ``parallel`` notebooks run at once. Call ``.start()`` to run until stopped
     (Ctrl-C or SIGTERM in ``workbench jobs schedule``).
 
+    Parameters
+    ----------
+    specs : sequence of JobSpec
+        The jobs (:func:`load_job_specs`); disabled ones are not scheduled.
+    store : str, optional
+        SQLAlchemy URL of the workbench store, home of the run ledger (default
+        ``paths.DEFAULT_DB_URL``).
+    reports : path, optional
+        The reports folder; default ``$WORKBENCH_REPORTS``, else ``reports/``
+        (:func:`~analytics_lib.core.paths.reports_root`).
+    parallel : int
+        Notebooks running at once on this machine (shared by every runner using ``reports``;
+        default 2); the scheduler's thread pool has twice as many threads.
+    stop : threading.Event, optional
+        Set it to stop the runs in progress (their attempts become ``interrupted``).
+    on_result : callable, optional
+        Called with each :class:`RunResult` of a firing (including ``skipped`` and ``failed``
+        results of runs that did not start).
+
     Examples
     --------
+    >>> from analytics_lib.jobs.spec import load_job_specs
     >>> sched = job_scheduler(load_job_specs(), store="sqlite://")
     >>> sorted(j.id for j in sched.get_jobs())[:2]
     ['daily-dashboard-marts', 'daily-workflow']

@@ -164,7 +164,7 @@ def notebook_parameters(notebook: str | os.PathLike) -> dict[str, NotebookParame
 
     Examples
     --------
-    >>> from analytics_lib import paths
+    >>> from analytics_lib.core import paths
     >>> p = notebook_parameters(paths.NOTEBOOKS / "forecasting.ipynb")
     >>> p["horizon"].default, p["horizon"].type_name, p["source"].type_name
     (28, 'int', 'any')
@@ -396,7 +396,24 @@ def load_job_spec(path: str | os.PathLike, *, root: str | os.PathLike | None = N
     analytics_lib.core.errors.WorkbenchError: .../fc.yaml: key 'parameters.horizon': '14' is a str, but the notebook's parameter 'horizon' is int (its default is 28)
     """
     path = Path(path)
-    base = Path(root) if root is not None else paths.ROOT
+    raw = _read_spec(path)
+    name = raw.get("name", path.stem)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise _spec_error(path, "name", f"{name!r} must be lower-case letters, digits, '-' or '_' (a folder name)")
+    notebook, declared = _check_notebook(path, raw["notebook"], Path(root) if root is not None else paths.ROOT)
+    schedule = _check_cron(path, raw["schedule"])
+    timezone = _check_timezone(path, raw.get("timezone", "UTC"))
+    params, grid = _check_parameters(path, raw, declared, notebook)
+    limits = _check_limits(path, raw)
+    outputs, marts = _check_outputs(path, raw)
+    notify = _check_notify(path, raw.get("notify"))
+    return JobSpec(name=name, path=path.resolve(), notebook=notebook, schedule=schedule, timezone=timezone,
+                   parameters=params, grid=grid, declared=declared, outputs=outputs, marts=marts, notify=notify,
+                   **limits, **_check_settings(path, raw))
+
+
+def _read_spec(path: Path) -> dict:
+    """The spec's YAML mapping, with only known keys and the required ones present."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -413,23 +430,26 @@ def load_job_spec(path: str | os.PathLike, *, root: str | os.PathLike | None = N
     for required in ("notebook", "schedule"):
         if raw.get(required) in (None, ""):
             raise _spec_error(path, required, "is required")
-    name = raw.get("name", path.stem)
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise _spec_error(path, "name", f"{name!r} must be lower-case letters, digits, '-' or '_' (a folder name)")
-    nb_value = raw["notebook"]
-    if not isinstance(nb_value, str):
-        raise _spec_error(path, "notebook", f"{nb_value!r} must be a path to an .ipynb file")
-    notebook = Path(nb_value).expanduser()
+    return raw
+
+
+def _check_notebook(path: Path, value: Any, base: Path) -> tuple[Path, dict[str, NotebookParameter]]:
+    """The notebook's resolved path and the parameters its ``parameters`` cell declares."""
+    if not isinstance(value, str):
+        raise _spec_error(path, "notebook", f"{value!r} must be a path to an .ipynb file")
+    notebook = Path(value).expanduser()
     notebook = (notebook if notebook.is_absolute() else base / notebook).resolve()
     if notebook.suffix != ".ipynb" or not notebook.is_file():
-        raise _spec_error(path, "notebook", f"{nb_value!r}: {notebook} does not exist or is not an .ipynb file")
+        raise _spec_error(path, "notebook", f"{value!r}: {notebook} does not exist or is not an .ipynb file")
     try:
-        declared = notebook_parameters(notebook)
+        return notebook, notebook_parameters(notebook)
     except WorkbenchError as exc:
         raise _spec_error(path, "notebook", str(exc)) from exc
-    schedule = _check_cron(path, raw["schedule"])
-    tz = _check_timezone(path, raw.get("timezone", "UTC"))
 
+
+def _check_parameters(path: Path, raw: dict, declared: Mapping[str, NotebookParameter],
+                      notebook: Path) -> tuple[dict, dict]:
+    """``parameters`` and ``grid``: declared by the notebook, of its types, grid values distinct."""
     params = raw.get("parameters") or {}
     if not isinstance(params, dict):
         raise _spec_error(path, "parameters", "must be a mapping of notebook parameter names to values")
@@ -444,28 +464,37 @@ def load_job_spec(path: str | os.PathLike, *, root: str | os.PathLike | None = N
                 raise _spec_error(path, key, _undeclared(str(k), declared, notebook))
             if k == "output_dir":
                 raise _spec_error(path, key, "is set by the runner (the run's tables folder); remove it")
-            if section == "grid":
-                if not isinstance(v, list) or not v:
-                    raise _spec_error(path, key, f"{v!r} must be a non-empty list of values, one run each")
-                if k in params:
-                    raise _spec_error(path, key, f"'{k}' is in both parameters and grid; keep it in one")
-                if len({json.dumps(x, sort_keys=True, default=str) for x in v}) != len(v):
-                    raise _spec_error(path, key, f"{v!r} repeats a value")
-                for i, x in enumerate(v):
-                    _check_value(declared[k], x, where=f"{path}: key '{key}[{i}]'")
-            else:
+            if section == "parameters":
                 _check_value(declared[k], v, where=f"{path}: key '{key}'")
+                continue
+            if not isinstance(v, list) or not v:
+                raise _spec_error(path, key, f"{v!r} must be a non-empty list of values, one run each")
+            if k in params:
+                raise _spec_error(path, key, f"'{k}' is in both parameters and grid; keep it in one")
+            if len({json.dumps(x, sort_keys=True, default=str) for x in v}) != len(v):
+                raise _spec_error(path, key, f"{v!r} repeats a value")
+            for i, x in enumerate(v):
+                _check_value(declared[k], x, where=f"{path}: key '{key}[{i}]'")
     if grid:
         slugs = [_variant_slug(dict(zip(grid, combo))) for combo in itertools.product(*grid.values())]
         if len(set(slugs)) != len(slugs):
             raise _spec_error(path, "grid", "two grid values give the same folder name; make them differ in "
                               "letters or digits")
+    return params, grid
 
-    timeout_s = _number(path, "timeout_s", raw.get("timeout_s", 3600), minimum=1)
+
+def _check_limits(path: Path, raw: dict) -> dict:
+    """Time limits and retries."""
     cell_timeout = raw.get("cell_timeout_s")
-    cell_timeout = None if cell_timeout is None else _number(path, "cell_timeout_s", cell_timeout, minimum=1)
-    retries = _number(path, "retries", raw.get("retries", 0), minimum=0, integer=True)
-    delay = _number(path, "retry_delay_s", raw.get("retry_delay_s", 30), minimum=0)
+    return {"timeout_s": _number(path, "timeout_s", raw.get("timeout_s", 3600), minimum=1),
+            "cell_timeout_s": None if cell_timeout is None else _number(path, "cell_timeout_s", cell_timeout,
+                                                                         minimum=1),
+            "retries": _number(path, "retries", raw.get("retries", 0), minimum=0, integer=True),
+            "retry_delay_s": _number(path, "retry_delay_s", raw.get("retry_delay_s", 30), minimum=0)}
+
+
+def _check_outputs(path: Path, raw: dict) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """``outputs`` (registered writers) and the ``marts`` tables."""
     outputs = raw.get("outputs", list(OUTPUTS))
     if not isinstance(outputs, list) or any(not isinstance(o, str) or o not in OUTPUT_WRITERS for o in outputs):
         raise _spec_error(path, "outputs", f"{outputs!r}: a list of {', '.join(OUTPUT_WRITERS.names())} "
@@ -477,7 +506,11 @@ def load_job_spec(path: str | os.PathLike, *, root: str | os.PathLike | None = N
             raise _spec_error(path, "marts", f"{marts!r}: a list of table names the notebook writes, e.g. [kpis, funnel]")
         if "marts" not in outputs:
             raise _spec_error(path, "marts", "lists tables but 'marts' is not in outputs")
-    notify = _check_notify(path, raw.get("notify"))
+    return tuple(outputs), None if marts is None else tuple(marts)
+
+
+def _check_settings(path: Path, raw: dict) -> dict:
+    """The kernel, checks, enabled flag and description."""
     kernel = raw.get("kernel", "python3")
     if not isinstance(kernel, str) or not kernel.strip():
         raise _spec_error(path, "kernel", f"{kernel!r} must be a kernel name such as 'python3'")
@@ -491,11 +524,7 @@ def load_job_spec(path: str | os.PathLike, *, root: str | os.PathLike | None = N
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise _spec_error(path, "description", "must be text")
-    return JobSpec(name=name, path=path.resolve(), notebook=notebook, schedule=schedule, timezone=tz,
-                   description=description.strip(), enabled=enabled, parameters=params, grid=grid,
-                   declared=declared, timeout_s=timeout_s, cell_timeout_s=cell_timeout, retries=retries,
-                   retry_delay_s=delay, outputs=tuple(outputs), marts=None if marts is None else tuple(marts),
-                   notify=notify, kernel=kernel.strip(), checks=tuple(checks))
+    return {"kernel": kernel.strip(), "checks": tuple(checks), "enabled": enabled, "description": description.strip()}
 
 
 def _check_notify(path: Path, raw: Any) -> NotifySpec:

@@ -41,7 +41,7 @@ class WorkflowParams:
     output_dir : pathlib.Path
         Where the notebook writes its tables (exists).
     engine : str
-        ``"pandas"`` (in the notebook's process) or ``"dask"`` (see :mod:`analytics_lib.engine`).
+        ``"pandas"`` (in the notebook's process) or ``"dask"`` (see :mod:`analytics_lib.compute.engine`).
     cluster : str or None
         Dask only: the scheduler's address, or ``None`` for a local cluster.
     """
@@ -91,7 +91,7 @@ def workflow_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
     ----------
     source : str, path or None
         A SQLAlchemy URL or a CSV/Parquet path; ``None`` means the workbench store
-        (``analytics_lib.paths.DEFAULT_DB_URL``, an absolute path). A SQLite file and a
+        (``analytics_lib.core.paths.DEFAULT_DB_URL``, an absolute path). A SQLite file and a
         file path must exist. Relative paths are relative to the working directory.
     start, end : str or Timestamp
         The window, as for :func:`time_window` (``"-28d"``, ``"today"``, ISO dates).
@@ -105,9 +105,9 @@ def workflow_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
         At least two steps; each an event type or a non-empty list of event types.
     output_dir : str, path or None
         Folder for the written tables, created if missing; ``None`` means
-        ``analytics_lib.paths.REPORTS / "workflow"``.
+        ``analytics_lib.core.paths.REPORTS / "workflow"``.
     engine : {"pandas", "dask"}
-        Where the analyses compute (:func:`analytics_lib.engine.open_engine`). With
+        Where the analyses compute (:func:`analytics_lib.compute.engine.open_engine`). With
         ``"dask"`` the source may also be an object store's URL (``s3://bucket/events/``),
         read by the workers; CSV files are not read by the Dask engine.
     cluster : str or None
@@ -247,6 +247,8 @@ def forecast_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
     engine, cluster
         Where the per-series fits run: ``"pandas"`` (worker processes here) or ``"dask"`` (on
         the cluster at ``cluster``, or a local one); checked by :func:`check_engine_options`.
+    now : Timestamp or str, optional
+        Pins "now" for relative dates (tests).
 
     Examples
     --------
@@ -402,9 +404,46 @@ def roi_parameters(*, source: str | None, start: str | pd.Timestamp | None, end:
     """Check every parameter of the ROI notebook up front.
 
     ``source``, ``start``/``end``, ``team`` and ``output_dir`` are checked as for the workflow
-    notebook (:func:`analytics_lib.params.workflow_parameters`; ``output_dir=None`` means
+    notebook (:func:`analytics_lib.report.params.workflow_parameters`; ``output_dir=None`` means
     ``reports/roi``); the assumptions by :class:`Assumptions`; each scenario's overrides on top
     of them; ``n_simulations`` must be 100 to 10 million.
+
+    Parameters
+    ----------
+    source, start, end, team
+        As for :func:`workflow_parameters` (the events the inputs are computed from).
+    hourly_rate : float
+        Loaded cost of one developer hour, USD per hour (default 100).
+    realisation_rate : float
+        Share 0-1 of the recorded manual effort that is really saved (default 0.7).
+    seats : int, optional
+        Paid seats per month; None (default): the active users of each month.
+    licence_per_seat : float
+        USD per seat per month (default 20).
+    infra_per_month : float
+        Fixed platform cost not in the event log, USD per month (default 2,000).
+    one_off_cost : float
+        Implementation cost at month 0, USD (default 50,000).
+    llm_spend_per_month : float, optional
+        LLM spend, USD per month; None (default): from the data.
+    avoided_cost_per_hit : float, optional
+        LLM cost avoided per cache hit, USD; None (default): the data's generation prices.
+    discount_rate : float
+        Annual discount rate, 0 <= rate < 1 (default 0.10).
+    horizon_months : int
+        Appraisal length in months, 1-120 (default 36).
+    scenarios : mapping, optional
+        ``{name: {assumption: value}}`` applied on top of the assumptions above; None
+        (default): ``DEFAULT_SCENARIOS``.
+    n_simulations : int
+        Monte Carlo draws, 100 to 10,000,000 (default 10,000).
+    seed : int
+        Seed of the draws, a non-negative whole number (default 0).
+    output_dir : str, path or None
+        Folder for the written tables, created if missing; ``None`` means
+        ``analytics_lib.core.paths.REPORTS / "roi"``.
+    now : Timestamp or str, optional
+        Pins "now" for relative dates (tests).
 
     Returns
     -------
@@ -506,7 +545,7 @@ def prediction_parameters(*, source: str | Path | None, cutoff: str | pd.Timesta
     Parameters
     ----------
     source : str, path or None
-        As for :func:`analytics_lib.params.workflow_parameters` (``None``: the workbench store).
+        As for :func:`analytics_lib.report.params.workflow_parameters` (``None``: the workbench store).
     cutoff : str or Timestamp
         A day: an ISO date, ``"today"``, ``"yesterday"`` or ``"-7d"``; not in the future.
     churn_window_days : int

@@ -11,7 +11,6 @@ from typing import Mapping
 import pandas as pd
 
 from analytics_lib.core.errors import WorkbenchError
-from analytics_lib.core.frames import flat_columns
 
 
 #: Formats :func:`write_tables` can write.
@@ -62,7 +61,7 @@ def write_tables(tables: Mapping[str, pd.DataFrame], output_dir: str | os.PathLi
         raise WorkbenchError(f"cannot create the output folder {out_dir}: {exc.strerror}") from exc
     written = []
     for name, table in tables.items():
-        frame = flat_columns(table)
+        frame = _flat_columns(table)
         for fmt in formats:
             path = out_dir / f"{name}.{fmt}"
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".{fmt}.tmp", dir=out_dir)
@@ -78,3 +77,11 @@ def write_tables(tables: Mapping[str, pd.DataFrame], output_dir: str | os.PathLi
                     os.unlink(tmp)
             written.append(path)
     return written
+
+
+def _flat_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Named index levels become columns; column names become text."""
+    named = any(n is not None for n in table.index.names)
+    frame = table.reset_index() if named else table.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame

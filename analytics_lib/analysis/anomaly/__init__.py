@@ -70,6 +70,8 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'detection_scores',
     ],
     'scores': [
+        'Scores',
+        'DETECTORS',
         'anomaly_scores',
     ],
     'series': [
@@ -79,6 +81,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'SEVERITY_LEVELS',
         'METHODS',
         'score_threshold',
+        'MetricSeries',
         'EXTENSIVE_KPIS',
         'metric_series',
         'KPI_KINDS',

@@ -221,7 +221,7 @@ def drill_down(events: pd.DataFrame, *, metric: str, start: Any, end: Any, basel
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> data = synthetic_events(30_000, days=60, end="2025-06-30", seed=0)
     >>> t = data.truth
     >>> a = drill_down(data.events, metric="latency_p95", start=t.incident_start, end=t.incident_end)

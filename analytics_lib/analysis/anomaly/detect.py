@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics_lib.core.compat import renamed
 from analytics_lib.analysis.anomaly.scores import (
     DETECTORS, _DEFAULT_WINDOW, _MAD_EFFICIENCY, _concat, _empty, _flag, _frame, _robust_scale, _score_one, _severity, _stl,
     _stl_periods)
@@ -198,14 +199,15 @@ def seasonal_anomalies(series: Any, *, periods: Sequence[int] | None = None, rob
                    {"periods": periods, "robust": robust, "trend": trend, "multiplicative": multiplicative}, volume)
 
 
-def forecast_anomalies(series: Any, *, model: str = "ets", h: int | None = None, n_windows: int | None = None,
+@renamed(h='horizon')
+def forecast_anomalies(series: Any, *, model: str = "ets", horizon: int | None = None, n_windows: int | None = None,
                        season: int | None = None, metrics: Sequence[str] | str | None = None,
                        sensitivity: str | float = "medium") -> pd.DataFrame:
     """Observations outside the prediction interval of a forecast made before them.
 
     Runs :func:`analytics_lib.forecast.backtest` with one model of
     :class:`~analytics_lib.forecast.Forecaster`: the model is refitted at ``n_windows``
-    cutoffs and forecasts the next ``h`` steps, so every scored observation is compared with
+    cutoffs and forecasts the next ``horizon`` steps, so every scored observation is compared with
     a forecast that did not see it. ``expected`` is the forecast mean, the scale is the
     forecast's standard deviation at that horizon (read off its 80 % interval); observations
     before the first cutoff are not scored. Needs a regular grid (gaps are allowed).
@@ -215,7 +217,7 @@ def forecast_anomalies(series: Any, *, model: str = "ets", h: int | None = None,
     series : DataFrame or Series
     model : str
         A model name of ``analytics_lib.forecast.MODELS`` (``"ets"``, ``"seasonal_naive"``).
-    h : int, optional
+    horizon : int, optional
         Steps per backtest window; default the season length (at most 28).
     n_windows : int, optional
         Backtest windows; default enough to cover the last third of the series (at most 20).
@@ -238,7 +240,7 @@ def forecast_anomalies(series: Any, *, model: str = "ets", h: int | None = None,
     [200.0]
     """
     return _detect(series, "forecast", metrics, sensitivity,
-                   {"model": model, "h": h, "n_windows": n_windows, "season": season})
+                   {"model": model, "h": horizon, "n_windows": n_windows, "season": season})
 
 
 def flatline_anomalies(series: Any, *, min_run: int = 3, metrics: Sequence[str] | str | None = None,

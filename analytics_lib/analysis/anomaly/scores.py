@@ -375,7 +375,7 @@ def _forecast(m: MetricSeries, thr: float, *, model: str, h: int | None, n_windo
     t = m.ts if m.ts.tz is None else m.ts.tz_convert("UTC").tz_localize(None)
     long = pd.DataFrame({"unique_id": m.name, "ds": t, "y": m.y})
     level = 80
-    cv = backtest(Forecaster(models=[model], freq=g.freq, season=season), long, h=h, n_windows=n_windows,
+    cv = backtest(Forecaster(models=[model], granularity=g.freq, season=season), long, horizon=h, n_windows=n_windows,
                   level=[level])
     z80 = stats.norm.ppf(0.5 + level / 200)
     sd = (cv[f"{model}-hi-{level}"] - cv[f"{model}-lo-{level}"]).to_numpy(dtype="float64") / (2 * z80)

@@ -130,41 +130,69 @@ def _one(name: str, ts: Any, y: Any) -> MetricSeries:
 EXTENSIVE_KPIS = ("events", "active_users", "sessions", "tokens_in", "tokens_out", "cost_usd", "accepts")
 
 
-def metric_series(data: Any, metrics: Sequence[str] | str | None = None, volume: Any = None) -> list[MetricSeries]:
-    """Split the accepted input shapes into one series per metric (see the module docstring)."""
+def metric_series(series: Any, metrics: Sequence[str] | str | None = None, volume: Any = None) -> list[MetricSeries]:
+    """Split the accepted input shapes into one series per metric (see the module docstring).
+
+    Parameters
+    ----------
+    series : DataFrame or Series
+        KPI values in one of these shapes: a frame indexed by time with one column per metric
+        (as :func:`~analytics_lib.kpi_table` returns); a long frame ``unique_id, ds, y`` (one
+        metric per ``unique_id``); a frame ``ds, y`` or ``timestamp, value`` (one metric); or a
+        Series indexed by time (named after the Series, else ``"value"``).
+    metrics : str or list of str, optional
+        The metrics to keep: columns of a frame indexed by time, else metric names (``unique_id``
+        values, ``"y"`` or ``"value"``). None (default): every metric, in a frame indexed by time
+        every numeric column that is not boolean. Ignored for a Series.
+    volume : str or Series, optional
+        Events behind each period, weighting the metrics that are not counts or sums
+        (``EXTENSIVE_KPIS``) by ``sqrt(volume / median volume)``: a column of a frame indexed
+        by time, or a Series indexed by time. None (default): every weight is 1.
+
+    Returns
+    -------
+    list of MetricSeries
+        One per metric, sorted by time.
+
+    Raises
+    ------
+    WorkbenchError
+        For an unknown shape or metric, values that are not numbers, missing or repeated
+        timestamps, a metric without rows, or an unusable ``volume``.
+    """
     if isinstance(metrics, str):
         metrics = [metrics]
     vol: pd.Series | None = None
-    if isinstance(data, pd.Series):
-        if not isinstance(data.index, pd.DatetimeIndex):
+    if isinstance(series, pd.Series):
+        if not isinstance(series.index, pd.DatetimeIndex):
             raise WorkbenchError("a Series of values needs a DatetimeIndex (the timestamps)")
-        out = [_one(data.name if data.name is not None else "value", data.index, data.to_numpy())]
-    elif not isinstance(data, pd.DataFrame):
-        raise WorkbenchError(f"expected a DataFrame or Series of KPI values, got {type(data).__name__}")
-    elif {"unique_id", "ds", "y"} <= set(data.columns):
-        out = [_one(str(k), g["ds"], g["y"]) for k, g in data.groupby("unique_id", sort=True, observed=True)]
-    elif {"ds", "y"} <= set(data.columns):
-        out = [_one("y", data["ds"], data["y"])]
-    elif {"timestamp", "value"} <= set(data.columns):
-        out = [_one("value", data["timestamp"], data["value"])]
-    elif isinstance(data.index, pd.DatetimeIndex):
-        cols = list(data.columns) if metrics is None else list(metrics)
-        missing = [c for c in cols if c not in data.columns]
+        out = [_one(series.name if series.name is not None else "value", series.index, series.to_numpy())]
+    elif not isinstance(series, pd.DataFrame):
+        raise WorkbenchError(f"expected a DataFrame or Series of KPI values, got {type(series).__name__}")
+    elif {"unique_id", "ds", "y"} <= set(series.columns):
+        out = [_one(str(k), g["ds"], g["y"]) for k, g in series.groupby("unique_id", sort=True, observed=True)]
+    elif {"ds", "y"} <= set(series.columns):
+        out = [_one("y", series["ds"], series["y"])]
+    elif {"timestamp", "value"} <= set(series.columns):
+        out = [_one("value", series["timestamp"], series["value"])]
+    elif isinstance(series.index, pd.DatetimeIndex):
+        cols = list(series.columns) if metrics is None else list(metrics)
+        missing = [c for c in cols if c not in series.columns]
         if missing:
-            raise WorkbenchError(f"metrics {missing} are not columns; choose from {list(data.columns)}")
+            raise WorkbenchError(f"metrics {missing} are not columns; choose from {list(series.columns)}")
         if metrics is None:
-            cols = [c for c in cols if pd.api.types.is_numeric_dtype(data[c].dtype)
-                    and not pd.api.types.is_bool_dtype(data[c].dtype)]
-        out = [_one(str(c), data.index, data[c].to_numpy()) for c in cols]
+            cols = [c for c in cols if pd.api.types.is_numeric_dtype(series[c].dtype)
+                    and not pd.api.types.is_bool_dtype(series[c].dtype)]
+        out = [_one(str(c), series.index, series[c].to_numpy()) for c in cols]
         if isinstance(volume, str):
-            if volume not in data.columns:
-                raise WorkbenchError(f"volume={volume!r} is not a column; choose from {list(data.columns)}")
-            vol = pd.Series(_numeric(data[volume], volume), index=data.index)
+            if volume not in series.columns:
+                raise WorkbenchError(f"volume={volume!r} is not a column; choose from {list(series.columns)}")
+            vol = pd.Series(_numeric(series[volume], volume), index=series.index)
     else:
         raise WorkbenchError("KPI series must be a frame indexed by time (one column per metric, as kpi_table "
                              "returns), a long frame with columns unique_id, ds, y, a frame with ds, y or "
                              "timestamp, value, or a Series indexed by time")
-    if metrics is not None and not isinstance(data, pd.Series) and not isinstance(data.index, pd.DatetimeIndex):
+    if metrics is not None and not isinstance(series, pd.Series) and not isinstance(series.index, pd.DatetimeIndex):
         names = {m.name for m in out}
         unknown = [m for m in metrics if m not in names]
         if unknown:

@@ -3,8 +3,8 @@
 Five kinds of typed :class:`Insight` records, each with a title, a description, a severity,
 a confidence, an impact, the supporting numbers and a recommendation computed from the data:
 
-- ``anomaly``: incidents found by :func:`~analytics_lib.anomaly.detect_anomalies` on daily
-  KPIs, explained by :func:`~analytics_lib.anomaly.drill_down` (which team / model /
+- ``anomaly``: incidents found by :func:`~analytics_lib.analysis.anomaly.detect.detect_anomalies` on daily
+  KPIs, explained by :func:`~analytics_lib.analysis.anomaly.attribution.drill_down` (which team / model /
   feature / event type carries the excess), with public holidays recognised;
 - ``trend``: a regression of each KPI on time with weekday effects and Newey-West (HAC)
   standard errors (slope, R², p-value, change per week); where a quadratic term shows the
@@ -34,7 +34,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ],
     'model': [
         'INSIGHT_KINDS',
-        'SEVERITY_LEVELS',
         'SEVERITY_WEIGHT',
         'IMPACT_SEVERITY',
         'DEFAULT_METRICS',

@@ -224,7 +224,7 @@ def outlook_table(kpis: pd.DataFrame, *, metrics: Sequence[str] = ("events", "to
         idx = pd.DatetimeIndex(s.index)
         ds = idx.tz_convert("UTC").tz_localize(None) if idx.tz is not None else idx
         long = pd.DataFrame({"unique_id": metric, "ds": ds, "y": s.to_numpy()})
-        pred = Forecaster(models=["ets"], freq="D").fit(long).predict(h=h, level=[level])
+        pred = Forecaster(models=["ets"], granularity="D").fit(long).predict(horizon=h, level=[level])
         mean, hi = pred["ets"].to_numpy(), pred[f"ets-hi-{level}"].to_numpy()
         sd = (hi - mean) / stats.norm.ppf(0.5 + level / 200)
         past = s.to_numpy()[-h:]
@@ -240,7 +240,7 @@ def outlook_table(kpis: pd.DataFrame, *, metrics: Sequence[str] = ("events", "to
             crossing_upper = None if pd.isna(cap["first_crossing_upper"]) else pd.Timestamp(cap["first_crossing_upper"])
             p_exceed = float(cap["probability"])
         try:
-            cv = backtest(Forecaster(models=["ets"], freq="D"), long, h=7, n_windows=2)
+            cv = backtest(Forecaster(models=["ets"], granularity="D"), long, horizon=7, n_windows=2)
             mase = float(forecast_metrics(cv, train=long)["mase"].iloc[0])
         except WorkbenchError:
             mase = float("nan")

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from analytics_lib.analysis.anomaly.series import SEVERITY_LEVELS
 from analytics_lib.analysis.workflow.bottlenecks import SeverityThresholds
 
 
@@ -16,7 +17,6 @@ INSIGHT_KINDS = ("anomaly", "trend", "correlation", "business_impact", "capacity
 #: Ties in impact x confidence (common at the top, where certain critical findings saturate)
 #: go to the more acute kind first.
 _KIND_ORDER = ("anomaly", "business_impact", "capacity", "trend", "correlation")
-SEVERITY_LEVELS = ("low", "medium", "high", "critical")
 #: Impact weight of each severity level (insights are ranked by impact x confidence).
 SEVERITY_WEIGHT = {"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 1.0}
 #: Threshold multiples for business-impact severity: under 1.5x low, 1.5x medium, 2.5x high, 4x critical.

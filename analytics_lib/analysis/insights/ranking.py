@@ -81,17 +81,38 @@ def anomaly_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
                      holidays: str | None = "US", anomalies: pd.DataFrame | None = None) -> list[Insight]:
     """One insight per incident of anomalous days, explained by a drill-down when events are given.
 
-    Anomalies come from :func:`~analytics_lib.anomaly.detect_anomalies` (``methods="auto"``,
-    volume-weighted by the ``events`` column) unless given; :func:`~analytics_lib.anomaly.incident_table`
+    Anomalies come from :func:`~analytics_lib.analysis.anomaly.detect.detect_anomalies` (``methods="auto"``,
+    volume-weighted by the ``events`` column) unless given; :func:`~analytics_lib.analysis.anomaly.detect.incident_table`
     groups consecutive anomalous days across KPIs; the KPI with the largest score leads and is
     drilled into. Severity is the incident's (score bands: 5 / 8 / 12 robust SDs); impact is
     its severity weight, halved on public holidays of ``holidays`` (a calendar effect, not an
     incident); confidence is 1 minus the Bonferroni-adjusted p-value of the peak score over
     all scored KPI-days.
 
+    Parameters
+    ----------
+    kpis : DataFrame
+        Daily KPIs indexed by period (:func:`~analytics_lib.kpi_table`); its ``events`` column,
+        when present, is the volume that weights the detection.
+    events : DataFrame, optional
+        Validated events for the drill-down into each incident's leading KPI; None (default):
+        no drill-down.
+    metrics : sequence of str
+        The KPIs to check (default ``DEFAULT_METRICS``); those that are not columns of ``kpis``
+        are skipped.
+    sensitivity : {"low", "medium", "high"} or float
+        Detection sensitivity, as in :func:`~analytics_lib.analysis.anomaly.detect.score_threshold` (default
+        ``"medium"``); unused when ``anomalies`` is given.
+    holidays : str, optional
+        Country code of the public holidays that halve an incident's impact (default ``"US"``);
+        None: no holiday check.
+    anomalies : DataFrame, optional
+        A :func:`~analytics_lib.analysis.anomaly.detect.detect_anomalies` result to use instead of detecting
+        anomalies here (default None).
+
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> data = synthetic_events(30_000, days=60, end="2025-06-30", seed=0)
     >>> k = kpi_table(data.events)
     >>> ins = anomaly_insights(k, events=data.events, metrics=["error_rate", "latency_p95"])
@@ -182,6 +203,21 @@ def trend_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
     direction); confidence is ``1 - p``. With ``events``, the last third of the window is
     drilled into against the first two thirds to name the segment that drives the trend.
 
+    Parameters
+    ----------
+    kpis : DataFrame
+        Daily KPIs indexed by period (:func:`~analytics_lib.kpi_table`).
+    events : DataFrame, optional
+        Validated events for the drill-down; None (default): no drill-down.
+    metrics : sequence of str
+        The KPIs to check (default ``DEFAULT_METRICS``); those that are not columns of ``kpis``
+        are skipped.
+    alpha : float
+        Significance level of the trend tests (:func:`trend_table`; default 0.05).
+    min_change : float
+        Smallest ``|change_per_week|`` reported, as a share of the KPI's mean level (default
+        0.01, 1 % per week).
+
     Examples
     --------
     >>> t = pd.date_range("2024-01-01", periods=56, freq="D", tz="UTC")
@@ -265,6 +301,20 @@ def correlation_insights(kpis: pd.DataFrame, *, metrics: Sequence[str] = DEFAULT
     Impact is half of ``|rho|`` (a correlation points where to look, it is not a cause);
     severity is medium from ``|rho| >= 0.5``, else low; confidence is ``1 - max(q)``.
 
+    Parameters
+    ----------
+    kpis : DataFrame
+        Daily KPIs indexed by period (:func:`~analytics_lib.kpi_table`).
+    metrics : sequence of str
+        The KPIs to pair (default ``DEFAULT_METRICS``); those that are not columns of ``kpis``
+        are skipped, and fewer than two give no insight.
+    alpha : float
+        Largest Benjamini-Hochberg q-value, for both Pearson and Spearman (default 0.05).
+    min_abs : float
+        Smallest ``|rho|`` (Spearman) reported (default 0.3).
+    top : int
+        Most pairs reported, strongest first (default 5).
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -314,8 +364,23 @@ def impact_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
     Severity grades the threshold multiple (1.5x medium, 2.5x high, 4x critical); impact is
     ``min(1, multiple / 4)``; confidence is ``1 - p`` of the one-sided Mann-Whitney test.
 
+    Parameters
+    ----------
+    kpis : DataFrame
+        Daily KPIs indexed by period (:func:`~analytics_lib.kpi_table`).
+    events : DataFrame, optional
+        Validated events for the drill-down into each breach and for the weekly retention of a
+        ``"retention"`` rule; None (default): no drill-down, and a ``"retention"`` rule is skipped.
+    rules : sequence of ImpactRule
+        The thresholds (default ``DEFAULT_IMPACT_RULES``); rules on KPIs that are not columns of
+        ``kpis`` are skipped.
+    recent, baseline : str
+        Pandas durations of the recent window at the end of the data and of the baseline window
+        before it (default ``"7D"`` and ``"28D"``).
+
     Examples
     --------
+    >>> from analytics_lib.analysis.insights.impact import ImpactRule
     >>> t = pd.date_range("2024-01-01", periods=35, freq="D", tz="UTC")
     >>> k = pd.DataFrame({"error_rate": np.r_[np.full(28, 0.02), np.full(7, 0.05)]}, index=t)
     >>> impact_insights(k, rules=[ImpactRule("error_rate", "up", relative=0.25)])[0].title
@@ -380,6 +445,21 @@ def capacity_insights(kpis: pd.DataFrame, *, metrics: Sequence[str] = ("events",
     Impact is the severity weight; confidence is the forecast probability of growth (or of
     exceeding the limit), scaled down by the backtest MASE when it is above 1 (a model worse
     than the seasonal naive one earns less trust).
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        Daily KPIs indexed by period (:func:`~analytics_lib.kpi_table`).
+    metrics : sequence of str
+        The KPIs to forecast (default ``events``, ``tokens_out``, ``cost_usd``); those that are
+        not columns of ``kpis`` are skipped.
+    horizon : int, optional
+        Days ahead; None (default): ``min(28, periods // 2)``.
+    limits : mapping of str to float, optional
+        A daily limit per KPI (``{"events": 50_000}``), in the KPI's units; default none.
+    min_growth : float
+        Smallest ``|growth|`` (forecast total over the past total of as many days, minus 1)
+        reported for a KPI whose limit is not reached (default 0.05, 5 %).
 
     Examples
     --------
@@ -473,7 +553,7 @@ def ranked_insights(events: pd.DataFrame, *, sensitivity: str | float = "medium"
     """All insights for an event log: anomalies, trends, correlations, business impact, capacity.
 
     Daily KPIs (:func:`~analytics_lib.kpi_table`) feed every kind; anomalies and business
-    impact are explained with :func:`~analytics_lib.anomaly.drill_down` on the events.
+    impact are explained with :func:`~analytics_lib.analysis.anomaly.attribution.drill_down` on the events.
     Duplicates are dropped (a threshold breach that an anomaly incident on the same KPI and
     days already reports is folded into it) and the rest ranked by ``impact x confidence``,
     then severity, then kind (anomaly, business impact, capacity, trend, correlation: the
@@ -484,7 +564,7 @@ def ranked_insights(events: pd.DataFrame, *, sensitivity: str | float = "medium"
     events : DataFrame
         Validated events.
     sensitivity : str or float
-        For the anomaly detectors (see :func:`~analytics_lib.anomaly.score_threshold`).
+        For the anomaly detectors (see :func:`~analytics_lib.analysis.anomaly.detect.score_threshold`).
     metrics : sequence of str
         KPIs for anomalies, trends and correlations.
     rules : sequence of ImpactRule
@@ -513,7 +593,7 @@ def ranked_insights(events: pd.DataFrame, *, sensitivity: str | float = "medium"
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> data = synthetic_events(30_000, days=60, end="2025-06-30", seed=0)
     >>> best = ranked_insights(data.events, kinds=["anomaly"], metrics=["error_rate", "latency_p95"])[0]
     >>> best.kind, best.severity, data.truth.incident_team in best.recommendation

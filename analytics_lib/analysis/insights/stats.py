@@ -172,7 +172,7 @@ def trend_table(series: Any, *, metrics: Sequence[str] | None = None, alpha: flo
     Parameters
     ----------
     series : DataFrame or Series
-        KPI series (see :mod:`analytics_lib.anomaly` for the shapes).
+        KPI series (see :mod:`analytics_lib.analysis.anomaly` for the shapes).
     metrics : list of str, optional
     alpha : float
         Significance level of the tests.

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from analytics_lib.analysis.predict.evaluation import churn_metrics, reliability_table
 from analytics_lib.analysis.predict.features import (
@@ -167,7 +168,7 @@ class ChurnEvaluation:
     predictions: pd.DataFrame
 
 
-class ChurnModel:
+class ChurnModel(BaseEstimator):
     """Churn risk per user: candidates compared on a later cutoff, the best calibrated there.
 
     Parameters
@@ -228,7 +229,7 @@ class ChurnModel:
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(30_000, days=100, end="2025-06-30", seed=0).events
     >>> m = ChurnModel(churn_window_days=14, candidates=("logistic",), n_train=3, n_folds=1).fit(ev)
     >>> m.model_name_ in m.candidates_, m.evaluate(ev).cutoff.date().isoformat()
@@ -248,11 +249,6 @@ class ChurnModel:
         self.top_k = top_k
         self.gap = gap
         self.seed = seed
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments (scikit-learn convention)."""
-        return {k: getattr(self, k) for k in ("churn_window_days", "active_days", "candidates", "calibration",
-                                               "n_train", "step_days", "n_folds", "top_k", "gap", "seed")}
 
     # -- fitting --------------------------------------------------------------------------
     def _check(self) -> tuple[int, int, list[str]]:

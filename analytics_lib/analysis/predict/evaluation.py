@@ -95,6 +95,18 @@ def reliability_table(scored: pd.DataFrame, *, models: Sequence[str], label: str
     ``mean_predicted`` in every bin; ``ci_low``/``ci_high`` is the 95 % Wilson interval of the
     observed rate, so a bin whose interval misses the prediction is miscalibrated beyond noise.
 
+    Parameters
+    ----------
+    scored : DataFrame
+        One row per user with the ``label`` column (churned: true or 1) and one probability
+        column per model.
+    models : list of str
+        The probability columns to evaluate; their values must be within [0, 1].
+    label : str
+        The label column (default ``"churned"``).
+    n_bins : int
+        Number of quantile bins per model, from 1 to 1000 (default 10).
+
     Returns
     -------
     DataFrame

@@ -315,7 +315,7 @@ def user_features(events: pd.DataFrame, *, cutoff: str | pd.Timestamp, active_da
     The population is the users with at least one event in the ``active_days`` days before the
     cutoff (users who left earlier are not "about to leave"). Only events with ``ts <
     cutoff`` are read, so the table is the same whether or not later events are in the frame.
-    Sessions come from :func:`analytics_lib.workflow.session_table` on those events (a
+    Sessions come from :func:`analytics_lib.analysis.workflow.sessions.session_table` on those events (a
     session that the cutoff cuts keeps only its earlier events).
 
     Parameters
@@ -343,7 +343,7 @@ def user_features(events: pd.DataFrame, *, cutoff: str | pd.Timestamp, active_da
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(5_000, days=42, end="2025-06-30", seed=0).events
     >>> f = user_features(ev, cutoff="2025-06-16")
     >>> f.columns[:4].tolist(), bool((f["recency_days"] <= 28).all())
@@ -368,6 +368,19 @@ def churn_labels(events: pd.DataFrame, *, cutoff: str | pd.Timestamp, churn_wind
     churn_window_days)``. The events must cover that window (their last day is on or after
     its last day), otherwise the label would be a guess and a :class:`WorkbenchError` says so.
 
+    Parameters
+    ----------
+    events : DataFrame
+        Validated events (``load_events(...).events``) covering the churn window.
+    cutoff : str or Timestamp
+        A UTC midnight: an ISO date, ``"today"``, ``"-7d"``...
+    churn_window_days : int
+        Days after the cutoff in which a user without an event has churned (1 to 3650;
+        default 28).
+    active_days : int
+        Days before the cutoff in which a user needs an event to be labelled (1 to 3650;
+        default 28).
+
     Returns
     -------
     DataFrame
@@ -376,7 +389,7 @@ def churn_labels(events: pd.DataFrame, *, cutoff: str | pd.Timestamp, churn_wind
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(5_000, days=42, end="2025-06-30", seed=0).events
     >>> lab = churn_labels(ev, cutoff="2025-06-02", churn_window_days=28)
     >>> lab.columns.tolist()
@@ -421,6 +434,23 @@ def churn_dataset(events: pd.DataFrame, *, cutoffs: Sequence[str | pd.Timestamp]
     ``churn_labels(events, cutoff=c)`` for each cutoff ``c``, computed in one pass (sessions
     are built once; those a cutoff cuts are recomputed from their earlier events).
 
+    Parameters
+    ----------
+    events : DataFrame
+        Validated events (``load_events(...).events``) from before the first cutoff to the end
+        of the last cutoff's churn window.
+    cutoffs : sequence of str or Timestamp
+        UTC midnights (ISO dates, ``"-28d"``...), or one; duplicates count once.
+    churn_window_days : int
+        Days after each cutoff in which a user without an event has churned (1 to 3650;
+        default 28).
+    active_days : int
+        Days before each cutoff in which a user needs an event to get a row (1 to 3650;
+        default 28).
+    gap : str
+        Inactivity that ends a derived session (rows without ``session_id``), as a pandas
+        duration (default ``"30min"``).
+
     Returns
     -------
     DataFrame
@@ -429,7 +459,7 @@ def churn_dataset(events: pd.DataFrame, *, cutoffs: Sequence[str | pd.Timestamp]
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(5_000, days=56, end="2025-06-30", seed=0).events
     >>> d = churn_dataset(ev, cutoffs=["2025-05-26", "2025-06-02"], churn_window_days=14)
     >>> d["cutoff"].dt.strftime("%m-%d").unique().tolist(), "churned" in d
@@ -462,7 +492,7 @@ def session_features(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFram
     """One row per session: what the developer experienced, and the score they gave (if any).
 
     Sessions and their steps, errors, rework, team, feature and model come from
-    :func:`analytics_lib.workflow.session_table` run on the events **without** ``feedback``
+    :func:`analytics_lib.analysis.workflow.sessions.session_table` run on the events **without** ``feedback``
     rows: the feedback is the outcome, not an input, so a session's counts and duration are
     the same whether it was rated or not. ``satisfaction`` is the mean score of the session's
     ``feedback`` events (NaN when unrated). A session made only of feedback events has no
@@ -484,7 +514,7 @@ def session_features(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFram
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> sf = session_features(synthetic_events(5_000, days=28, seed=0).events)
     >>> sf.columns[:4].tolist(), bool(sf["satisfaction"].between(1, 5).any())
     (['session_id', 'user_id', 'start', 'latency_s'], True)

@@ -15,6 +15,7 @@ import pandas as pd
 from analytics_lib.analysis.predict.churn import EXPLAIN_DRIVERS, _library_versions
 from analytics_lib.analysis.predict.features import SESSION_FEATURES, USER_FEATURES
 from analytics_lib.core.checks import check_positive_int
+from analytics_lib.core.compat import moved_modules_quietly
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.sources import check_team
 
@@ -105,6 +106,17 @@ def write_at_risk(table: pd.DataFrame, output_dir: str | os.PathLike, *, name: s
     Each file is written under a temporary name and renamed, so a reader never sees half a
     file. Excel cannot hold time zones: timestamps are written as UTC without a zone.
 
+    Parameters
+    ----------
+    table : DataFrame
+        The at-risk list (from :func:`at_risk_table`), written as it is, without its index.
+    output_dir : str or path
+        The folder to write to; created (with its parents) if missing. Existing files of the
+        same name are replaced.
+    name : str
+        The files' name without extension: letters, digits, ``_``, ``-`` and ``.``, not
+        starting with ``.`` (default ``"at_risk_users"``).
+
     Returns
     -------
     list of pathlib.Path
@@ -173,6 +185,7 @@ def model_metadata(model: ChurnModel | SatisfactionModel) -> dict[str, Any]:
 
     Examples
     --------
+    >>> from analytics_lib import ChurnModel
     >>> model_metadata(ChurnModel())  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
     WorkbenchError: this ChurnModel is not fitted yet
@@ -214,7 +227,7 @@ def save_model(model: ChurnModel | SatisfactionModel, path: str | os.PathLike) -
     Examples
     --------
     >>> import tempfile
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import SatisfactionModel, session_features, synthetic_events
     >>> sf = session_features(synthetic_events(30_000, days=60, end="2025-06-30", seed=0).events)
     >>> model_file, sidecar = save_model(SatisfactionModel(n_repeats=1).fit(sf), f"{tempfile.mkdtemp()}/sat.joblib")
     >>> sidecar.name, load_model(model_file).features_ == list(SESSION_FEATURES)
@@ -295,7 +308,8 @@ def load_model(path: str | os.PathLike, *, kind: str | None = None) -> ChurnMode
     if meta.get("sklearn_version") != versions["sklearn_version"]:
         warnings.warn(f"{path.name} was saved with scikit-learn {meta.get('sklearn_version')}, this is "
                       f"{versions['sklearn_version']}: retrain it if predictions look wrong", UserWarning, stacklevel=2)
-    model = joblib.load(path)
+    with moved_modules_quietly():  # a model saved by 0.1 names its classes' old modules
+        model = joblib.load(path)
     if type(model).__name__ != saved_kind or getattr(model, "features_", None) != expected:
         raise WorkbenchError(f"{path.name} does not hold the {saved_kind} its sidecar describes: save it again")
     return model

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from analytics_lib.analysis.predict.churn import _importance, _matrix, _one_thread, _pipeline
 from analytics_lib.analysis.predict.features import SESSION_FEATURES, _CATEGORICAL_SESSION
@@ -75,7 +76,7 @@ class SatisfactionEvaluation:
     predictions: pd.DataFrame
 
 
-class SatisfactionModel:
+class SatisfactionModel(BaseEstimator):
     """Session satisfaction from latency, errors, steps, rework, cache hit, model, feature and team.
 
     Parameters
@@ -111,7 +112,8 @@ class SatisfactionModel:
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.predict.features import session_features
+    >>> from analytics_lib import synthetic_events
     >>> sf = session_features(synthetic_events(30_000, days=60, end="2025-06-30", seed=0).events)
     >>> m = SatisfactionModel(n_repeats=2).fit(sf)
     >>> ev = m.evaluate(sf)
@@ -127,11 +129,6 @@ class SatisfactionModel:
         self.n_repeats = n_repeats
         self.n_drivers = n_drivers
         self.seed = seed
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments (scikit-learn convention)."""
-        return {k: getattr(self, k) for k in ("candidates", "validation_share", "test_share", "n_repeats",
-                                               "n_drivers", "seed")}
 
     def fit(self, sessions: pd.DataFrame, *, split: SessionSplit | None = None) -> "SatisfactionModel":
         """Train before the validation period, pick on it, refit on everything before the test period.

@@ -90,7 +90,7 @@ def time_split(events: pd.DataFrame, *, churn_window_days: int = 28, n_train: in
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(5_000, days=120, end="2025-06-30", seed=0).events
     >>> s = time_split(ev, churn_window_days=21, n_train=3)
     >>> [c.date().isoformat() for c in (*s.train, s.validation, s.test)]
@@ -165,9 +165,19 @@ def session_split(sessions: pd.DataFrame, *, validation_share: float = 0.15, tes
     of the rated sessions had started; the validation period likewise with
     ``validation_share`` more. Each period must hold at least 30 rated sessions.
 
+    Parameters
+    ----------
+    sessions : DataFrame
+        Session features (:func:`session_features`) with ``start``, ``satisfaction`` and the
+        ``SESSION_FEATURES`` columns; only sessions with a satisfaction score count (at least 100).
+    validation_share, test_share : float
+        Shares of the rated sessions in the validation and the test period, each strictly
+        between 0 and 1 and together below 0.9 (default 0.15 and 0.25).
+
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.predict.features import session_features
+    >>> from analytics_lib import synthetic_events
     >>> sf = session_features(synthetic_events(30_000, days=60, end="2025-06-30", seed=0).events)
     >>> s = session_split(sf)
     >>> s.validation_start < s.test_start

@@ -172,7 +172,7 @@ def roi_measures(events: pd.DataFrame, *, by: str | None = None, granularity: st
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> data = synthetic_events(3_000, days=28, end="2025-06-30", seed=0)
     >>> m = roi_measures(data.events, granularity=None)
     >>> bool(abs(m["manual_minutes"].iloc[0] - data.truth.total_manual_minutes_accepted) < 1e-6)
@@ -287,7 +287,7 @@ def roi_inputs(events: pd.DataFrame, *, months: int = 60, projection: str = "for
     Observed days run from the first event's UTC day to ``end`` (default: the day after the last
     event). Each appraisal month's observed days use the measured totals; later days are
     projected: daily sessions from an ETS forecast
-    (``Forecaster(models=["ets"], freq="D").predict(h, level=[80])``, negative means clipped to
+    (``Forecaster(models=["ets"], granularity="D").predict(horizon, level=[80])``, negative means clipped to
     0) or, with ``projection="flat"``, the base period's mean; every other driver as sessions
     times its per-session value over the last ``base_days`` observed days (recent prices,
     model mix and habits). Seats after the data: ``sessions * users_per_daily_session / days``
@@ -320,7 +320,7 @@ def roi_inputs(events: pd.DataFrame, *, months: int = 60, projection: str = "for
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> inputs = roi_inputs(synthetic_events(3_000, days=28, end="2025-06-30", seed=0).events, months=12,
     ...                     projection="flat")
     >>> inputs.monthly["kind"].tolist()[:3], len(inputs.monthly)
@@ -333,36 +333,65 @@ def roi_inputs(events: pd.DataFrame, *, months: int = 60, projection: str = "for
     if not is_whole(base_days) or base_days < 7:
         raise WorkbenchError(f"base_days={base_days!r} must be a whole number of days, at least 7")
     p = _prepare(events, gap)
-    first = p.first_day
-    if end is None:
-        stop = p.last_day + 1
-    else:
-        e = pd.Timestamp(end)
-        e = e.tz_localize("UTC") if e.tzinfo is None else e.tz_convert("UTC")
-        stop = int(math.ceil(e.value / 1000 / DAY_US))  # a partial day counts as observed
-        if stop <= p.last_day:
-            raise WorkbenchError(f"end={end!r} is before the last event ({_day_ts(p.last_day).date()}): events after "
-                                 "the end of the observation would be ignored; give a later end or filter the events")
-    n_obs = stop - first
+    first, stop = p.first_day, _observation_stop(p, end)
     start = _day_ts(first)
     notes: list[str] = []
-
-    # --- daily measures over the observed days ---------------------------------------------
     days = np.arange(first, stop)
     daily = _aggregate(p, [p.ev["day"].to_numpy()], [p.sess["day"].to_numpy()], ["d"]).set_index("d")
     daily = daily.reindex(days, fill_value=0)
     daily.insert(0, "day", pd.to_datetime(days * DAY_US, unit="us", utc=True))
     daily = daily.reset_index(drop=True)
+    bounds = _month_bounds(start, stop, months)
+    bound_days = bounds.asi8 // DAY_US
+    mo, ev_month = _monthly_actuals(p, daily, bounds, months, stop, notes)
+    units = _per_session(p, daily, stop, base_days, notes)
+    forecast, f_sessions, f_sd = _projected_sessions(daily, bound_days, months, stop, projection, units, notes)
+    mo["sessions_forecast"] = f_sessions
+    mo["sessions_forecast_sd"] = f_sd
+    for d in DRIVERS[1:-1]:
+        mo[f"{d}_forecast"] = f_sessions * units[d]
+    mo["seats_forecast"] = f_sessions * units["users_per_daily_session"] / mo["days"].to_numpy()
+    order = ["month", "start", "end", "days", "actual_days", "forecast_days", "kind"] + \
+        [f"{d}_{k}" for d in DRIVERS for k in ("actual", "forecast")] + ["sessions_forecast_sd"]
+    month_len_all = np.diff(bound_days)
+    observed = np.clip(np.minimum(bound_days[1:], stop) - bound_days[:-1], 0, None) / month_len_all
+    by_team, by_feature = _value_by_group(p, ev_month, observed)
+    by_month = _aggregate(p, [_period_codes(p.ev["day"].to_numpy(), "M")],
+                          [_period_codes(p.sess["day"].to_numpy(), "M")], ["period"])
+    return RoiInputs(start=start, observed_end=_day_ts(stop), months=months, projection=projection, daily=daily,
+                     monthly=mo[order], units=units, by_team=by_team, by_feature=by_feature, by_month=by_month,
+                     observed_months=float(observed.sum()), forecast=forecast, notes=tuple(notes))
 
-    # --- appraisal months (bounds also cover observed days beyond the horizon) ---------------
+
+def _observation_stop(p: _Prepared, end: str | pd.Timestamp | None) -> int:
+    """The first day after the observation (epoch days): the day after the last event, or ``end``."""
+    if end is None:
+        return p.last_day + 1
+    e = pd.Timestamp(end)
+    e = e.tz_localize("UTC") if e.tzinfo is None else e.tz_convert("UTC")
+    stop = int(math.ceil(e.value / 1000 / DAY_US))  # a partial day counts as observed
+    if stop <= p.last_day:
+        raise WorkbenchError(f"end={end!r} is before the last event ({_day_ts(p.last_day).date()}): events after "
+                             "the end of the observation would be ignored; give a later end or filter the events")
+    return stop
+
+
+def _month_bounds(start: pd.Timestamp, stop: int, months: int) -> pd.DatetimeIndex:
+    """Where appraisal months begin (``start + k months``), one past the last; at least ``months``
+    months, more when observed days lie beyond them."""
     n_bounds = months
     while (start + pd.DateOffset(months=n_bounds)).value // 1000 // DAY_US < stop:
         n_bounds += 1
-    bounds = pd.DatetimeIndex([start + pd.DateOffset(months=k) for k in range(n_bounds + 1)]).as_unit("us")
+    return pd.DatetimeIndex([start + pd.DateOffset(months=k) for k in range(n_bounds + 1)]).as_unit("us")
+
+
+def _monthly_actuals(p: _Prepared, daily: pd.DataFrame, bounds: pd.DatetimeIndex, months: int, stop: int,
+                     notes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The appraisal months with their observed totals and seats; and each event's month."""
+    days = np.arange(p.first_day, stop)
     bound_days = bounds.asi8 // DAY_US
-    month_len_all = np.diff(bound_days)
-    actual_all = np.clip(np.minimum(bound_days[1:], stop) - bound_days[:-1], 0, None)
-    month_len, actual_days = month_len_all[:months], actual_all[:months]
+    month_len = np.diff(bound_days)[:months]
+    actual_days = np.clip(np.minimum(bound_days[1:], stop) - bound_days[:-1], 0, None)[:months]
     forecast_days = month_len - actual_days
     month_of_day = np.searchsorted(bound_days, days, side="right") - 1
     in_horizon = month_of_day < months
@@ -378,77 +407,69 @@ def roi_inputs(events: pd.DataFrame, *, months: int = 60, projection: str = "for
     ev_month = np.searchsorted(bound_days, p.ev["day"].to_numpy(), side="right") - 1
     seats = pd.Series(p.ev["user"].to_numpy()).groupby(ev_month).nunique()
     mo["seats_actual"] = seats.reindex(range(months), fill_value=0).to_numpy(dtype="float64")
+    return mo, ev_month
 
-    # --- per-session values of the base period ---------------------------------------------
-    b0 = max(first, stop - base_days)
-    base = daily.iloc[b0 - first:]
+
+def _per_session(p: _Prepared, daily: pd.DataFrame, stop: int, base_days: int, notes: list[str]) -> pd.Series:
+    """Per-session values of the base period (the last ``base_days`` observed days), users per daily
+    session, and the base period's length and sessions."""
+    b0 = max(p.first_day, stop - base_days)
+    base = daily.iloc[b0 - p.first_day:]
     base_sessions = float(base["sessions"].sum())
     base_users = int(p.ev.loc[p.ev["day"].to_numpy() >= b0, "user"].nunique())
     per = {d: (float(base[d].sum()) / base_sessions if base_sessions else 0.0) for d in DRIVERS[1:-1]}
     users_per_daily_session = base_users * (stop - b0) / base_sessions if base_sessions else 0.0
-    units = pd.Series({**per, "users_per_daily_session": users_per_daily_session, "base_days": float(stop - b0),
-                       "base_sessions": base_sessions}, name="per_session")
     if base_sessions == 0:
         notes.append(f"the last {stop - b0} observed days have no sessions: projected months carry no usage")
     if stop - b0 < base_days:
         notes.append(f"only {stop - b0} observed days: per-session values come from all of them")
+    return pd.Series({**per, "users_per_daily_session": users_per_daily_session, "base_days": float(stop - b0),
+                      "base_sessions": base_sessions}, name="per_session")
 
-    # --- projected daily sessions ----------------------------------------------------------
-    horizon_end = int(bound_days[months])
-    h = horizon_end - stop
+
+def _projected_sessions(daily: pd.DataFrame, bound_days: np.ndarray, months: int, stop: int, projection: str,
+                        units: pd.Series, notes: list[str]) -> tuple[pd.DataFrame | None, np.ndarray, np.ndarray]:
+    """Daily sessions after the data, summed per appraisal month (mean and standard deviation): an ETS
+    forecast or the base period's mean; and the forecast frame."""
+    h = int(bound_days[months]) - stop
+    if h <= 0:
+        return None, np.zeros(months), np.zeros(months)
     forecast = None
-    if h > 0:
-        if projection == "forecast":
-            if n_obs < 14:
-                raise WorkbenchError(f"only {n_obs} days of history: a forecast needs at least 14; "
-                                     "use projection='flat' or a longer window")
-            from analytics_lib.forecast.estimator import Forecaster
+    if projection == "forecast":
+        if len(daily) < 14:
+            raise WorkbenchError(f"only {len(daily)} days of history: a forecast needs at least 14; "
+                                 "use projection='flat' or a longer window")
+        from analytics_lib.forecast.estimator import Forecaster
 
-            series = pd.DataFrame({"unique_id": "sessions",
-                                   "ds": pd.to_datetime(days * DAY_US, unit="us"),
-                                   "y": daily["sessions"].to_numpy(dtype="float64")})
-            forecast = Forecaster(models=["ets"], freq="D").fit(series).predict(h=h, level=[80])
-            mean = forecast["ets"].to_numpy(dtype="float64")
-            sd = (forecast["ets-hi-80"] - forecast["ets-lo-80"]).to_numpy(dtype="float64") / (2 * _Z80)
-            if (mean < 0).any():
-                notes.append(f"the sessions forecast is negative on {int((mean < 0).sum())} days: counted as 0")
-            mean = np.clip(mean, 0, None)
-        else:
-            mean = np.full(h, base_sessions / (stop - b0))
-            sd = np.zeros(h)
-        fdays = np.arange(stop, horizon_end)
-        fmonth = np.searchsorted(bound_days, fdays, side="right") - 1
-        f_sessions = np.bincount(fmonth, mean, minlength=months)
-        f_sd = np.bincount(fmonth, sd, minlength=months)
+        series = pd.DataFrame({"unique_id": "sessions", "ds": daily["day"].dt.tz_localize(None),
+                               "y": daily["sessions"].to_numpy(dtype="float64")})
+        forecast = Forecaster(models=["ets"], granularity="D").fit(series).predict(horizon=h, level=[80])
+        mean = forecast["ets"].to_numpy(dtype="float64")
+        sd = (forecast["ets-hi-80"] - forecast["ets-lo-80"]).to_numpy(dtype="float64") / (2 * _Z80)
+        if (mean < 0).any():
+            notes.append(f"the sessions forecast is negative on {int((mean < 0).sum())} days: counted as 0")
+        mean = np.clip(mean, 0, None)
     else:
-        f_sessions = f_sd = np.zeros(months)
-    mo["sessions_forecast"] = f_sessions
-    mo["sessions_forecast_sd"] = f_sd
-    for d in DRIVERS[1:-1]:
-        mo[f"{d}_forecast"] = f_sessions * per[d]
-    mo["seats_forecast"] = f_sessions * users_per_daily_session / month_len
-    order = ["month", "start", "end", "days", "actual_days", "forecast_days", "kind"] + \
-        [f"{d}_{k}" for d in DRIVERS for k in ("actual", "forecast")] + ["sessions_forecast_sd"]
-    mo = mo[order]
+        mean = np.full(h, units["base_sessions"] / units["base_days"])
+        sd = np.zeros(h)
+    fmonth = np.searchsorted(bound_days, np.arange(stop, stop + h), side="right") - 1
+    return forecast, np.bincount(fmonth, mean, minlength=months), np.bincount(fmonth, sd, minlength=months)
 
-    # --- where the value comes from (observed window) --------------------------------------
-    frac = actual_all / month_len_all
-    observed_months = float(frac.sum())
+
+def _value_by_group(p: _Prepared, ev_month: np.ndarray, observed: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Where the value comes from in the observed window: by team (seats weighted by each month's
+    observed fraction ``observed``) and by feature (seats allocated by sessions)."""
     team_users = pd.DataFrame({"m": ev_month, "team": p.ev["team"].to_numpy(), "u": p.ev["user"].to_numpy()}) \
         .groupby(["team", "m"], sort=True, observed=True)["u"].nunique()
-    team_seat_months = (team_users * frac[team_users.index.get_level_values("m")]).groupby(level="team",
-                                                                                          observed=True).sum()
+    team_seat_months = (team_users * observed[team_users.index.get_level_values("m")]).groupby(level="team",
+                                                                                              observed=True).sum()
     by_team = _group_table(p, "team")
     by_team["seat_months"] = team_seat_months.reindex(by_team["group"]).fillna(0.0).to_numpy()
     by_team["allocation_share"] = _share(by_team["seat_months"])
     by_feature = _group_table(p, "feature")
     by_feature["allocation_share"] = _share(by_feature["sessions"].astype("float64"))
     by_feature["seat_months"] = float(by_team["seat_months"].sum()) * by_feature["allocation_share"]
-    by_month = _aggregate(p, [_period_codes(p.ev["day"].to_numpy(), "M")],
-                          [_period_codes(p.sess["day"].to_numpy(), "M")], ["period"])
-    return RoiInputs(start=start, observed_end=_day_ts(stop), months=months, projection=projection, daily=daily,
-                     monthly=mo, units=units, by_team=by_team, by_feature=by_feature, by_month=by_month,
-                     observed_months=observed_months, forecast=forecast, notes=tuple(notes))
+    return by_team, by_feature
 
 
 def _share(x: pd.Series) -> pd.Series:

@@ -182,7 +182,8 @@ class RoiResult:
 
         Examples
         --------
-        >>> from analytics_lib.datasets import synthetic_events
+        >>> from analytics_lib.analysis.roi.inputs import roi_inputs
+        >>> from analytics_lib import synthetic_events
         >>> inputs = roi_inputs(synthetic_events(3_000, days=28, end="2025-06-30", seed=0).events, months=12,
         ...                     projection="flat")
         >>> roi_result(inputs, Assumptions(horizon_months=12)).summary()["metric"].tolist()[:3]
@@ -222,7 +223,8 @@ def roi_result(inputs: RoiInputs, assumptions: Assumptions | None = None) -> Roi
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
+    >>> from analytics_lib import synthetic_events
     >>> inputs = roi_inputs(synthetic_events(3_000, days=28, end="2025-06-30", seed=0).events, months=12,
     ...                     projection="flat")
     >>> res = roi_result(inputs, Assumptions(horizon_months=12, one_off_cost=0))
@@ -376,7 +378,8 @@ def tornado_table(inputs: RoiInputs, assumptions: Assumptions | None = None, *,
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
+    >>> from analytics_lib import synthetic_events
     >>> inputs = roi_inputs(synthetic_events(3_000, days=28, end="2025-06-30", seed=0).events, months=48,
     ...                     projection="flat")
     >>> t = tornado_table(inputs)
@@ -467,7 +470,8 @@ def break_even_table(inputs: RoiInputs, assumptions: Assumptions | None = None) 
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
+    >>> from analytics_lib import synthetic_events
     >>> inputs = roi_inputs(synthetic_events(3_000, days=28, end="2025-06-30", seed=0).events, months=36,
     ...                     projection="flat")
     >>> break_even_table(inputs)["assumption"].tolist()

@@ -78,7 +78,8 @@ def roi_simulation(inputs: RoiInputs, assumptions: Assumptions | None = None, *,
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
+    >>> from analytics_lib import synthetic_events
     >>> inputs = roi_inputs(synthetic_events(3_000, days=28, end="2025-06-30", seed=0).events, months=36,
     ...                     projection="flat")
     >>> sim = roi_simulation(inputs, n=1_000, seed=1)
@@ -206,7 +207,8 @@ def scenario_table(inputs: RoiInputs, scenarios: Mapping[str, Mapping[str, Any]]
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
+    >>> from analytics_lib import synthetic_events
     >>> inputs = roi_inputs(synthetic_events(3_000, days=28, end="2025-06-30", seed=0).events, months=36,
     ...                     projection="flat")
     >>> scenario_table(inputs)["scenario"].tolist()

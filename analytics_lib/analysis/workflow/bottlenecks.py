@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from analytics_lib.core.compat import renamed
 from analytics_lib.analysis.workflow.transitions import transition_table
 from analytics_lib.core import schema as S
 from analytics_lib.core.errors import WorkbenchError
@@ -33,7 +34,8 @@ class SeverityThresholds:
         return pd.Categorical(levels, categories=["low", "medium", "high", "critical"], ordered=True)
 
 
-def bottleneck_table(events: pd.DataFrame, *, by: Sequence[str] = (S.EVENT_TYPE,), period: str | None = None,
+@renamed(period='granularity')
+def bottleneck_table(events: pd.DataFrame, *, by: Sequence[str] = (S.EVENT_TYPE,), granularity: str | None = None,
                      latency_types: tuple[str, ...] | None = None, min_events: int = 100,
                      thresholds: SeverityThresholds = SeverityThresholds(), gap: str = "30min") -> pd.DataFrame:
     """Where developers wait: steps ranked by latency and transitions ranked by waiting time.
@@ -42,7 +44,7 @@ def bottleneck_table(events: pd.DataFrame, *, by: Sequence[str] = (S.EVENT_TYPE,
     (waiting time x volume) within a severity:
 
     - ``kind="step"``: events grouped by ``by`` (default the event type; e.g.
-      ``("event_type", "model", "team")``) and, with ``period`` (``"D"``, ``"W"``), by period.
+      ``("event_type", "model", "team")``) and, with ``granularity`` (``"D"``, ``"W"``), by period.
       ``p50_ms/p95_ms/p99_ms`` are latency percentiles; ``impact_h`` is the *excess* latency
       over the baseline median (the median latency of the same event type over all data),
       summed over the group's events, in hours; ``ratio`` is the group's p95 over that type's
@@ -55,6 +57,26 @@ def bottleneck_table(events: pd.DataFrame, *, by: Sequence[str] = (S.EVENT_TYPE,
     was affected. Groups with fewer than ``min_events`` events are left out (a p95 of a few
     dozen values is too noisy to rank); a missing ``by`` value is its own group ``(none)``.
 
+    Parameters
+    ----------
+    events : DataFrame
+        Validated events (``load_events(...).events``).
+    by : str or sequence of str
+        Columns grouping the step rows (default ``("event_type",)``).
+    granularity : {"D", "W", "M"}, optional
+        Also group the step rows by period (days, weeks from Monday, months); None (default):
+        over all the data.
+    latency_types : tuple of str, optional
+        Only events of these types count in the step rows and their baselines; None (default):
+        every event with a ``latency_ms``.
+    min_events : int
+        Fewest events (or transitions) a row needs to be kept (default 100).
+    thresholds : SeverityThresholds
+        The ``ratio`` cut-offs of the severities (default 1.5 medium, 2.5 high, 4 critical).
+    gap : str
+        Inactivity that ends a derived session for the transitions (rows without
+        ``session_id``), as a pandas duration (default ``"30min"``).
+
     Returns
     -------
     DataFrame
@@ -63,7 +85,7 @@ def bottleneck_table(events: pd.DataFrame, *, by: Sequence[str] = (S.EVENT_TYPE,
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> b = bottleneck_table(synthetic_events(20_000, days=28, seed=0).events)
     >>> set(b["kind"]) == {"step", "transition"}
     True
@@ -84,8 +106,8 @@ def bottleneck_table(events: pd.DataFrame, *, by: Sequence[str] = (S.EVENT_TYPE,
     etv = ev[S.EVENT_TYPE].astype(str)
     excess = np.maximum(lat_v - etv.map(base_med.rename(index=str)).to_numpy(dtype="float64"), 0.0)
     keys = [ev[c].astype(str).fillna("(none)").rename(c) for c in by]
-    if period is not None:
-        keys.append(period_start(ev[S.TS], period).rename("period"))
+    if granularity is not None:
+        keys.append(period_start(ev[S.TS], granularity).rename("period"))
     frame = pd.DataFrame({"lat": lat_v, "excess": excess, "u": ev[S.USER_ID].astype(str).to_numpy(),
                           "s": ev[S.SESSION_ID].astype(str).to_numpy(), "et": etv.to_numpy()})
     for k in keys:
@@ -104,7 +126,7 @@ def bottleneck_table(events: pd.DataFrame, *, by: Sequence[str] = (S.EVENT_TYPE,
                           "p50_ms": tt["median_s"] * 1e3, "p95_ms": tt["p95_s"] * 1e3, "p99_ms": np.nan,
                           "impact_h": tt["total_wait_h"]})
     trans["ratio"] = trans["p95_ms"] / trans["p95_ms"].median()
-    cols = ["kind", "name"] + (["period"] if period is not None else []) + \
+    cols = ["kind", "name"] + (["period"] if granularity is not None else []) + \
         ["events", "users", "sessions", "p50_ms", "p95_ms", "p99_ms", "ratio", "impact_h"]
     out = pd.concat([steps[cols], trans.reindex(columns=cols)], ignore_index=True)
     out = out[out["events"] >= min_events]

@@ -21,9 +21,21 @@ def satisfaction_vs_performance(events: pd.DataFrame, *, by: str | None = S.MODE
     r and Spearman's rho with their two-sided p-values (scipy), the number of sessions, and
     the least-squares ``slope`` (satisfaction points per second of latency, or per error).
 
+    Parameters
+    ----------
+    events : DataFrame
+        Validated events with satisfaction scores (``load_events(...).events``).
+    by : str, optional
+        ``"model"`` (default): also one row per factor and session model (the model of the
+        session's first ``generation``); None: the overall rows (``group="all"``) only. The
+        model is the only grouping: any value but None groups by it.
+    gap : str
+        Inactivity that ends a derived session (rows without ``session_id``), as a pandas
+        duration (default ``"30min"``).
+
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> sv = satisfaction_vs_performance(synthetic_events(50_000, days=28, seed=0).events)
     >>> set(sv["factor"]) == {"latency_ms", "errors"}
     True
@@ -72,7 +84,7 @@ def weekday_hour_table(events: pd.DataFrame, *, time_col: str = S.TS) -> pd.Data
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> weekday_hour_table(synthetic_events(5_000, days=28, seed=0).events).shape
     (7, 24)
     """
@@ -92,11 +104,11 @@ def session_latency_satisfaction(events: pd.DataFrame, *, gap: str = "30min") ->
     """One row per session with a satisfaction score: its latency, errors, model and score.
 
     The per-session values behind
-    :func:`analytics_lib.workflow.satisfaction_vs_performance`, with the same definitions:
+    :func:`analytics_lib.analysis.workflow.experience.satisfaction_vs_performance`, with the same definitions:
     ``latency_ms`` is the median ``latency_ms`` of the session's ``generation`` events (NaN
     when it has none), ``errors`` the number of its ``error`` events, ``satisfaction`` the
     mean of its scores and ``model`` the model of its first ``generation``. Sessions come
-    from ``session_id`` or, where absent, from :func:`analytics_lib.workflow.sessionize`.
+    from ``session_id`` or, where absent, from :func:`analytics_lib.analysis.workflow.kpis.sessionize`.
 
     Parameters
     ----------
@@ -113,7 +125,7 @@ def session_latency_satisfaction(events: pd.DataFrame, *, gap: str = "30min") ->
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> session_latency_satisfaction(synthetic_events(5_000, days=28, seed=0).events).columns.tolist()
     ['session_id', 'model', 'latency_ms', 'errors', 'satisfaction']
     """

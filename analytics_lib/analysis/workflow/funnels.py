@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from analytics_lib.core.compat import renamed
 from analytics_lib.analysis.workflow.sessions import sessionize
 from analytics_lib.core import schema as S
 from analytics_lib.core.errors import WorkbenchError
@@ -30,7 +31,8 @@ def _step_sets(steps: Sequence[str | Sequence[str]]) -> list[tuple[str, tuple[st
     return out
 
 
-def funnel_table(events: pd.DataFrame, steps: Sequence[str | Sequence[str]], *, window: str = "14D",
+@renamed(window='within')
+def funnel_table(events: pd.DataFrame, steps: Sequence[str | Sequence[str]], *, within: str = "14D",
                  mode: str = "sequential", unit: str = "user", by: str | pd.Series | None = None,
                  gap: str = "30min") -> pd.DataFrame:
     """Conversion through ordered steps, per user (or per session), within a conversion window.
@@ -40,7 +42,7 @@ def funnel_table(events: pd.DataFrame, steps: Sequence[str | Sequence[str]], *, 
     - an *entity* is a user (``unit="user"``) or a session (``unit="session"``);
     - a step is one event type or a list of alternatives (``["search", "cache_query"]``);
     - **entry** is the entity's first event of step 1 in the data given; the conversion
-      window (``window``, default 14 days) starts there, and every later step must happen
+      window (``within``, default 14 days) starts there, and every later step must happen
       within it;
     - ``mode="sequential"``: step *k* is the first event of step *k* after the event that
       completed step *k-1* (other events may happen in between; ties in time are ordered by
@@ -58,6 +60,24 @@ def funnel_table(events: pd.DataFrame, steps: Sequence[str | Sequence[str]], *, 
       a Series mapping ``user_id`` to a segment label; one funnel per value; entities whose
       value is missing are in no segment.
 
+    Parameters
+    ----------
+    events : DataFrame
+        Validated events (``load_events(...).events``).
+    steps : sequence of str or of lists of str
+        At least two steps, in order; each an event type or a list of alternative types.
+    within : str
+        The conversion window, a positive pandas duration (default ``"14D"``).
+    mode : {"sequential", "strict", "any"}
+        How steps must follow each other (default ``"sequential"``), as defined above.
+    unit : {"user", "session"}
+        The entity that converts (default ``"user"``).
+    by : str or Series, optional
+        Segment the funnel, as defined above; None (default): one funnel for all entities.
+    gap : str
+        Inactivity that ends a derived session with ``unit="session"`` (rows without
+        ``session_id``), as a pandas duration (default ``"30min"``).
+
     Returns
     -------
     DataFrame
@@ -66,7 +86,7 @@ def funnel_table(events: pd.DataFrame, steps: Sequence[str | Sequence[str]], *, 
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(5_000, days=28, seed=0).events
     >>> f = funnel_table(ev, ["session_start", ["search", "cache_query"], "generation"], unit="session")
     >>> f["step"].tolist()
@@ -77,7 +97,7 @@ def funnel_table(events: pd.DataFrame, steps: Sequence[str | Sequence[str]], *, 
     if unit not in ("user", "session"):
         raise WorkbenchError(f"unit={unit!r} must be 'user' or 'session'")
     spec = _step_sets(steps)
-    win = check_duration(window, name="window") // pd.Timedelta(microseconds=1)
+    win = check_duration(within, name="within") // pd.Timedelta(microseconds=1)
     ev = sessionize(events, gap=gap) if unit == "session" else events
     ent_col = S.USER_ID if unit == "user" else S.SESSION_ID
     entity, _ = pd.factorize(ev[ent_col].astype(str), sort=False)

@@ -21,6 +21,23 @@ RESPONSE_TYPES = ("search", "cache_query", "generation", "error")
 
 
 def latency_quantiles(values: pd.Series, keys: pd.Series, qs: tuple[float, ...]) -> pd.DataFrame:
+    """Quantiles of ``values`` per key, one column per quantile (linear interpolation).
+
+    Parameters
+    ----------
+    values : Series
+        The values (e.g. ``latency_ms``); missing ones are skipped.
+    keys : Series
+        The group of each value (e.g. its period), aligned with ``values``.
+    qs : tuple of float
+        The quantiles, from 0 to 1 (``(0.5, 0.95, 0.99)``).
+
+    Returns
+    -------
+    DataFrame
+        Index: the keys that have values; columns: ``qs``, in order (all present even
+        when there are no values).
+    """
     ok = values.notna().to_numpy()
     # .array keeps tz-aware keys typed (to_numpy() would make an object array of Timestamps)
     frame = pd.DataFrame({"k": keys[ok].array, "v": values[ok].to_numpy()})
@@ -68,7 +85,7 @@ def kpi_table(events: pd.DataFrame, *, granularity: str = "D",
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> kpi_table(synthetic_events(20_000, seed=0).events, granularity="W").columns[:3].tolist()
     ['events', 'active_users', 'sessions']
     """
@@ -146,7 +163,7 @@ def active_users(events: pd.DataFrame, *, windows: Sequence[int] = (1, 7, 28)) -
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> au = active_users(synthetic_events(20_000, days=35, seed=0).events)
     >>> bool((au["dau"] <= au["wau"]).all() and (au["wau"] <= au["mau"]).all())
     True
@@ -184,6 +201,8 @@ def metric_table(events: pd.DataFrame, metric: str = "events", *, agg: str = "su
 
     Parameters
     ----------
+    events : DataFrame
+        Validated events (``load_events(...).events``).
     metric : str
         A column (``cost_usd``, ``latency_ms``, ``tokens_out``, ``satisfaction``...) or
         ``"events"`` (count of events), ``"users"`` (distinct users), ``"sessions"``
@@ -205,7 +224,7 @@ def metric_table(events: pd.DataFrame, metric: str = "events", *, agg: str = "su
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(20_000, days=28, seed=0).events
     >>> metric_table(ev, "cost_usd", by="model", granularity="W").columns.tolist()
     ['period', 'model', 'value']

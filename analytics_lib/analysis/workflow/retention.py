@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics_lib.core.compat import renamed
 from analytics_lib.core import schema as S
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.timewindow import US_PER_S, check_granularity, epoch_micros, period_index, period_start
@@ -33,7 +34,7 @@ def lifecycle_table(events: pd.DataFrame, *, granularity: str = "W") -> pd.DataF
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> lc = lifecycle_table(synthetic_events(20_000, days=56, seed=0).events)
     >>> bool((lc["active"] == lc["new"] + lc["returning"] + lc["resurrecting"]).all())
     True
@@ -71,7 +72,7 @@ def activity_histogram(events: pd.DataFrame, *, days: int = 28) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> h = activity_histogram(synthetic_events(20_000, days=35, seed=0).events)
     >>> int(h["users"].sum()) > 0
     True
@@ -92,11 +93,12 @@ def activity_histogram(events: pd.DataFrame, *, days: int = 28) -> pd.DataFrame:
     return out
 
 
-def retention_matrix(events: pd.DataFrame, *, cohort: str = "W", periods: int = 12, mode: str = "on",
+@renamed(cohort='granularity')
+def retention_matrix(events: pd.DataFrame, *, granularity: str = "W", periods: int = 12, mode: str = "on",
                      cohort_type: str = "first_time") -> pd.DataFrame:
     """Cohort retention: the share of a cohort active *k* periods after it started.
 
-    - ``cohort`` ``"W"`` (UTC weeks from Monday) or ``"M"`` (months);
+    - ``granularity`` ``"W"`` (UTC weeks from Monday) or ``"M"`` (months);
     - ``cohort_type="first_time"``: a user's cohort is the period of their first event;
       ``"recurring"``: a user joins a cohort in every period they are active, and retention
       is measured from each (the "returning users" view);
@@ -104,19 +106,32 @@ def retention_matrix(events: pd.DataFrame, *, cohort: str = "W", periods: int = 
       active in period *k* or any later one (unbounded retention);
     - period 0 is always 1.0; periods beyond the end of the data are NaN (not 0).
 
+    Parameters
+    ----------
+    events : DataFrame
+        Validated events (``load_events(...).events``).
+    granularity : {"W", "M"}
+        Cohort and period length (default ``"W"``).
+    periods : int
+        Number of periods after the cohort's start, period 0 included (default 12).
+    mode : {"on", "on_or_after"}
+        When a user counts as retained in period *k* (default ``"on"``), as above.
+    cohort_type : {"first_time", "recurring"}
+        Who forms a cohort (default ``"first_time"``), as above.
+
     Returns
     -------
     DataFrame
-        Index ``cohort`` (period start), column ``size`` then ``0..periods-1`` (shares).
+        Index ``granularity`` (period start), column ``size`` then ``0..periods-1`` (shares).
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> r = retention_matrix(synthetic_events(20_000, days=56, seed=0).events, periods=4)
     >>> r.columns.tolist()
     ['size', 0, 1, 2, 3]
     """
-    g = check_granularity(cohort)
+    g = check_granularity(granularity)
     if g == "D":
         raise WorkbenchError("retention cohorts are weekly ('W') or monthly ('M')")
     if mode not in ("on", "on_or_after"):
@@ -157,6 +172,17 @@ def retention_shares(retained: np.ndarray, size: np.ndarray, index) -> pd.DataFr
     active ``k`` periods later; periods past the data are NaN, empty cohorts dropped.
 
     Shared by :func:`retention_matrix` and the Dask engine's combine step.
+
+    Parameters
+    ----------
+    retained : numpy.ndarray
+        Integer counts, shape ``(cohorts, periods)``: users of cohort ``c`` active ``k``
+        periods after it started.
+    size : numpy.ndarray
+        Users per cohort, shape ``(cohorts,)``.
+    index : DatetimeIndex or array-like of timestamps
+        The cohorts' period starts, one per row of ``retained`` (consecutive periods: row ``c``
+        has data for ``k < cohorts - c``).
 
     Examples
     --------

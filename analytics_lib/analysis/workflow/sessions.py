@@ -40,7 +40,7 @@ def sessionize(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFrame:
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(5_000, days=28, seed=0).events.assign(session_id=None)
     >>> bool(sessionize(ev)["session_id"].notna().all())
     True
@@ -135,7 +135,7 @@ def session_table(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFrame:
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> st = session_table(synthetic_events(5_000, days=28, seed=0).events)
     >>> sorted(st["outcome"].unique())
     ['abandoned', 'accepted', 'errored']

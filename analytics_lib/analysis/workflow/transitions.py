@@ -27,7 +27,7 @@ def transition_table(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFram
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> tt = transition_table(synthetic_events(5_000, days=28, seed=0).events)
     >>> tt.columns[:3].tolist()
     ['source', 'target', 'count']
@@ -56,6 +56,16 @@ def path_variants(events: pd.DataFrame, *, top: int = 10, gap: str = "30min") ->
     Variants are identified by a 64-bit polynomial hash of the sequence (computed
     vectorised); the path text is built only for the ``top`` variants shown.
 
+    Parameters
+    ----------
+    events : DataFrame
+        Validated events (``load_events(...).events``).
+    top : int
+        Number of variants returned, most frequent first (at least 1; default 10).
+    gap : str
+        Inactivity that ends a derived session (rows without ``session_id``), as a pandas
+        duration (default ``"30min"``).
+
     Returns
     -------
     DataFrame
@@ -64,7 +74,7 @@ def path_variants(events: pd.DataFrame, *, top: int = 10, gap: str = "30min") ->
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> path_variants(synthetic_events(5_000, days=28, seed=0).events, top=3)["rank"].tolist()
     [1, 2, 3]
     """
@@ -104,7 +114,7 @@ def rework_table(events: pd.DataFrame, *, gap: str = "30min") -> pd.DataFrame:
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> rw = rework_table(synthetic_events(5_000, days=28, seed=0).events)
     >>> bool((rw["share"] <= 1).all())
     True

@@ -6,12 +6,12 @@ cluster: ``cluster=None`` starts a :class:`distributed.LocalCluster` (worker pro
 ``"tcp://10.0.0.5:8786"`` connects to a running scheduler.
 
 On Dask nothing is defined twice. Events are read lazily, piece by piece (Parquet row groups,
-SQL index ranges), mapped with :func:`~analytics_lib.io.apply_mapping` and validated with
-:func:`~analytics_lib.validation.validate_events` per piece; a repeated ``event_id`` in two
+SQL index ranges), mapped with :func:`~analytics_lib.data.load.apply_mapping` and validated with
+:func:`~analytics_lib.data.validation.validate_events` per piece; a repeated ``event_id`` in two
 different pieces is found by a pre-pass over the ids only, so the quarantine is the one
 ``load_events`` would produce. The analyses then shuffle the events by user (every user's
 events end up in one partition, in source order) and run the pandas functions of
-:mod:`analytics_lib.workflow` per partition with ``map_partitions``; a final step combines
+:mod:`analytics_lib.analysis.workflow` per partition with ``map_partitions``; a final step combines
 the partitions' results: sums of counts, sums of distinct users and sessions (exact, because
 a user lives in one partition), and exact percentiles from a shuffle of the values by period.
 The results equal the pandas path's (floating sums up to rounding in the last digits).

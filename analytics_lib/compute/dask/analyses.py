@@ -13,18 +13,22 @@ from analytics_lib.compute.dask.partition import UserPartitioned, _probe, events
 from analytics_lib.compute.dask.readers import _unknown_categories
 from analytics_lib.core import schema as S
 from analytics_lib.core.errors import WorkbenchError
-from analytics_lib.core.frames import flat_columns
 
 
 # ============================================================================================
 # Analyses on Dask
 @_keeps_dtypes
+
+def _flat(part: pd.DataFrame) -> pd.DataFrame:
+    """A partition as the pandas functions expect it: a default index."""
+    return part.reset_index(drop=True)
+
 def dask_sessionize(events, *, gap: str = "30min") -> UserPartitioned:
-    """:func:`~analytics_lib.workflow.sessionize` per user partition (lazy).
+    """:func:`~analytics_lib.analysis.workflow.kpis.sessionize` per user partition (lazy).
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> ev = synthetic_events(2_000, days=28, seed=0).events.assign(session_id=None)
     >>> s = dask_sessionize(ev).frame.compute()
     >>> bool(s["session_id"].str.contains("#").all())
@@ -44,21 +48,21 @@ def _sessionized(part: pd.DataFrame, gap: str) -> pd.DataFrame:
 
     if part.empty or not part[S.SESSION_ID].isna().any():
         return part.assign(**{S.SESSION_ID: part[S.SESSION_ID].astype("str")})
-    out = sessionize(flat_columns(part), gap=gap)
+    out = sessionize(_flat(part), gap=gap)
     out.index = part.index
     return out
 
 
 @_keeps_dtypes
 def dask_session_table(events, *, gap: str = "30min"):
-    """:func:`~analytics_lib.workflow.session_table` per user partition, as a lazy Dask frame.
+    """:func:`~analytics_lib.analysis.workflow.sessions.session_table` per user partition, as a lazy Dask frame.
 
     Each partition is sorted by ``start, session_id``; write it with ``.to_parquet(path)``
     (big data) or collect it with :func:`collected_sessions` (the pandas result).
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> from analytics_lib import session_table
     >>> ev = synthetic_events(2_000, days=28, seed=0).events
     >>> collected_sessions(dask_session_table(ev).compute()).equals(session_table(ev))
@@ -74,18 +78,18 @@ def dask_session_table(events, *, gap: str = "30min"):
 def _per_partition(part: pd.DataFrame, fn: Callable, kwargs: dict) -> pd.DataFrame:
     if part.empty:
         return fn(_probe(part), **kwargs).iloc[:0]
-    return fn(flat_columns(part), **kwargs)
+    return fn(_flat(part), **kwargs)
 
 
 def collected_sessions(parts: pd.DataFrame) -> pd.DataFrame:
-    """The session table from its computed partitions, as :func:`~analytics_lib.workflow.session_table` returns it.
+    """The session table from its computed partitions, as :func:`~analytics_lib.analysis.workflow.sessions.session_table` returns it.
 
     Raises :class:`WorkbenchError` when a ``session_id`` appears in two partitions (given
     session ids that span several users cannot be split by user).
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> parts = dask_session_table(synthetic_events(2_000, days=28, seed=0).events).compute()
     >>> collected_sessions(parts)["start"].is_monotonic_increasing
     True
@@ -112,7 +116,8 @@ def collected_events(parts: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.compute.dask.readers import dask_events
+    >>> from analytics_lib import synthetic_events
     >>> from analytics_lib import load_events
     >>> raw = synthetic_events(5_000, days=28, end="2025-06-30", seed=0).events
     >>> got = collected_events(dask_events(raw, now="2025-07-01", rows_per_partition=2_000).events.compute())
@@ -141,7 +146,7 @@ _PARTIAL_META = pd.DataFrame({"kind": pd.Series([], dtype="str"),
 @_keeps_dtypes
 def dask_kpi_table(events, *, granularity: str = "D", latency_types: tuple[str, ...] | None = RESPONSE_TYPES,
                    gap: str = "30min"):
-    """:func:`~analytics_lib.workflow.kpi_table` on Dask: a lazy one-partition Dask frame whose ``.compute()`` is the table.
+    """:func:`~analytics_lib.analysis.workflow.kpis.kpi_table` on Dask: a lazy one-partition Dask frame whose ``.compute()`` is the table.
 
     Per user partition: sessions are derived where missing, then ``kpi_table`` gives the
     counts and sums that add up over partitions (``events``, ``active_users``, ``sessions``,
@@ -151,9 +156,23 @@ def dask_kpi_table(events, *, granularity: str = "D", latency_types: tuple[str, 
     are shuffled by period and each period's percentiles computed over all its values.
     ``gap`` is the inactivity that ends a derived session (``kpi_table`` uses its default).
 
+    Parameters
+    ----------
+    events : DaskEvents, dask DataFrame, pandas DataFrame or UserPartitioned
+        Validated events (:func:`~analytics_lib.compute.dask.partition.events_by_user` takes
+        them as they are).
+    granularity : {"D", "W", "M"}
+        The period (default ``"D"``).
+    latency_types : tuple of str or None
+        Event types whose ``latency_ms`` enters the latency percentiles (default
+        ``RESPONSE_TYPES``); None: every event with a latency.
+    gap : str
+        Inactivity that ends a derived session (rows without ``session_id``), as a pandas
+        duration (default ``"30min"``).
+
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> from analytics_lib import kpi_table
     >>> ev = synthetic_events(5_000, days=28, seed=0).events
     >>> got = dask_kpi_table(ev, granularity="W").compute()
@@ -198,7 +217,7 @@ def _kpi_partial(part: pd.DataFrame, g: str, types, gap: str) -> pd.DataFrame:
 
     if part.empty:
         return _PARTIAL_META
-    ev = flat_columns(part)
+    ev = _flat(part)
     if ev[S.SESSION_ID].isna().any():
         ev = sessionize(ev, gap=gap)   # once here; kpi_table then finds every session_id filled
     table = kpi_table(ev, granularity=g, latency_types=types)[_ADDITIVE_KPIS]
@@ -279,16 +298,28 @@ def _kpi_combine(partials: pd.DataFrame, quantiles: pd.DataFrame, g: str) -> pd.
 # --------------------------------------------------------------------------------------------
 # Retention
 @_keeps_dtypes
-def dask_retention_matrix(events, *, cohort: str = "W", periods: int = 12, mode: str = "on",
+def dask_retention_matrix(events, *, granularity: str = "W", periods: int = 12, mode: str = "on",
                           cohort_type: str = "first_time"):
-    """:func:`~analytics_lib.workflow.retention_matrix` on Dask: a lazy one-partition Dask frame whose ``.compute()`` is the table.
+    """:func:`~analytics_lib.analysis.workflow.retention.retention_matrix` on Dask: a lazy one-partition Dask frame whose ``.compute()`` is the table.
 
     Per user partition the pandas matrix gives each cohort's size and retained users
     (share x size); these add up, and the shares are recomputed over the whole period range.
 
+    Parameters
+    ----------
+    events : DaskEvents, dask DataFrame, pandas DataFrame or UserPartitioned
+        Validated events (:func:`~analytics_lib.compute.dask.partition.events_by_user` takes
+        them as they are).
+    granularity, periods, mode, cohort_type
+        As in :func:`~analytics_lib.analysis.workflow.retention.retention_matrix` (defaults ``"W"``, 12, ``"on"``,
+        ``"first_time"``).
+
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.compute.dask.readers import dask_events
+    >>> from analytics_lib.compute.dask.readers import dask_events
+    >>> from analytics_lib.compute.dask.readers import dask_events
+    >>> from analytics_lib import synthetic_events
     >>> from analytics_lib import retention_matrix
     >>> ev = synthetic_events(5_000, days=56, seed=0).events
     >>> dask_retention_matrix(ev, periods=4).compute().equals(retention_matrix(ev, periods=4))
@@ -296,7 +327,7 @@ def dask_retention_matrix(events, *, cohort: str = "W", periods: int = 12, mode:
     """
     from analytics_lib.analysis.workflow.retention import retention_matrix
 
-    opts = dict(cohort=cohort, periods=int(periods), mode=mode, cohort_type=cohort_type)
+    opts = dict(granularity=granularity, periods=int(periods), mode=mode, cohort_type=cohort_type)
     up = events_by_user(events)
     retention_matrix(_probe(up.frame._meta), **opts)
     meta = pd.DataFrame({"cohort": pd.Series([], dtype="datetime64[us, UTC]"), "k": pd.Series([], dtype="int64"),
@@ -313,14 +344,14 @@ def _retention_partial(part: pd.DataFrame, opts: dict) -> pd.DataFrame:
     if part.empty:
         return pd.DataFrame({"cohort": pd.Series([], dtype="datetime64[us, UTC]"), "k": pd.Series([], dtype="int64"),
                              "n": pd.Series([], dtype="int64")})
-    ev = flat_columns(part)
+    ev = _flat(part)
     r = retention_matrix(ev, **opts)
     size = r["size"].to_numpy(dtype=np.int64)
     shares = r[list(range(opts["periods"]))].to_numpy(dtype=float)
     retained = np.rint(np.nan_to_num(shares) * size[:, None]).astype(np.int64)
     k = np.tile(np.arange(opts["periods"]), len(r))
     starts = r.index.tz_convert("UTC").tz_localize(None).as_unit("us").to_numpy()
-    last = period_start(ev[S.TS], opts["cohort"]).max().tz_convert("UTC").tz_localize(None).as_unit("us")
+    last = period_start(ev[S.TS], opts["granularity"]).max().tz_convert("UTC").tz_localize(None).as_unit("us")
     cohort = np.concatenate([starts, np.repeat(starts, opts["periods"]), [last.to_datetime64()]])
     return pd.DataFrame({"cohort": pd.DatetimeIndex(cohort).tz_localize("UTC"),
                          "k": np.concatenate([np.full(len(r), -1), k, [-2]]).astype(np.int64),
@@ -332,7 +363,7 @@ def _retention_combine(parts: pd.DataFrame, opts: dict) -> pd.DataFrame:
     from analytics_lib.core.timewindow import period_index
     from analytics_lib.analysis.workflow.retention import retention_shares
 
-    periods, g = opts["periods"], check_granularity(opts["cohort"])
+    periods, g = opts["periods"], check_granularity(opts["granularity"])
     if parts.empty:
         return pd.DataFrame(columns=["size", *range(periods)], index=pd.DatetimeIndex([], tz="UTC", name="cohort"))
     last = parts.loc[parts["k"] == -2, "cohort"].max()
@@ -349,15 +380,26 @@ def _retention_combine(parts: pd.DataFrame, opts: dict) -> pd.DataFrame:
 # Paths, transitions, funnels
 @_keeps_dtypes
 def dask_path_variants(events, *, top: int = 10, gap: str = "30min"):
-    """:func:`~analytics_lib.workflow.path_variants` on Dask: a lazy one-partition Dask frame whose ``.compute()`` is the table.
+    """:func:`~analytics_lib.analysis.workflow.transitions.path_variants` on Dask: a lazy one-partition Dask frame whose ``.compute()`` is the table.
 
     Per user partition the pandas function lists every variant with its sessions; these add
     up over partitions, and the ``top`` variants are ranked on the totals (ties in the same
     order as the pandas function).
 
+    Parameters
+    ----------
+    events : DaskEvents, dask DataFrame, pandas DataFrame or UserPartitioned
+        Validated events (:func:`~analytics_lib.compute.dask.partition.events_by_user` takes
+        them as they are).
+    top : int
+        Number of variants returned, most frequent first (at least 1; default 10).
+    gap : str
+        Inactivity that ends a derived session (rows without ``session_id``), as a pandas
+        duration (default ``"30min"``).
+
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> from analytics_lib import path_variants
     >>> ev = synthetic_events(5_000, days=28, seed=0).events
     >>> dask_path_variants(ev, top=5).compute().equals(path_variants(ev, top=5))
@@ -379,7 +421,7 @@ def _variants_partial(part: pd.DataFrame, gap: str) -> pd.DataFrame:
     if part.empty:
         return pd.DataFrame({"path": pd.Series([], dtype="str"), "steps": pd.Series([], dtype="int64"),
                              "sessions": pd.Series([], dtype="int64")})
-    every = path_variants(flat_columns(part), top=len(part), gap=gap)   # at most one variant per event
+    every = path_variants(_flat(part), top=len(part), gap=gap)   # at most one variant per event
     return every[["path", "steps", "sessions"]].astype({"path": "str", "steps": "int64", "sessions": "int64"})
 
 
@@ -414,7 +456,7 @@ _SEQUENCE_COLUMNS = [S.TS, S.USER_ID, S.SESSION_ID, S.EVENT_TYPE]
 
 @_keeps_dtypes
 def dask_transition_table(events, *, gap: str = "30min"):
-    """:func:`~analytics_lib.workflow.transition_table` on Dask: a lazy one-partition Dask frame whose ``.compute()`` is the table.
+    """:func:`~analytics_lib.analysis.workflow.transitions.transition_table` on Dask: a lazy one-partition Dask frame whose ``.compute()`` is the table.
 
     Sessions are derived per user partition; the median and percentile times need every
     transition, so the pandas function then runs once on ``ts, user_id, session_id,
@@ -422,7 +464,7 @@ def dask_transition_table(events, *, gap: str = "30min"):
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> from analytics_lib import transition_table
     >>> ev = synthetic_events(5_000, days=28, seed=0).events
     >>> got, want = dask_transition_table(ev).compute(), transition_table(ev)
@@ -438,17 +480,26 @@ def dask_transition_table(events, *, gap: str = "30min"):
 
 
 @_keeps_dtypes
-def dask_funnel_table(events, steps: Sequence[str | Sequence[str]], *, window: str = "14D", mode: str = "sequential",
+def dask_funnel_table(events, steps: Sequence[str | Sequence[str]], *, within: str = "14D", mode: str = "sequential",
                       unit: str = "user", by: str | pd.Series | None = None, gap: str = "30min"):
-    """:func:`~analytics_lib.workflow.funnel_table` on Dask: a lazy one-partition Dask frame whose ``.compute()`` is the table.
+    """:func:`~analytics_lib.analysis.workflow.funnels.funnel_table` on Dask: a lazy one-partition Dask frame whose ``.compute()`` is the table.
 
     Sessions are derived per user partition (``unit="session"``); the funnel's median times
     need every entity's time, so the pandas function runs once on the projected columns
     (``ts, user_id, session_id, event_type`` and the ``by`` column) gathered on one worker.
 
+    Parameters
+    ----------
+    events : DaskEvents, dask DataFrame, pandas DataFrame or UserPartitioned
+        Validated events (:func:`~analytics_lib.compute.dask.partition.events_by_user` takes
+        them as they are).
+    steps, within, mode, unit, by, gap
+        As in :func:`~analytics_lib.analysis.workflow.funnels.funnel_table` (defaults ``"14D"``, ``"sequential"``,
+        ``"user"``, None, ``"30min"``); a Series ``by`` is sent to the worker with the events.
+
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> from analytics_lib import funnel_table
     >>> ev = synthetic_events(5_000, days=28, seed=0).events
     >>> steps = ["session_start", "generation", "accept"]
@@ -457,7 +508,7 @@ def dask_funnel_table(events, steps: Sequence[str | Sequence[str]], *, window: s
     """
     from analytics_lib.analysis.workflow.funnels import funnel_table
 
-    opts = dict(steps=steps, window=window, mode=mode, unit=unit, by=by, gap=gap)
+    opts = dict(steps=steps, within=within, mode=mode, unit=unit, by=by, gap=gap)
     up = dask_sessionize(events, gap=gap) if unit == "session" else events_by_user(events)
     funnel_table(_probe(up.frame._meta), **opts)
     cols = _SEQUENCE_COLUMNS + ([by] if isinstance(by, str) and by not in _SEQUENCE_COLUMNS else [])
@@ -467,4 +518,4 @@ def dask_funnel_table(events, steps: Sequence[str | Sequence[str]], *, window: s
 
 def _gathered(part: pd.DataFrame, fn: Callable, kwargs: dict):
     """``fn`` once over all partitions (concatenated by Dask, categoricals unioned)."""
-    return fn(flat_columns(part), **kwargs)
+    return fn(_flat(part), **kwargs)

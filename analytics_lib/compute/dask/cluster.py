@@ -57,6 +57,16 @@ def local_cluster_options(*, n_workers: int | None = None, threads_per_worker: i
     machine's memory divided by the number of workers before Dask spills, pauses and
     finally restarts it. ``memory_limit`` overrides that (``"6GiB"`` or bytes).
 
+    Parameters
+    ----------
+    n_workers : int, optional
+        Worker processes; None or 0 (default): one per core, at most 4.
+    threads_per_worker : int
+        Threads per worker process (default 1).
+    memory_limit : str or int, optional
+        Memory per worker, as ``"6GiB"`` or bytes; None (default): 70 % of the machine's
+        memory divided by the number of workers.
+
     Examples
     --------
     >>> opts = local_cluster_options(n_workers=2)
@@ -193,6 +203,23 @@ class DaskBackend:
 
     def map(self, fn: Callable, tasks, *, n_jobs=None, progress: bool = False, desc: str = "tasks",
             preload=()) -> list:  # noqa: D102 - n_jobs and preload: the cluster's workers decide
+        """``[fn(t) for t in tasks]`` on the cluster, in order (:func:`per_series_results`).
+
+        Parameters
+        ----------
+        fn : callable
+            A module-level function, importable on the workers.
+        tasks : iterable
+            One argument for ``fn`` each.
+        n_jobs : int, optional
+            Ignored: the cluster's workers set the parallelism.
+        progress : bool
+            Show a progress bar over the tasks (default False).
+        desc : str
+            The bar's label (default ``"tasks"``).
+        preload : sequence of str
+            Ignored: the workers import what the tasks need.
+        """
         return per_series_results(self.client, fn, list(tasks), progress=progress, desc=desc)
 
 
@@ -220,6 +247,19 @@ def per_series_results(client, fn: Callable, tasks: list, *, progress: bool = Fa
     Tasks are sent in batches (about four per worker thread, so the cluster stays busy and
     the scheduler is not flooded with thousands of tiny tasks); each batch runs with one
     BLAS thread. ``fn`` must be importable on the workers (a module-level function).
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The client of the cluster to run on.
+    fn : callable
+        A module-level function, called with each task.
+    tasks : list
+        One argument for ``fn`` each; empty gives ``[]`` without contacting the cluster.
+    progress : bool
+        Show a progress bar over the tasks, updated as batches finish (default False).
+    desc : str
+        The bar's label (default ``"series"``).
 
     Examples
     --------

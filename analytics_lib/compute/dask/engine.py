@@ -50,7 +50,24 @@ class DaskEngine(Engine):
     @classmethod
     def open(cls, *, cluster: str | None = None, n_workers: int | None = None, memory_limit: str | int | None = None,
              persist: bool = False, **options: Any) -> "DaskEngine":
-        """Connect to ``cluster`` or start a local one (stopped by :meth:`close`)."""
+        """Connect to ``cluster`` or start a local one (stopped by :meth:`close`).
+
+        Parameters
+        ----------
+        cluster : str, optional
+            A scheduler address (``tcp://10.0.0.5:8786``, see :func:`check_cluster`); None
+            (default) starts a local cluster.
+        n_workers : int, optional
+            Local cluster only: worker processes (default: one per core, at most 4).
+        memory_limit : str or int, optional
+            Local cluster only: memory per worker, as ``"6GiB"`` or bytes (default: see
+            :func:`~analytics_lib.compute.dask.cluster.local_cluster_options`).
+        persist : bool
+            Keep the events, shuffled by user, in the cluster's memory between analyses
+            (default False: each analysis reads and validates again).
+        **options
+            Ignored (other engines' options from :func:`~analytics_lib.compute.engine.open_engine`).
+        """
         address = check_cluster(cluster)
         stack = contextlib.ExitStack()
         try:
@@ -100,6 +117,22 @@ class DaskEngine(Engine):
 
     # --- analyses -------------------------------------------------------------------------------
     def run(self, analysis: str, events, *args, **options) -> Any:  # noqa: D102
+        """The registered analysis ``analysis`` on ``events``, distributed where it can be.
+
+        ``session_table``, ``sessionize`` and the analyses of :data:`DISTRIBUTED` run per user
+        partition on the cluster (``sessionize`` returns a lazy ``UserPartitioned``); any other
+        runs in this process on the events gathered from the cluster.
+
+        Parameters
+        ----------
+        analysis : str
+            A name in the ``analyses`` registry (``"kpi_table"``, a plug-in's...).
+        events : DaskEvents
+            What :meth:`load_events` returned (the distributed analyses also take a pandas or
+            Dask frame of validated events).
+        *args, **options
+            The pandas function's other arguments.
+        """
         if analysis == "session_table":
             with _using(self.client):
                 return collected_sessions(dask_session_table(self._partitioned(events), *args, **options).compute())
@@ -116,5 +149,17 @@ class DaskEngine(Engine):
             return super().auto_forecast(series, **options)
 
     def backtest(self, forecaster, series: pd.DataFrame, **options) -> pd.DataFrame:  # noqa: D102
+        """:func:`~analytics_lib.forecast.selection.backtest`, its per-series fits on the cluster.
+
+        Parameters
+        ----------
+        forecaster : Forecaster
+            The models to backtest.
+        series : DataFrame
+            Long series ``unique_id, ds, y``, in this process.
+        **options
+            The other arguments of :func:`~analytics_lib.forecast.selection.backtest`
+            (``horizon`` is required).
+        """
         with _using(self.client):
             return super().backtest(forecaster, series, **options)

@@ -37,7 +37,7 @@ class UserPartitioned:
 
         Examples
         --------
-        >>> from analytics_lib.datasets import synthetic_events
+        >>> from analytics_lib import synthetic_events
         >>> up = events_by_user(synthetic_events(2_000, days=28, seed=0).events).persist()
         >>> up.frame.npartitions
         1
@@ -74,7 +74,7 @@ class UserPartitioned:
         Examples
         --------
         >>> import tempfile
-        >>> from analytics_lib.datasets import synthetic_events
+        >>> from analytics_lib import synthetic_events
         >>> up = events_by_user(synthetic_events(2_000, days=28, seed=0).events, npartitions=2)
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     again = up.checkpoint(tmp)
@@ -115,7 +115,8 @@ class Checkpoint:
     Examples
     --------
     >>> import dask, tempfile
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
+    >>> from analytics_lib.compute.dask.readers import dask_events
     >>> loaded = dask_events(synthetic_events(2_000, days=28, end="2025-06-30", seed=0).events, now="2025-07-01")
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     cp = events_by_user(loaded).checkpoint(tmp, compute=False)
@@ -169,7 +170,7 @@ def events_by_user(events, *, columns: Sequence[str] | None = None, npartitions:
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> up = events_by_user(synthetic_events(2_000, days=28, seed=0).events, npartitions=3)
     >>> parts = up.frame.map_partitions(lambda d: d["user_id"].astype(str).drop_duplicates()).compute()
     >>> parts.is_unique  # no user in two partitions

@@ -49,7 +49,7 @@ class DaskEvents:
 
     @cached_property
     def summary(self):
-        """The reconciled :class:`~analytics_lib.validation.ValidationSummary` (one pass over the source)."""
+        """The reconciled :class:`~analytics_lib.data.validation.ValidationSummary` (one pass over the source)."""
         return summary_from_counts(self.counts.compute(), source=self.source)
 
 
@@ -60,7 +60,7 @@ def dask_events(source: str | os.PathLike | pd.DataFrame, *, mapping: Mapping[st
                 query_params: Mapping[str, Any] | None = None, index_col: str | None = None,
                 columns: Sequence[str] | None = None, naive_utc: bool | None = None,
                 now: pd.Timestamp | str | None = None, rows_per_partition: int = ROWS_PER_PARTITION) -> DaskEvents:
-    """Read events lazily into Dask, mapped and validated exactly as :func:`~analytics_lib.io.load_events`.
+    """Read events lazily into Dask, mapped and validated exactly as :func:`~analytics_lib.data.load.load_events`.
 
     Sources: a Parquet file or a folder of Parquet files (a dataset, e.g. partitioned by
     date as ``date=2025-06-01/part.parquet``; hive partition columns are read as columns),
@@ -69,7 +69,7 @@ def dask_events(source: str | os.PathLike | pd.DataFrame, *, mapping: Mapping[st
     :func:`dask.dataframe.read_sql_query`; the time window and team filter are pushed down
     as in ``load_events``); or a pandas DataFrame (split into partitions).
 
-    Validation runs per piece with :func:`~analytics_lib.validation.validate_events`. A
+    Validation runs per piece with :func:`~analytics_lib.data.validation.validate_events`. A
     repeated ``event_id`` across pieces is found first by a pass over the ids only (pieces
     whose id ranges do not overlap, as with sequential, ULID or time-ordered ids, need no
     more than their minimum and maximum), so the same rows are quarantined as duplicates as
@@ -80,7 +80,7 @@ def dask_events(source: str | os.PathLike | pd.DataFrame, *, mapping: Mapping[st
     ----------
     source : str, path or DataFrame
     mapping, start, end, team, table, query, query_params, naive_utc, now
-        As in :func:`~analytics_lib.io.load_events`; ``now`` is pinned once for all pieces.
+        As in :func:`~analytics_lib.data.load.load_events`; ``now`` is pinned once for all pieces.
     index_col : str, optional
         SQL only: a numeric, preferably indexed column to split the reads on (default:
         SQLite's ``rowid``; other databases need one, e.g. a serial id). The quarantine's
@@ -103,7 +103,7 @@ def dask_events(source: str | os.PathLike | pd.DataFrame, *, mapping: Mapping[st
 
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> raw = synthetic_events(5_000, days=28, end="2025-06-30", seed=0, malformed_share=0.01).events
     >>> de = dask_events(raw, now="2025-07-01", rows_per_partition=2_000)
     >>> de.events.npartitions, de.summary.reconciles
@@ -206,9 +206,24 @@ def write_quarantine(events: DaskEvents, path: str | os.PathLike, **to_parquet_o
     ``reason``) are written as plain text: every piece has its own categories, and one
     Parquet dataset needs one schema (Parquet dictionary-encodes repeated text anyway).
 
+    Parameters
+    ----------
+    events : DaskEvents
+        From :func:`dask_events`; its ``quarantine`` is written and its ``counts`` summed.
+    path : str or path
+        The dataset's folder (or URL) on storage every worker can write to.
+    **to_parquet_options
+        Passed to ``dask.dataframe.DataFrame.to_parquet`` (default ``write_index=False``;
+        ``compute`` is set to False here, so that one pass computes both).
+
+    Returns
+    -------
+    ValidationSummary
+        The reconciled summary of the read (as ``DaskEvents.summary``).
+
     Examples
     --------
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
     >>> import tempfile
     >>> raw = synthetic_events(5_000, days=28, end="2025-06-30", seed=0, malformed_share=0.01).events
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -499,7 +514,7 @@ def _validated_piece(raw, rows, dup_rows: np.ndarray, *, mapping, source, naive_
         clean, quarantine = _validated_meta(raw.iloc[:0], mapping=mapping, source=source, naive_utc=naive_utc,
                                             now=now, window=window, teams=teams)
         return clean, quarantine, _counts_row(0, 0, 0, 0, {}, {})
-    v = validate_events(mapped, naive_utc=naive_utc, now=now, window=window, source=source)
+    v = validate_events(mapped, naive_utc=naive_utc, now=now, dates=window, source=source)
     if teams is not None:
         from analytics_lib.data.load import filter_teams
 
@@ -549,7 +564,7 @@ def _validated_meta(raw_meta: pd.DataFrame, *, mapping, source, naive_utc, now, 
     if teams is not None and S.TEAM not in mapped.columns:
         raise WorkbenchError(f"team={teams!r} was given but {source} has no team column "
                              "(map one with mapping={'team': ...})")
-    v = validate_events(mapped, naive_utc=naive_utc, now=now, window=None, source=source)
+    v = validate_events(mapped, naive_utc=naive_utc, now=now, dates=None, source=source)
     clean = v.events.iloc[:0].set_index(_ROW).rename_axis("row")
     quarantine = v.quarantine.iloc[:0].drop(columns=[c for c in (_ROW, _ROW_IDS) if c in v.quarantine])
     quarantine = quarantine.assign(source_row=pd.Series([], dtype="int64"))
@@ -665,7 +680,7 @@ def _valid_candidates(raw, rows, candidates: np.ndarray, piece: int, *, mapping,
                           "piece": pd.Series([], dtype="int64")})
     if len(mapped) == 0:
         return empty
-    clean = validate_events(mapped, naive_utc=naive_utc, now=now, window=None, source=source).events
+    clean = validate_events(mapped, naive_utc=naive_utc, now=now, dates=None, source=source).events
     h = pd.util.hash_array(clean[S.EVENT_ID].astype("str").to_numpy(dtype=object))
     hit = np.isin(h, candidates)
     return pd.DataFrame({S.EVENT_ID: clean.loc[hit, S.EVENT_ID].astype("str").to_numpy(),

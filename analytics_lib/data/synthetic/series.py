@@ -15,6 +15,17 @@ def synthetic_series(n_series: int = 100, *, days: int = 1095, end: str = "2025-
     noise (sd 3-12%), plus a few missing days and one-day drops (outages) so that gaps
     and outliers are exercised. Counts are rounded to integers.
 
+    Parameters
+    ----------
+    n_series : int
+        Number of series, named ``series_000``, ``series_001``... (default 100).
+    days : int
+        Days per series before the missing days are dropped (default 1095, three years).
+    end : str
+        The last day, any form ``pandas.Timestamp`` accepts (default ``"2025-06-30"``).
+    seed : int
+        Seed of the random generator; the same seed gives the same series.
+
     Examples
     --------
     >>> s = synthetic_series(3, days=60, seed=0)

@@ -289,6 +289,7 @@ class GroundTruth:
 
         Examples
         --------
+        >>> from analytics_lib.data.synthetic.events import synthetic_events
         >>> import json
         >>> truth = synthetic_events(20_000, end="2025-06-30", seed=0).truth
         >>> json.loads(json.dumps(truth.to_dict()))["end"]

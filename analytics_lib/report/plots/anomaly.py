@@ -18,7 +18,7 @@ from analytics_lib.report.plots.style import (
 
 
 # --------------------------------------------------------------------------------------------
-# Anomalies and drill-downs (analytics_lib.anomaly)
+# Anomalies and drill-downs (analytics_lib.analysis.anomaly)
 _ANOMALY_MARKERS = {"spike": "^", "drop": "v"}
 
 
@@ -36,7 +36,7 @@ def plot_anomalies(series: pd.DataFrame | pd.Series, anomalies: pd.DataFrame, *,
         Indexed by time: a KPI frame (one column per metric, e.g.
         :func:`analytics_lib.kpi_table`) or one series.
     anomalies : DataFrame
-        A detector's result (:mod:`analytics_lib.anomaly`): ``timestamp, metric, observed,
+        A detector's result (:mod:`analytics_lib.analysis.anomaly`): ``timestamp, metric, observed,
         expected, severity, direction``.
     metrics : sequence of str, optional
         Panels to draw; default the metrics that have anomalies (or the first column when
@@ -50,8 +50,7 @@ def plot_anomalies(series: pd.DataFrame | pd.Series, anomalies: pd.DataFrame, *,
 
     Examples
     --------
-    >>> from analytics_lib import kpi_table; from analytics_lib.anomaly import detect_anomalies
-    >>> from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import detect_anomalies, kpi_table, synthetic_events
     >>> k = kpi_table(synthetic_events(20_000, seed=0).events)
     >>> fig = plot_anomalies(k, detect_anomalies(k, metrics=["latency_p95"]), metrics=["latency_p95"])  # doctest: +SKIP
     """
@@ -122,7 +121,7 @@ def plot_attribution(attribution, *, top: int = 8, ax: Axes | None = None) -> Fi
     Parameters
     ----------
     attribution : Attribution
-        From :func:`analytics_lib.anomaly.drill_down`.
+        From :func:`analytics_lib.analysis.anomaly.attribution.drill_down`.
     top : int
         Segments drawn (the largest contributions).
     ax : Axes, optional
@@ -133,7 +132,7 @@ def plot_attribution(attribution, *, top: int = 8, ax: Axes | None = None) -> Fi
 
     Examples
     --------
-    >>> from analytics_lib.anomaly import drill_down; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import drill_down, synthetic_events
     >>> d = synthetic_events(30_000, days=60, end="2025-06-30", seed=0)
     >>> fig = plot_attribution(drill_down(d.events, metric="latency_p95", start=d.truth.incident_start,
     ...                                   end=d.truth.incident_end))  # doctest: +SKIP

@@ -23,6 +23,8 @@ def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, *, capacity: fl
         forecast, lo-<level>, hi-<level>...``); every level is drawn as a band, wider ones lighter.
     capacity : float, optional
         Drawn as a horizontal line.
+    max_series : int
+        Most panels drawn: the first series of ``forecast``, in its order (default 6).
     tail : int, optional
         History steps shown before the forecast (``None``: all).
     ax : Axes, optional
@@ -30,8 +32,8 @@ def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, *, capacity: fl
 
     Examples
     --------
-    >>> from analytics_lib.forecast import auto_forecast  # doctest: +SKIP
-    >>> fig = plot_forecast(series, auto_forecast(series, h=28).forecast)  # doctest: +SKIP
+    >>> from analytics_lib.forecast.selection import auto_forecast  # doctest: +SKIP
+    >>> fig = plot_forecast(series, auto_forecast(series, horizon=28).forecast)  # doctest: +SKIP
     """
     _require(history, ["unique_id", "ds", "y"], "plot_forecast")
     _require(forecast, ["unique_id", "ds", "forecast"], "plot_forecast")
@@ -72,6 +74,16 @@ def plot_backtest_scores(scores: pd.DataFrame, *, metric: str = "mase", ax: Axes
 
     ``scores`` is :func:`analytics_lib.forecast.forecast_metrics` output (``model`` and the
     metric); for MASE a line marks 1.0, the in-sample seasonal naive error.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        :func:`analytics_lib.forecast.forecast_metrics` output, or any frame with ``model`` and
+        ``metric`` columns.
+    metric : str
+        The score column to draw (default ``"mase"``); ``"mae"``, ``"rmse"``, ``"smape"``...
+    ax : Axes, optional
+        Draw into these axes; None (default): a new figure.
 
     Examples
     --------

@@ -27,7 +27,7 @@ def plot_reliability(reliability: pd.DataFrame, *, ax: Axes | None = None) -> Fi
     Parameters
     ----------
     reliability : DataFrame
-        From :func:`analytics_lib.predict.reliability_table` (``model, mean_predicted,
+        From :func:`analytics_lib.analysis.predict.churn.reliability_table` (``model, mean_predicted,
         observed_rate, users, ci_low, ci_high``).
     ax : Axes, optional
 
@@ -37,7 +37,7 @@ def plot_reliability(reliability: pd.DataFrame, *, ax: Axes | None = None) -> Fi
 
     Examples
     --------
-    >>> from analytics_lib.predict import reliability_table
+    >>> from analytics_lib.analysis.predict.evaluation import reliability_table
     >>> sc = pd.DataFrame({"churned": [0, 0, 1, 1] * 25, "p": [0.1, 0.2, 0.8, 0.9] * 25})
     >>> fig = plot_reliability(reliability_table(sc, models=["p"], n_bins=4))
     """

@@ -26,7 +26,7 @@ def plot_cashflows(result, *, ax: Axes | None = None) -> Figure:
     Parameters
     ----------
     result : RoiResult or DataFrame
-        From :func:`analytics_lib.roi.roi_result`, or its ``cashflows`` frame (``month, kind,
+        From :func:`analytics_lib.analysis.roi.result.roi_result`, or its ``cashflows`` frame (``month, kind,
         net_usd, cumulative_net_usd``). With a result, the payback month is marked.
     ax : Axes, optional
 
@@ -36,7 +36,8 @@ def plot_cashflows(result, *, ax: Axes | None = None) -> Figure:
 
     Examples
     --------
-    >>> from analytics_lib.roi import roi_inputs, roi_result; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
+    >>> from analytics_lib import roi_result, synthetic_events
     >>> fig = plot_cashflows(roi_result(roi_inputs(synthetic_events(3_000, days=28, seed=0).events)))  # doctest: +SKIP
     """
     cf = _frame_of(result, "cashflows")
@@ -67,7 +68,7 @@ def plot_tornado(tornado: pd.DataFrame, *, metric: str = "npv", ax: Axes | None 
     Parameters
     ----------
     tornado : DataFrame
-        From :func:`analytics_lib.roi.tornado_table` (``assumption, range, npv_low, npv_high,
+        From :func:`analytics_lib.analysis.roi.result.tornado_table` (``assumption, range, npv_low, npv_high,
         roi_low_pct, roi_high_pct``; the base case in ``attrs``), in its order (largest swing on top).
     metric : {"npv", "roi"}
     ax : Axes, optional
@@ -78,7 +79,8 @@ def plot_tornado(tornado: pd.DataFrame, *, metric: str = "npv", ax: Axes | None 
 
     Examples
     --------
-    >>> from analytics_lib.roi import roi_inputs, tornado_table; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
+    >>> from analytics_lib import tornado_table, synthetic_events
     >>> fig = plot_tornado(tornado_table(roi_inputs(synthetic_events(3_000, days=28, seed=0).events)))  # doctest: +SKIP
     """
     if metric not in ("npv", "roi"):
@@ -113,7 +115,7 @@ def plot_roi_distribution(simulation, *, metric: str = "roi_pct", bins: int = 60
     Parameters
     ----------
     simulation : RoiSimulation
-        From :func:`analytics_lib.roi.roi_simulation` (``draws``, ``summary``, ``prob_positive``).
+        From :func:`analytics_lib.analysis.roi.simulation.roi_simulation` (``draws``, ``summary``, ``prob_positive``).
     metric : {"roi_pct", "npv"}
     bins : int
     ax : Axes, optional
@@ -124,7 +126,8 @@ def plot_roi_distribution(simulation, *, metric: str = "roi_pct", bins: int = 60
 
     Examples
     --------
-    >>> from analytics_lib.roi import roi_inputs, roi_simulation; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
+    >>> from analytics_lib import roi_simulation, synthetic_events
     >>> fig = plot_roi_distribution(roi_simulation(roi_inputs(synthetic_events(3_000, days=28, seed=0).events)))  # doctest: +SKIP
     """
     if metric not in ("roi_pct", "npv"):
@@ -167,7 +170,8 @@ def plot_value_by(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
 
     Examples
     --------
-    >>> from analytics_lib.roi import roi_inputs, roi_result; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
+    >>> from analytics_lib import roi_result, synthetic_events
     >>> fig = plot_value_by(roi_result(roi_inputs(synthetic_events(3_000, days=28, seed=0).events)).by_team)  # doctest: +SKIP
     """
     parts = [("time_value_usd", "time saved", "#2ca02c", 1), ("cache_savings_usd", "cache savings", "#98df8a", 1),
@@ -201,7 +205,7 @@ def plot_scenarios(scenarios: pd.DataFrame, *, ax: Axes | None = None) -> Figure
     Parameters
     ----------
     scenarios : DataFrame
-        From :func:`analytics_lib.roi.scenario_table` (``scenario, npv, roi_pct, payback_months``).
+        From :func:`analytics_lib.analysis.roi.simulation.scenario_table` (``scenario, npv, roi_pct, payback_months``).
     ax : Axes, optional
 
     Returns
@@ -210,7 +214,8 @@ def plot_scenarios(scenarios: pd.DataFrame, *, ax: Axes | None = None) -> Figure
 
     Examples
     --------
-    >>> from analytics_lib.roi import roi_inputs, scenario_table; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib.analysis.roi.inputs import roi_inputs
+    >>> from analytics_lib import scenario_table, synthetic_events
     >>> fig = plot_scenarios(scenario_table(roi_inputs(synthetic_events(3_000, days=28, seed=0).events)))  # doctest: +SKIP
     """
     _require(scenarios, ["scenario", "npv", "roi_pct", "payback_months"], "plot_scenarios")

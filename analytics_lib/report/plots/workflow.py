@@ -41,7 +41,7 @@ def plot_kpi_trends(kpis: pd.DataFrame, *, metrics: Sequence[str | Sequence[str]
 
     Examples
     --------
-    >>> from analytics_lib import kpi_table; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import kpi_table; from analytics_lib import synthetic_events
     >>> fig = plot_kpi_trends(kpi_table(synthetic_events(20_000, seed=0).events, granularity="W"))  # doctest: +SKIP
     """
     panels = [[m] if isinstance(m, str) else list(m) for m in metrics]
@@ -97,7 +97,7 @@ def plot_activity_heatmap(table: pd.DataFrame, *, ax: Axes | None = None) -> Fig
     Parameters
     ----------
     table : DataFrame
-        From :func:`analytics_lib.tables.weekday_hour_table` (7 x 24 counts).
+        From :func:`analytics_lib.analysis.workflow.experience.weekday_hour_table` (7 x 24 counts).
     ax : Axes, optional
 
     Returns
@@ -106,7 +106,8 @@ def plot_activity_heatmap(table: pd.DataFrame, *, ax: Axes | None = None) -> Fig
 
     Examples
     --------
-    >>> from analytics_lib.tables import weekday_hour_table; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
+    >>> from analytics_lib.analysis.workflow.experience import weekday_hour_table
     >>> fig = plot_activity_heatmap(weekday_hour_table(synthetic_events(20_000, seed=0).events))  # doctest: +SKIP
     """
     fig, ax = _axes(ax, (11, 3.8))
@@ -142,7 +143,7 @@ def plot_funnel(funnel: pd.DataFrame, *, unit: str = "entities", ax: Axes | None
 
     Examples
     --------
-    >>> from analytics_lib import funnel_table; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import funnel_table; from analytics_lib import synthetic_events
     >>> fig = plot_funnel(funnel_table(synthetic_events(20_000, seed=0).events, ["search", "generation"]))  # doctest: +SKIP
     """
     _require(funnel, ["step", "step_name", "entities", "conversion"], "plot_funnel")
@@ -202,7 +203,7 @@ def plot_transitions(transitions: pd.DataFrame, *, ax: Axes | None = None) -> Fi
 
     Examples
     --------
-    >>> from analytics_lib import transition_table; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import transition_table; from analytics_lib import synthetic_events
     >>> fig = plot_transitions(transition_table(synthetic_events(20_000, seed=0).events))  # doctest: +SKIP
     """
     _require(transitions, ["source", "target", "count", "median_s"], "plot_transitions")
@@ -252,7 +253,7 @@ def plot_bottlenecks(bottlenecks: pd.DataFrame, *, top: int = 10, ax: Axes | Non
 
     Examples
     --------
-    >>> from analytics_lib import bottleneck_table; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import bottleneck_table; from analytics_lib import synthetic_events
     >>> fig = plot_bottlenecks(bottleneck_table(synthetic_events(20_000, seed=0).events))  # doctest: +SKIP
     """
     _require(bottlenecks, ["kind", "name", "impact_h", "severity"], "plot_bottlenecks")
@@ -315,7 +316,7 @@ def plot_retention(retention: pd.DataFrame, *, period: str = "week", ax: Axes | 
 
     Examples
     --------
-    >>> from analytics_lib import retention_matrix; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import retention_matrix; from analytics_lib import synthetic_events
     >>> fig = plot_retention(retention_matrix(synthetic_events(20_000, seed=0).events, periods=6))  # doctest: +SKIP
     """
     _require(retention, ["size"], "plot_retention")
@@ -356,7 +357,7 @@ def plot_lifecycle(lifecycle: pd.DataFrame, *, ax: Axes | None = None) -> Figure
 
     Examples
     --------
-    >>> from analytics_lib import lifecycle_table; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import lifecycle_table; from analytics_lib import synthetic_events
     >>> fig = plot_lifecycle(lifecycle_table(synthetic_events(20_000, seed=0).events))  # doctest: +SKIP
     """
     _require(lifecycle, ["new", "returning", "resurrecting", "dormant"], "plot_lifecycle")
@@ -400,7 +401,7 @@ def plot_activity_histogram(histogram: pd.DataFrame, *, ax: Axes | None = None) 
 
     Examples
     --------
-    >>> from analytics_lib import activity_histogram; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import activity_histogram; from analytics_lib import synthetic_events
     >>> fig = plot_activity_histogram(activity_histogram(synthetic_events(20_000, seed=0).events))  # doctest: +SKIP
     """
     _require(histogram, ["active_days", "users"], "plot_activity_histogram")
@@ -445,7 +446,7 @@ def plot_cost_by(metric: pd.DataFrame, *, ylabel: str = "cost per period (USD)",
 
     Examples
     --------
-    >>> from analytics_lib import metric_table; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import metric_table; from analytics_lib import synthetic_events
     >>> fig = plot_cost_by(metric_table(synthetic_events(20_000, seed=0).events, "cost_usd", by="model"))  # doctest: +SKIP
     """
     _require(metric, ["period", "value"], "plot_cost_by")
@@ -492,7 +493,7 @@ def plot_satisfaction_vs_latency(sessions: pd.DataFrame, *, stats: pd.DataFrame 
     ----------
     sessions : DataFrame
         Columns ``latency_ms`` and ``satisfaction`` (and optionally ``model``), e.g. from
-        :func:`analytics_lib.tables.session_latency_satisfaction`.
+        :func:`analytics_lib.analysis.workflow.experience.session_latency_satisfaction`.
     stats : DataFrame, optional
         From :func:`analytics_lib.satisfaction_vs_performance`; its overall latency row is
         printed in the corner (r, rho, slope, sessions).
@@ -504,7 +505,8 @@ def plot_satisfaction_vs_latency(sessions: pd.DataFrame, *, stats: pd.DataFrame 
 
     Examples
     --------
-    >>> from analytics_lib.tables import session_latency_satisfaction; from analytics_lib.datasets import synthetic_events
+    >>> from analytics_lib import synthetic_events
+    >>> from analytics_lib.analysis.workflow.experience import session_latency_satisfaction
     >>> fig = plot_satisfaction_vs_latency(session_latency_satisfaction(synthetic_events(20_000, seed=0).events))  # doctest: +SKIP
     """
     _require(sessions, ["latency_ms", "satisfaction"], "plot_satisfaction_vs_latency")

@@ -1,0 +1,53 @@
+"""The ranked insights of the sample data: the planted incident is the top insight and names the model
+and team; insights are ranked, deduplicated and typed; a threshold breach explained by an incident
+is folded into it; bad parameters are refused."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analytics_lib import WorkbenchError
+from analytics_lib.analysis.insights.model import INSIGHT_KINDS
+from analytics_lib.analysis.insights.ranking import ranked_insights
+
+
+def test_the_planted_incident_is_the_top_insight_and_names_model_and_team(sample_small, insights):
+    truth = sample_small.truth
+    top = insights[0]
+    assert top.kind == "anomaly" and top.severity == "critical" and top.confidence > 0.99
+    assert top.start == truth.incident_start and top.end == truth.incident_end
+    assert truth.incident_model in top.recommendation and truth.incident_team in top.recommendation
+    drill = top.evidence["drill_down"]["top"]
+    assert drill["segment"] == f"{truth.incident_team} / {truth.incident_model}"
+    assert f"{min(drill['contribution'], 1):.0%} of the excess" in top.description
+
+
+def test_insights_are_ranked_deduplicated_and_typed(sample_small, insights):
+    scores = [round(x.score, 6) for x in insights]
+    assert scores == sorted(scores, reverse=True)
+    assert {x.kind for x in insights} <= set(INSIGHT_KINDS) and len({x.kind for x in insights}) >= 3
+    assert len({(x.kind, x.title) for x in insights}) == len(insights)
+    for x in insights:
+        assert 0 <= x.confidence <= 1 and 0 <= x.impact <= 1 and x.recommendation and x.description
+    holidays = [x for x in insights if x.evidence.get("holidays")]
+    assert holidays and all(x.impact <= 0.5 for x in holidays)  # a calendar effect, not an incident
+    assert {pd.Timestamp(x.start).normalize() for x in holidays} & set(sample_small.truth.holiday_dates) or \
+        any(d in set(sample_small.truth.holiday_dates) for x in holidays for d in pd.to_datetime(x.evidence["days"]))
+
+
+def test_a_threshold_breach_explained_by_an_incident_is_folded_into_it(sample_small):
+    events, truth = sample_small.events, sample_small.truth
+    window = events[events["ts"] < truth.incident_end]  # the incident is now the last days
+    found = ranked_insights(window, kinds=["anomaly", "business_impact"])
+    incident = next(x for x in found if x.kind == "anomaly" and x.start == truth.incident_start)
+    assert any("p95 latency" in t for t in incident.evidence.get("related", []))
+    assert not any(x.kind == "business_impact" and x.metric == "latency_p95" for x in found)
+
+
+def test_ranked_insights_rejects_bad_parameters(sample_small):
+    with pytest.raises(WorkbenchError, match="kinds"):
+        ranked_insights(sample_small.events, kinds=["gossip"])
+    with pytest.raises(WorkbenchError, match="sensitivity"):
+        ranked_insights(sample_small.events, sensitivity="extreme")
+    with pytest.raises(WorkbenchError, match="no events"):
+        ranked_insights(sample_small.events.iloc[:0])

@@ -1,0 +1,9 @@
+"""The forecasting tests: ``forecast_helpers`` importable."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # for forecast_helpers.py (see tests/conftest.py)
+
+
