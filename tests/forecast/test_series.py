@@ -47,7 +47,7 @@ def test_irregular_timestamps_are_floored_and_combined_by_the_stated_rule():
     assert weekly["ds"].tolist() == [pd.Timestamp("2024-01-01")] and weekly["y"].iloc[0] == 11.0
 
 
-@pytest.mark.parametrize("kwargs, message", [({"granularity": "fortnightly"}, "not a pandas frequency"),
+@pytest.mark.parametrize("kwargs, message", [({"granularity": "fortnightly"}, "is not a granularity .* or a pandas frequency"),
                                              ({"granularity": "D", "agg": "avg"}, "not a resampling rule")])
 def test_bad_resampling_options(kwargs, message):
     s = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024-01-01", periods=9), "y": 1.0})

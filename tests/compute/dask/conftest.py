@@ -16,18 +16,6 @@ sys.path.insert(0, str(Path(__file__).parent))  # for dask_helpers.py (see tests
 from dask_helpers import NOW  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _test_code_travels_by_value(request):
-    """Functions of a test module that a test sends to the workers (``map_partitions(_in_source_order)``)
-    are pickled by value: under ``--import-mode=importlib`` the module is ``tests.compute.dask.<name>``,
-    which a worker process cannot import (and a task it cannot deserialize leaves ``compute`` waiting)."""
-    import cloudpickle
-
-    cloudpickle.register_pickle_by_value(request.module)
-    yield
-    cloudpickle.unregister_pickle_by_value(request.module)
-
-
 @pytest.fixture(scope="module")
 def cluster():
     """A local cluster of two worker processes; it is not made the engine's active cluster."""

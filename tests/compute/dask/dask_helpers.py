@@ -14,6 +14,16 @@ FUNNEL = ["session_start", ["search", "cache_query"], "generation", "edit", "tes
 INT_KPIS = ["events", "active_users", "sessions", "accepts"]
 
 
+def _in_source_order(part: pd.DataFrame) -> pd.Series:
+    """One flag per partition: rows sorted by (ts, source position), ties included.
+
+    A task the workers run, so it lives here (a module they import by name) and not in a test
+    file, which under ``--import-mode=importlib`` is ``tests.compute.dask.<name>``."""
+    ts, row = part["ts"].to_numpy(), part.index.to_numpy()
+    later = (ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (row[1:] > row[:-1]))
+    return pd.Series([bool(later.all())], name="ordered")
+
+
 def _sorted_events(lazy: DaskEvents) -> pd.DataFrame:
     """The Dask engine's clean events in the pandas engine's order (ts, then source position)."""
     ev = lazy.events.compute().reset_index().sort_values(["ts", "row"], kind="stable")

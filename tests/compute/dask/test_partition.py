@@ -11,7 +11,7 @@ import math
 import dask
 import pandas as pd
 import pytest
-from dask_helpers import _same_kpis
+from dask_helpers import _in_source_order, _same_kpis
 
 from analytics_lib import WorkbenchError
 from analytics_lib.analysis import workflow as W
@@ -32,13 +32,6 @@ def test_partitions_hold_whole_users_in_source_order(big):
     assert len(keys) == len(ref.events) and keys["row"].is_unique
     ordered = by_user.frame.map_partitions(_in_source_order, meta=("ordered", bool)).compute()
     assert len(ordered) == groups and ordered.all()
-
-
-def _in_source_order(part: pd.DataFrame) -> pd.Series:
-    """One flag per partition: rows sorted by (ts, source position), ties included."""
-    ts, row = part["ts"].to_numpy(), part.index.to_numpy()
-    later = (ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (row[1:] > row[:-1]))
-    return pd.Series([bool(later.all())], name="ordered")
 
 
 @pytest.mark.slow
