@@ -27,6 +27,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     'analysis.anomaly.attribution': ['Attribution', 'drill_down'],
     'analysis.anomaly.detect': ['detect_anomalies', 'flatline_anomalies', 'forecast_anomalies', 'incident_table', 'iqr_anomalies', 'multivariate_anomalies', 'rolling_zscore_anomalies', 'seasonal_anomalies'],
     'analysis.anomaly.evaluation': ['detection_scores', 'DetectionScores', 'label_windows', 'read_nab'],
+    'analysis.anomaly.nab': ['nab_corpus', 'nab_corpus_score', 'nab_file_score'],
     'analysis.anomaly.series': ['score_threshold'],
     'analysis.insights.impact': ['impact_table', 'ImpactRule', 'outlook_table'],
     'analysis.insights.model': ['Insight', 'insight_table'],

@@ -9,8 +9,10 @@ Detectors take KPI series in one of these shapes:
   indexed by time.
 
 Rows may come in any order (they are sorted), timestamps may be irregular and have gaps,
-and missing values (NaN) are allowed: they are never scored and never flagged. Text in a
-value column, infinite values, missing or repeated timestamps raise :class:`WorkbenchError`.
+and missing values (NaN) are allowed: they are never scored and never flagged. Repeated
+timestamps (a clock set back at a daylight-saving change, as in several NAB files) are
+merged into one observation, the mean of their values. Text in a value column, infinite
+values and missing timestamps raise :class:`WorkbenchError`.
 
 Every detector returns one row per anomalous observation, with the columns of
 ``ANOMALY_COLUMNS``::
@@ -41,8 +43,10 @@ merges them. :func:`incident_table` groups anomalies into incidents and :func:`d
 finds the team / model / feature / event type behind an incident. :func:`detection_scores`
 evaluates detections against labelled windows (event-level precision/recall/F1, point
 level, and a NAB standard-profile score); :func:`read_nab` reads NAB-format files.
+:mod:`~analytics_lib.analysis.anomaly.nab` scores exactly as the Numenta Anomaly Benchmark does
+(profiles, probation, corpus-wide threshold optimisation, normalisation).
 
-Modules: ``attribution``, ``detect``, ``evaluation``, ``scores``, ``series``.
+Modules: ``attribution``, ``detect``, ``evaluation``, ``nab``, ``scores``, ``series``.
 """
 from analytics_lib.core.lazy import lazy_exports
 
@@ -68,6 +72,28 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'label_windows',
         'DetectionScores',
         'detection_scores',
+    ],
+    'nab': [
+        'NAB_PROFILES',
+        'NAB_PROBATION',
+        'NabFileScore',
+        'NabCorpusScore',
+        'nab_file_score',
+        'nab_threshold_sweep',
+        'nab_corpus_score',
+        'nab_normalize',
+        'nab_probation',
+        'nab_corpus',
+        'nab_results',
+        'nab_reference_scores',
+    ],
+    'online': [
+        'NoveltyDetector',
+        'nab_rest',
+        'anomaly_probability',
+        'PROBABILITY_THRESHOLDS',
+        'probability_threshold',
+        'NOVELTY_THRESHOLDS',
     ],
     'scores': [
         'Scores',

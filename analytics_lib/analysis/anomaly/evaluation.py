@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from analytics_lib.analysis.anomaly.series import _one, _times
+from analytics_lib.analysis.anomaly.series import _numeric, _times
 from analytics_lib.core.errors import WorkbenchError
 
 
@@ -29,7 +29,8 @@ class NabData:
     Attributes
     ----------
     series : DataFrame
-        ``timestamp, value``, sorted by time.
+        ``timestamp, value``, the file's rows in file order (NAB scores rows by position;
+        timestamps repeated at a daylight-saving change stay).
     windows : DataFrame
         ``start, end`` (both inclusive, as in NAB's label files).
     """
@@ -43,7 +44,9 @@ def read_nab(csv_path: str | os.PathLike, windows_path: str | os.PathLike, *, ke
 
     The JSON maps data-file names (``"realKnownCause/nyc_taxi.csv"``) to lists of
     ``[start, end]`` pairs; the entry whose name ends with the CSV's file name is used
-    (or ``key``). A JSON holding just a list of pairs is accepted too.
+    (or ``key``). A JSON holding just a list of pairs is accepted too. The rows stay as in
+    the file (NAB scores each row; :func:`~analytics_lib.analysis.anomaly.nab.nab_corpus`
+    reads a whole NAB folder).
 
     Parameters
     ----------
@@ -77,8 +80,8 @@ def read_nab(csv_path: str | os.PathLike, windows_path: str | os.PathLike, *, ke
     raw = pd.read_csv(csv_path)
     if not {"timestamp", "value"} <= set(raw.columns):
         raise WorkbenchError(f"read_nab: {csv_path.name} must have columns timestamp,value (has {list(raw.columns)})")
-    m = _one("value", raw["timestamp"], raw["value"])
-    series = pd.DataFrame({"timestamp": m.ts, "value": m.y})
+    ts = _times(raw["timestamp"], csv_path.name)
+    series = pd.DataFrame({"timestamp": ts, "value": _numeric(raw["value"], csv_path.name)})
     try:
         labels = json.loads(windows_path.read_text())
     except json.JSONDecodeError as exc:
@@ -90,11 +93,16 @@ def read_nab(csv_path: str | os.PathLike, windows_path: str | os.PathLike, *, ke
         pairs = labels[names[0]]
     else:
         pairs = labels
+    return NabData(series=series, windows=_nab_windows(pairs, ts.tz))
+
+
+def _nab_windows(pairs: Any, tz: Any = None) -> pd.DataFrame:
+    """``start, end`` from a NAB label entry (a list of ``[start, end]`` pairs), in ``tz`` when given."""
     windows = pd.DataFrame({"start": pd.to_datetime([p[0] for p in pairs]),
                             "end": pd.to_datetime([p[1] for p in pairs])})
-    if len(windows) and m.ts.tz is not None:
-        windows = windows.apply(lambda c: c.dt.tz_localize(m.ts.tz) if c.dt.tz is None else c)
-    return NabData(series=series, windows=windows)
+    if len(windows) and tz is not None:
+        windows = windows.apply(lambda c: c.dt.tz_localize(tz) if c.dt.tz is None else c)
+    return windows
 
 
 def label_windows(timestamps: Any, labels: Any) -> pd.DataFrame:

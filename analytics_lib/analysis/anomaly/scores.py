@@ -511,6 +511,7 @@ for _name, _detector in {"rolling_z": _rolling_z_detector, "iqr": _iqr_detector,
                          "forecast": _forecast_detector, "flatline": _flatline_detector}.items():
     DETECTORS.register(_name, _detector)
 del _name, _detector
+DETECTORS.register("novelty", "analytics_lib.analysis.anomaly.online:_novelty_detector")
 
 
 def _score_one(m: MetricSeries, method: str, thr: float, options: Mapping[str, Any]) -> Scores:
@@ -529,7 +530,7 @@ def _score_one(m: MetricSeries, method: str, thr: float, options: Mapping[str, A
 
 def anomaly_scores(series: Any, *, method: str = "rolling_z", metrics: Sequence[str] | str | None = None,
                    sensitivity: str | float = "medium", volume: str | pd.Series | None = None,
-                   **options: Any) -> pd.DataFrame:
+                   calibrated: bool = False, **options: Any) -> pd.DataFrame:
     """Every observation with its expected value, band and score under one method.
 
     Use it to draw a band around a series, or to sweep thresholds in an evaluation; the
@@ -539,7 +540,7 @@ def anomaly_scores(series: Any, *, method: str = "rolling_z", metrics: Sequence[
     ----------
     series : DataFrame or Series
         KPI series in one of the shapes of the module docstring.
-    method : {"rolling_z", "iqr", "stl", "forecast", "flatline"}
+    method : {"rolling_z", "iqr", "stl", "forecast", "flatline", "novelty"} or a plug-in's name
         See the corresponding ``*_anomalies`` function for the options it takes.
     metrics : str or list of str, optional
         The metrics to score (default: every numeric column or series).
@@ -552,6 +553,14 @@ def anomaly_scores(series: Any, *, method: str = "rolling_z", metrics: Sequence[
         ``sqrt(volume / median volume)``: quiet periods (weekends, holidays) get wider
         bands. Counts and sums (``EXTENSIVE_KPIS``) and the volume column itself are not
         weighted.
+    calibrated : bool
+        Add ``probability``, the calibrated anomaly probability of each observation
+        (:func:`~analytics_lib.analysis.anomaly.online.anomaly_probability` of ``|score|``:
+        its rank among the metric's previous scores), and flag from
+        :func:`~analytics_lib.analysis.anomaly.online.probability_threshold` of the sensitivity
+        instead: the same false-alarm rate on every series (about 1 in 1,000 normal points at
+        ``"medium"``), however heavy its tails. Needs history: an observation can reach
+        probability ``q`` only after ``q / (1 - q)`` scored ones (999 at ``"medium"``).
     **options
         Passed to the method (``window``, ``min_periods``, ``season``, ``periods``,
         ``robust``, ``trend``, ``model``, ``h``, ``n_windows``, ``min_run``).
@@ -559,8 +568,9 @@ def anomaly_scores(series: Any, *, method: str = "rolling_z", metrics: Sequence[
     Returns
     -------
     DataFrame
-        ``ANOMALY_COLUMNS`` plus ``is_anomaly``, one row per observation (missing values
-        and the warm-up have NaN ``expected``/``score`` and are never anomalies).
+        ``ANOMALY_COLUMNS`` plus ``is_anomaly`` (and ``probability`` when ``calibrated``), one
+        row per observation (missing values and the warm-up have NaN ``expected``/``score``
+        and are never anomalies).
 
     Examples
     --------
@@ -577,6 +587,11 @@ def anomaly_scores(series: Any, *, method: str = "rolling_z", metrics: Sequence[
         sc = _score_one(m, method, thr, options)
         f = _frame(m, method, sc, None)
         f["is_anomaly"] = _flag(sc, thr)
+        if calibrated:
+            from analytics_lib.analysis.anomaly.online import anomaly_probability, probability_threshold
+
+            f["probability"] = anomaly_probability(np.abs(sc.score))
+            f["is_anomaly"] = (f["probability"] >= probability_threshold(sensitivity)).to_numpy()
         parts.append(f)
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["metric", "timestamp"], kind="stable").reset_index(drop=True)

@@ -24,7 +24,7 @@ SENSITIVITIES: dict[str, float] = {"low": 0.25, "medium": 0.5, "high": 0.75}
 SEVERITY = SeverityThresholds(medium=5.0, high=8.0, critical=12.0)
 SEVERITY_LEVELS = ("low", "medium", "high", "critical")
 #: Methods :func:`anomaly_scores` and :func:`detect_anomalies` know.
-METHODS = ("rolling_z", "iqr", "stl", "forecast", "flatline")
+METHODS = ("rolling_z", "iqr", "stl", "forecast", "flatline", "novelty")
 _MAD_TO_SD = 1.4826            # scale factor of the MAD for normal data
 _Q3_Z = stats.norm.ppf(0.75)   # 0.6745: the upper quartile of a standard normal in z units
 _IQR_TO_SD = 2 * _Q3_Z         # 1.349: IQR of a standard normal
@@ -81,6 +81,7 @@ class MetricSeries:
     ts: pd.DatetimeIndex   # sorted, unique
     y: np.ndarray          # float64, NaN = missing value
     weights: np.ndarray    # precision weight per observation: sqrt(volume / median volume), 1 without volume
+    merged: int = 0        # input rows merged into others because their timestamp repeated (mean of the values)
 
 
 def _numeric(values: pd.Series, name: str) -> np.ndarray:
@@ -119,11 +120,23 @@ def _one(name: str, ts: Any, y: Any) -> MetricSeries:
     v = _numeric(pd.Series(y), name)
     order = np.argsort(t.asi8, kind="stable")
     t, v = t[order], v[order]
-    dup = t.duplicated()
-    if dup.any():
-        raise WorkbenchError(f"metric {name!r} has {int(dup.sum())} repeated timestamp(s) (first: {t[dup][0]}): "
-                             "aggregate to one value per timestamp first")
-    return MetricSeries(str(name), t, v, np.ones(len(v)))
+    merged = 0
+    if t.has_duplicates:
+        t, v, merged = _merge_repeats(t, v)
+    return MetricSeries(str(name), t, v, np.ones(len(v)), merged)
+
+
+def _merge_repeats(t: pd.DatetimeIndex, v: np.ndarray) -> tuple[pd.DatetimeIndex, np.ndarray, int]:
+    """One observation per timestamp: repeated timestamps (a clock set back at a daylight-saving
+    change, a double export) become the mean of their values, missing values ignored (NaN when all
+    are missing). Returns the timestamps, the values and how many rows were merged away."""
+    codes, uniq = pd.factorize(t, sort=True)
+    finite = ~np.isnan(v)
+    total = np.bincount(codes, weights=np.where(finite, v, 0.0), minlength=len(uniq))
+    count = np.bincount(codes, weights=finite.astype("float64"), minlength=len(uniq))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / count, np.nan)
+    return pd.DatetimeIndex(uniq), mean, len(t) - len(uniq)
 
 
 #: KPIs that are counts or sums (extensive): they are never weighted by ``volume``.
@@ -152,13 +165,15 @@ def metric_series(series: Any, metrics: Sequence[str] | str | None = None, volum
     Returns
     -------
     list of MetricSeries
-        One per metric, sorted by time.
+        One per metric, sorted by time, one observation per timestamp: repeated timestamps
+        are merged into the mean of their values (``MetricSeries.merged`` counts the rows
+        merged away).
 
     Raises
     ------
     WorkbenchError
-        For an unknown shape or metric, values that are not numbers, missing or repeated
-        timestamps, a metric without rows, or an unusable ``volume``.
+        For an unknown shape or metric, values that are not numbers, missing timestamps,
+        a metric without rows, or an unusable ``volume``.
     """
     if isinstance(metrics, str):
         metrics = [metrics]
@@ -228,7 +243,7 @@ def _weighted(m: MetricSeries, vol: pd.Series) -> MetricSeries:
         raise WorkbenchError("volume must not be negative")
     ref = np.nanmedian(v[~np.isnan(m.y)]) if (~np.isnan(m.y)).any() else 1.0
     w = np.sqrt(np.maximum(np.nan_to_num(v, nan=ref), 0.5) / max(ref, 0.5))
-    return MetricSeries(m.name, m.ts, m.y, w)
+    return MetricSeries(m.name, m.ts, m.y, w, m.merged)
 
 
 # ============================================================================================

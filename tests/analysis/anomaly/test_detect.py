@@ -53,8 +53,6 @@ def test_every_input_shape_gives_the_same_anomalies():
 @pytest.mark.parametrize("frame, message", [
     (pd.DataFrame({"ds": pd.date_range("2025-01-01", periods=3), "y": ["1", "x", "2"]}), "not numbers"),
     (pd.DataFrame({"ds": pd.date_range("2025-01-01", periods=3), "y": [1.0, np.inf, 2.0]}), "infinite"),
-    (pd.DataFrame({"ds": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-02"]), "y": [1.0, 2, 3]}),
-     "repeated timestamp"),
     (pd.DataFrame({"ds": [pd.Timestamp("2025-01-01"), pd.NaT], "y": [1.0, 2.0]}), "missing"),
     (pd.DataFrame({"a": [1.0]}), "indexed by time"),
 ])
