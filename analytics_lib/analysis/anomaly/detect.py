@@ -210,7 +210,8 @@ def forecast_anomalies(series: Any, *, model: str = "ets", horizon: int | None =
     cutoffs and forecasts the next ``horizon`` steps, so every scored observation is compared with
     a forecast that did not see it. ``expected`` is the forecast mean, the scale is the
     forecast's standard deviation at that horizon (read off its 80 % interval); observations
-    before the first cutoff are not scored. Needs a regular grid (gaps are allowed).
+    before the first cutoff are not scored. Gaps are allowed; irregular timestamps are snapped
+    to bins of the (rounded) median step, each observation scored against its bin's forecast.
 
     Parameters
     ----------

@@ -356,24 +356,40 @@ def _stl(m: MetricSeries, thr: float, *, periods: Sequence[int] | None, robust: 
 
 def _forecast(m: MetricSeries, thr: float, *, model: str, h: int | None, n_windows: int | None,
               season: int | None) -> Scores:
+    g = _grid(m.ts)
+    if g.regular:
+        expected, scale = _forecast_band(m.name, m.ts, m.y, g, model=model, h=h, n_windows=n_windows, season=season)
+    else:
+        # irregular timestamps: forecast the series snapped to its step (the mean of each bin, the
+        # bins aligned to whole steps, as a pandas frequency is) and score every observation
+        # against its bin's forecast
+        cells = np.unique(g.pos)
+        ts = m.ts[0].floor(g.step) + pd.to_timedelta(cells * g.step.value, unit="ns")
+        band = _forecast_band(m.name, ts, _on_grid(g, m.y)[cells], _grid(ts), model=model, h=h,
+                              n_windows=n_windows, season=season)
+        cell = np.searchsorted(cells, g.pos)
+        expected, scale = band[0][cell], band[1][cell]
+    return _from_scale(m.y, expected, scale, thr)
+
+
+def _forecast_band(name: str, ts: pd.DatetimeIndex, y: np.ndarray, g, *, model: str, h: int | None,
+                   n_windows: int | None, season: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-sample forecasts of backtest windows and their sd (from the 80 % interval) on a
+    regular grid (gaps allowed); NaN before the first cutoff."""
     from analytics_lib.forecast.estimator import Forecaster
     from analytics_lib.forecast.selection import backtest
 
-    g = _grid(m.ts)
-    if not g.regular:
-        raise WorkbenchError(f"metric {m.name!r}: forecast residuals need timestamps on a regular grid "
-                             "(aggregate the series to a fixed step first)")
-    ok = ~np.isnan(m.y)
+    ok = ~np.isnan(y)
     per = _auto_periods(g, int(ok.sum()))
     season = season or (per[0] if per else 1)
     h = int(h or max(1, min(season, 28)))
     n_obs = g.n
     n_windows = int(n_windows or max(1, min(20, (n_obs // 3) // h)))
     if n_obs - h * n_windows < max(3, season + 1):
-        raise WorkbenchError(f"metric {m.name!r} has {n_obs} steps: too short for {n_windows} backtest windows "
+        raise WorkbenchError(f"metric {name!r} has {n_obs} steps: too short for {n_windows} backtest windows "
                              f"of h={h} after a history of {season + 1} (use fewer windows or a smaller h)")
-    t = m.ts if m.ts.tz is None else m.ts.tz_convert("UTC").tz_localize(None)
-    long = pd.DataFrame({"unique_id": m.name, "ds": t, "y": m.y})
+    t = ts if ts.tz is None else ts.tz_convert("UTC").tz_localize(None)
+    long = pd.DataFrame({"unique_id": name, "ds": t, "y": y})
     level = 80
     cv = backtest(Forecaster(models=[model], granularity=g.freq, season=season), long, horizon=h, n_windows=n_windows,
                   level=[level])
@@ -381,13 +397,13 @@ def _forecast(m: MetricSeries, thr: float, *, model: str, h: int | None, n_windo
     sd = (cv[f"{model}-hi-{level}"] - cv[f"{model}-lo-{level}"]).to_numpy(dtype="float64") / (2 * z80)
     at = pd.DatetimeIndex(cv["ds"]).as_unit("ns").asi8
     idx = pd.Index(t.as_unit("ns").asi8).get_indexer(at)
-    expected = np.full(len(m.y), np.nan)
-    scale = np.full(len(m.y), np.nan)
+    expected = np.full(len(y), np.nan)
+    scale = np.full(len(y), np.nan)
     keep = idx >= 0
     expected[idx[keep]] = cv[model].to_numpy(dtype="float64")[keep]
-    floor = 0.05 * _robust_scale(m.y)
+    floor = 0.05 * _robust_scale(y)
     scale[idx[keep]] = np.maximum(sd[keep], floor)
-    return _from_scale(m.y, expected, scale, thr)
+    return expected, scale
 
 
 def _flatline(m: MetricSeries, thr: float, *, min_run: int) -> Scores:
@@ -505,13 +521,22 @@ def _check_detector(name: str, detector: Any) -> None:
 #: Anomaly detectors by name: ``detector(series: MetricSeries, threshold: float, **options) -> Scores``.
 #: Built in: the :data:`~analytics_lib.analysis.anomaly.series.METHODS`; a plug-in adds its own under
 #: the entry-point group ``analytics_workbench.anomaly_detectors`` and is then a method of
-#: :func:`anomaly_scores` and ``detect_anomalies(methods=[...])``.
+#: :func:`anomaly_scores` and ``detect_anomalies(methods=[...])``. Each entry's metadata says how it
+#: scores (``DETECTORS.meta(name)["scoring"]``): ``"causal"`` (each point from earlier points only:
+#: what a scheduled or streaming job can reproduce point by point) or ``"look-back"`` (a batch
+#: method that also uses later points: centered windows, whole-series fits).
 DETECTORS = Registry("anomaly detector", "analytics_workbench.anomaly_detectors", check=_check_detector)
-for _name, _detector in {"rolling_z": _rolling_z_detector, "iqr": _iqr_detector, "stl": _stl_detector,
-                         "forecast": _forecast_detector, "flatline": _flatline_detector}.items():
-    DETECTORS.register(_name, _detector)
-del _name, _detector
-DETECTORS.register("novelty", "analytics_lib.analysis.anomaly.online:_novelty_detector")
+# rolling_z: the expected value and the spread come from earlier points (center=False), but the
+# scale's floor (a quarter of the series' robust sd) from the whole series
+for _name, _detector, _scoring in [("rolling_z", _rolling_z_detector, "look-back"),
+                                   ("iqr", _iqr_detector, "look-back"), ("stl", _stl_detector, "look-back"),
+                                   ("forecast", _forecast_detector, "causal"),    # out-of-sample backtests
+                                   ("flatline", _flatline_detector, "look-back")]:
+    DETECTORS.register(_name, _detector, scoring=_scoring)
+del _name, _detector, _scoring
+#: causal given its value range: NoveltyDetector.fit on history, then update (the method's default
+#: range is the series' own min and max, as NAB gives its detectors)
+DETECTORS.register("novelty", "analytics_lib.analysis.anomaly.online:_novelty_detector", scoring="causal")
 
 
 def _score_one(m: MetricSeries, method: str, thr: float, options: Mapping[str, Any]) -> Scores:

@@ -54,3 +54,38 @@ def test_calibrated_flags_give_one_false_alarm_rate_whatever_the_tails():
     assert rates["heavy"][0] > 10 * rates["normal"][0]
     for name, (_, calibrated) in rates.items():
         assert 0.0004 <= calibrated <= 0.002, (name, calibrated)
+
+
+def test_causal_detectors_never_look_ahead():
+    import pandas as pd
+
+    from analytics_lib.analysis.anomaly.scores import DETECTORS
+
+    y = np.sin(np.arange(400) * 2 * np.pi / 24) + np.random.default_rng(3).normal(0, 0.2, 400)
+    s = pd.Series(y, index=pd.date_range("2024-01-01", periods=400, freq="h"), name="x")
+    changed = s.copy()
+    changed.iloc[300:] += 50.0
+    options = {"novelty": {"lo": -60.0, "hi": 60.0}, "forecast": {"h": 24}}  # novelty: a range given up front
+    causal = DETECTORS.names(scoring="causal")
+    assert causal == ["forecast", "novelty"]
+    for method in causal:
+        before = anomaly_scores(s, method=method, **options.get(method, {}))["score"].iloc[:300]
+        after = anomaly_scores(changed, method=method, **options.get(method, {}))["score"].iloc[:300]
+        np.testing.assert_array_equal(before.to_numpy(), after.to_numpy(), err_msg=method)
+
+
+@pytest.mark.parametrize("key", ["realTraffic/TravelTime_451.csv",               # irregular, 70 % of steps empty
+                                 "realAWSCloudwatch/ec2_network_in_5abac7.csv",   # 11 repeated timestamps
+                                 "realAWSCloudwatch/grok_asg_anomaly.csv"])        # gaps
+def test_every_built_in_method_takes_real_nab_series(key):
+    from conftest import REAL
+
+    from analytics_lib.analysis.anomaly.nab import nab_corpus
+    from analytics_lib.analysis.anomaly.series import METHODS
+
+    if not (REAL / "nab").is_dir():
+        pytest.skip(f"{REAL / 'nab'} is missing (the shared real data)")
+    series = nab_corpus(REAL / "nab")[key].series
+    for method in METHODS:
+        scored = anomaly_scores(series, method=method)
+        assert len(scored) == series["timestamp"].nunique() and scored["score"].notna().any(), method
