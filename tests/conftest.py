@@ -163,7 +163,9 @@ def isolated_dashboards(tmp_path, monkeypatch):
 # Nothing a test starts may outlive the suite. Every process started by this session carries
 # WORKBENCH_TEST_SESSION in its environment (children inherit it, even when they are detached
 # into their own session or reparented to init); at the end, any such process still running,
-# and any new server, kernel or browser process, fails the session and is killed.
+# and any new server, kernel or browser process below this one, fails the session and is killed.
+# Processes of anyone else (another test run, a user's browser on the same machine) are never
+# counted, let alone killed.
 _SESSION_MARK = f"WORKBENCH_TEST_SESSION={os.getpid()}-{os.urandom(4).hex()}"
 os.environ["WORKBENCH_TEST_SESSION"] = _SESSION_MARK.split("=", 1)[1]
 _WATCHED = ("voila", "ipykernel_launcher", "postgres", "distributed.cli", "dask-worker", "dask-scheduler",
@@ -206,10 +208,20 @@ def _parent(pid: int) -> int:
         return -1
 
 
+def _descends_from_me(pid: int) -> bool:
+    me, seen = os.getpid(), set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        pid = _parent(pid)
+        if pid == me:
+            return True
+    return False
+
+
 def _leftovers() -> dict[int, str]:
     now = _processes()
     return {pid: cmd for pid, (cmd, marked) in now.items()
-            if pid not in _BEFORE and (marked or any(w in cmd for w in _WATCHED))
+            if pid not in _BEFORE and (marked or (any(w in cmd for w in _WATCHED) and _descends_from_me(pid)))
             and not (any(h in cmd for h in _OWN_HELPERS) and _parent(pid) == os.getpid())}
 
 

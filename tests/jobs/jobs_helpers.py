@@ -21,7 +21,10 @@ from analytics_lib.jobs.ledger import run_history
 NOTEBOOKS = CORPUS / "notebooks"
 BIN = Path(sys.executable).parent
 WORKBENCH, PAPERMILL = BIN / "workbench", BIN / "papermill"
-ENV = {**{k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}, "MPLBACKEND": "Agg"}
+# the caller's WORKBENCH_* settings stay out, except the test session's mark (tests/conftest.py):
+# what the runner starts must stay recognisable as this session's
+ENV = {**{k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_") or k == "WORKBENCH_TEST_SESSION"},
+       "MPLBACKEND": "Agg"}
 
 
 class Place:
