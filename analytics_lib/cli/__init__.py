@@ -4,7 +4,7 @@ Structural problems (a missing column, a bad URL, an empty source, a bad paramet
 clear message and exit with status 2; quarantined rows are not errors (status 0).
 
 Modules: ``main`` (the group, errors, printing), ``data`` (sample, ingest, kpis, forecast, roi,
-run, insights), ``jobs``, ``dashboards``.
+run, insights, anomalies), ``jobs``, ``dashboards``.
 """
 from analytics_lib.cli import dashboards, data, jobs  # noqa: F401 - the commands register on `main`
 from analytics_lib.cli.main import main

@@ -1,4 +1,4 @@
-"""``workbench sample``, ``ingest``, ``kpis``, ``forecast``, ``roi``, ``run``, ``insights``.
+"""``workbench sample``, ``ingest``, ``kpis``, ``forecast``, ``roi``, ``run``, ``insights``, ``anomalies``.
 """
 from __future__ import annotations
 
@@ -292,3 +292,85 @@ def insights(source: str, mapping: str | None, sensitivity: str, top: int, json_
     if json_path:
         Path(json_path).write_text(json.dumps([x.to_dict() for x in found], indent=1, default=str))
         console.print(f"{len(found)} insights written to {json_path}")
+
+
+# --------------------------------------------------------------------------------------------
+@main.command()
+@click.argument("source", default=paths.DEFAULT_DB_URL)
+@click.option("--state", "state_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder of the monitor's state (created; one file per metric). Reuse it on every run.")
+@click.option("--metric", "metric", multiple=True,
+              help="KPI column to monitor (repeatable): events, error_rate, latency_p95... Default: every KPI.")
+@click.option("--granularity", "-g", default="D", show_default=True, type=click.Choice(["D", "W", "M"], case_sensitive=False))
+@click.option("--mapping", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--sensitivity", default="medium", show_default=True,
+              help="Anomaly sensitivity: low, medium, high, or a number between 0 and 1.")
+@click.option("--include-partial", is_flag=True,
+              help="Also score the current period, still filling up (by default only complete periods: "
+                   "a half-filled day would look like a drop, and is never scored again).")
+@click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False),
+              help="Also write every newly scored point (with its score and flag) to this CSV file.")
+@window_options
+def anomalies(source: str, state_dir: str, metric: tuple[str, ...], granularity: str, mapping: str | None,
+              sensitivity: str, include_partial: bool, csv_path: str | None, start: str | None, end: str | None,
+              team: tuple[str, ...]) -> None:
+    """Score the KPI periods of SOURCE not scored yet and print the new anomalies.
+
+    For a scheduled job: each run scores only the periods newer than the last run's (from
+    the past only, with one novelty detector per KPI kept in --state) and skips the rest.
+    The first run learns the periods given as history: they are scored, never flagged.
+    """
+    import pandas as pd
+
+    from analytics_lib.analysis.anomaly.monitor import AnomalyMonitor
+    from analytics_lib.analysis.workflow.kpis import kpi_table
+    from analytics_lib.core.timewindow import time_window
+    from analytics_lib.data.load import load_events
+
+    level: str | float = sensitivity
+    try:
+        level = float(sensitivity)
+    except ValueError:
+        pass
+    monitor = AnomalyMonitor.open(state_dir, sensitivity=level)  # a bad value or folder stops here
+    result = load_events(source, mapping=mapping, start=start, end=end, team=list(team) or None)
+    if result.events.empty:
+        raise WorkbenchError("no events in the window: widen --start/--end or check --team")
+    table = kpi_table(result.events, granularity=granularity)
+    held = 0
+    if not include_partial:  # periods cut by the window's bounds or by "now" are partial
+        window = time_window(start, end)
+        cap = min(pd.Timestamp.now(tz="UTC"), window.end) if window.end is not None else pd.Timestamp.now(tz="UTC")
+        step = {"D": pd.Timedelta(days=1), "W": pd.Timedelta(days=7), "M": pd.offsets.MonthBegin(1)}[granularity.upper()]
+        complete = (table.index + step) <= cap
+        if window.start is not None:
+            complete &= table.index >= window.start
+        held = int((~complete).sum())
+        table = table[complete]
+    if table.empty:
+        raise WorkbenchError("no complete period in the window yet: widen --start or pass --include-partial")
+    t0 = time.perf_counter()
+    new = monitor.update(table, metrics=list(metric) or None)
+    s = monitor.summary
+    seconds = time.perf_counter() - t0
+    if csv_path:  # before printing: the state already counts these points as scored
+        new.to_csv(csv_path, index=False)
+    late = int(s["late"].sum())
+    counts = (f"{int(s['scored'].sum()):,} new points scored, {int(s['skipped'].sum()) - late:,} already scored, "
+              f"{int(s['missing'].sum()):,} missing values ({len(s)} KPIs, {seconds:.2f} s)")
+    if held:
+        counts += f"; {held} partial period(s) not scored yet"
+    console.print(counts if len(new) else f"no new points: {counts}")
+    if late:
+        console.print(f"{late:,} point(s) older than the last scored one arrived late and were "
+                      "not scored (the detectors only go forward)")
+    if int(s["history"].sum()):
+        console.print(f"first run: {int(s['history'].sum()):,} points learnt as history (scored, never flagged)")
+    flagged = new[new["is_anomaly"]]
+    if len(new) and flagged.empty:
+        console.print("no new anomalies")
+    elif len(flagged):
+        print_frame(flagged[["timestamp", "metric", "observed", "score", "probability"]], index=False,
+                    title=f"{len(flagged)} new anomalies — {result.summary.source} by {granularity.upper()}")
+    if csv_path:
+        console.print(f"{len(new):,} scored points written to {csv_path}")

@@ -140,3 +140,33 @@ def test_cli_insights_prints_ranked_insights_and_writes_json(tmp_path, sample_sm
     assert CliRunner().invoke(main, ["insights", "--help"]).exit_code == 0
     team = CliRunner().invoke(main, ["insights", str(src), "--team", "team-b", "--start", "2025-06-01"])
     assert team.exit_code == 0 and "insights for" in team.output
+
+
+def test_anomalies_command_scores_only_new_periods_run_after_run(small_store, tmp_path):
+    state, first_csv, second_csv = tmp_path / "state", tmp_path / "a.csv", tmp_path / "b.csv"
+    first = invoke("anomalies", small_store, "--state", str(state), "--end", "-10d", "--csv", str(first_csv))
+    assert first.exit_code == 0, first.output
+    assert "first run:" in first.output and "never flagged" in first.output
+    learnt = pd.read_csv(first_csv, parse_dates=["timestamp"])
+    assert not learnt["is_anomaly"].any() and learnt["metric"].nunique() >= 10
+    second = invoke("anomalies", small_store, "--state", str(state), "--csv", str(second_csv))
+    assert second.exit_code == 0, second.output
+    new = pd.read_csv(second_csv, parse_dates=["timestamp"])
+    assert new["timestamp"].nunique() == 9 and new["timestamp"].min() > learnt["timestamp"].max()
+    assert f"{len(new):,} new points scored" in second.output and "first run" not in second.output
+    third = invoke("anomalies", small_store, "--state", str(state))
+    assert third.exit_code == 0 and "no new points: 0 new points scored" in third.output
+    assert f"{len(learnt) + len(new):,} already scored" in third.output
+    one = invoke("anomalies", small_store, "--state", str(tmp_path / "w"), "--metric", "events", "-g", "W")
+    assert one.exit_code == 0 and "(1 KPIs" in one.output
+
+
+def test_anomalies_command_errors_are_one_line(small_store, tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    bad = CliRunner().invoke(main, ["anomalies", small_store, "--state", str(blocker / "state")])
+    assert bad.exit_code == 2 and "cannot create the monitor state folder" in bad.output
+    assert "Traceback" not in bad.output and len(bad.output.strip().splitlines()) <= 2
+    unknown = CliRunner().invoke(main, ["anomalies", small_store, "--state", str(tmp_path / "s"), "--metric", "nope"])
+    assert unknown.exit_code == 2 and "['nope'] are not columns" in unknown.output
+    assert CliRunner().invoke(main, ["anomalies", "--help"]).exit_code == 0

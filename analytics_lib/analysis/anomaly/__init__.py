@@ -45,8 +45,11 @@ evaluates detections against labelled windows (event-level precision/recall/F1, 
 level, and a NAB standard-profile score); :func:`read_nab` reads NAB-format files.
 :mod:`~analytics_lib.analysis.anomaly.nab` scores exactly as the Numenta Anomaly Benchmark does
 (profiles, probation, corpus-wide threshold optimisation, normalisation).
+:class:`NoveltyDetector` scores a stream causally with state, and :class:`AnomalyMonitor` keeps
+one per metric in a folder, so a scheduled job scores only the points it has not seen yet.
 
-Modules: ``attribution``, ``detect``, ``evaluation``, ``nab``, ``scores``, ``series``.
+Modules: ``attribution``, ``detect``, ``evaluation``, ``monitor``, ``nab``, ``online``, ``scores``,
+``series``.
 """
 from analytics_lib.core.lazy import lazy_exports
 
@@ -86,6 +89,11 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'nab_corpus',
         'nab_results',
         'nab_reference_scores',
+    ],
+    'monitor': [
+        'AnomalyMonitor',
+        'MONITOR_COLUMNS',
+        'SUMMARY_COLUMNS',
     ],
     'online': [
         'NoveltyDetector',
