@@ -60,7 +60,9 @@ def time_split(events: pd.DataFrame, *, churn_window_days: int = 28, n_train: in
     """Choose training, validation and test cutoffs from the period the events cover.
 
     With ``W = churn_window_days`` and ``end`` the day after the last event (or the given
-    end): the test cutoff is ``end - W`` (its labels are the last ones the data can tell),
+    end, when the events reach it: a store a day or two behind a scheduled run's "today"
+    ends the labelled period at its last event instead, since no label can be told beyond
+    it): the test cutoff is ``end - W`` (its labels are the last ones the data can tell),
     the validation cutoff ``end - 2W``, and up to ``n_train`` training cutoffs go back from
     ``end - 3W`` every ``step_days``, none earlier than ``active_days`` after the first
     event (so each has a full activity window of history).
@@ -76,7 +78,8 @@ def time_split(events: pd.DataFrame, *, churn_window_days: int = 28, n_train: in
     step_days : int
         Days between training cutoffs.
     end : str or Timestamp, optional
-        End of the labelled period (exclusive, a midnight); default: the day after the last event.
+        End of the labelled period (exclusive, a midnight); default, and at most: the day after
+        the last event.
 
     Returns
     -------
@@ -103,7 +106,7 @@ def time_split(events: pd.DataFrame, *, churn_window_days: int = 28, n_train: in
     _check_events(events)
     if events.empty:
         raise WorkbenchError("events is empty: load a period with data")
-    stop = _data_end(events) if end is None else _cutoff(end, "end")
+    stop = _data_end(events) if end is None else min(_cutoff(end, "end"), _data_end(events))
     first = events[S.TS].min().floor("D") + pd.Timedelta(days=days)
     test = stop - pd.Timedelta(days=window)
     validation = test - pd.Timedelta(days=window)
