@@ -44,6 +44,7 @@ lab: $(VENV)/.installed $(DB) ## open JupyterLab with the project's kernel
 
 # Every benchmarks/bench_*.py with --json; writes benchmarks/results/bench.json (all figures) and bench.txt (the table).
 bench: $(VENV)/.installed $(DB) ## run every benchmark (not part of the tests): benchmarks/results/bench.{json,txt}
+	$(PY) scripts/ensure_system_deps.py
 	$(PY) benchmarks/run_all.py
 
 lock: | $(BIN)/uv ## re-resolve requirements.lock from pyproject.toml

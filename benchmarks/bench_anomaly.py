@@ -33,7 +33,8 @@ from _common import ROOT, Report, interleaved, parser
 
 from analytics_lib.analysis.anomaly.nab import (nab_corpus, nab_corpus_score, nab_normalize, nab_reference_scores,
                                                 nab_results)
-from analytics_lib.analysis.anomaly.online import NoveltyDetector, anomaly_probability, nab_rest
+from analytics_lib.analysis.anomaly.calibration import anomaly_probability
+from analytics_lib.analysis.anomaly.online import NoveltyDetector, nab_rest
 from analytics_lib.analysis.anomaly.scores import _rolling_z_detector
 from analytics_lib.analysis.anomaly.series import MetricSeries, score_threshold
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make sure the Debian packages the test suite needs are installed.
 
-Run by ``make test`` before pytest (standard library only):
+Run by ``make test`` before pytest and by ``make bench`` before the benchmarks (standard library only):
 
 * ``postgresql`` -- server binaries (/usr/lib/postgresql/<ver>/bin/initdb, pg_ctl) for the
   tests marked ``postgres``; they start their own throwaway server (tests/pgserver.py).

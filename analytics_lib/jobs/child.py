@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from analytics_lib.core.files import atomic_write
 from analytics_lib.core.markup import md_escape, sanitize_html
 from analytics_lib.core.procs import die_with_parent
 from analytics_lib.core.redaction import redact
@@ -101,9 +102,7 @@ def _child_main() -> None:  # pragma: no cover - runs in the child process (test
     except Exception as exc:  # kernel missing, unreadable notebook...: reported, never "succeeded"
         result = {"status": "failed", "kind": "error", "message": f"{type(exc).__name__}: {exc}"}
     result.setdefault("duration_s", time.monotonic() - t0)
-    tmp = Path(task["result"]).with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, default=str))
-    os.replace(tmp, task["result"])
+    atomic_write(task["result"], json.dumps(result, default=str))
 
 
 def _preload_nbconvert() -> None:
@@ -138,9 +137,7 @@ def _export_html(notebook: Path, target: Path, header: list, duration_s: float) 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
                             sanitize_html=True, filters={"clean_html": sanitize_html})
     body, _ = exporter.from_notebook_node(nb)
-    tmp = target.with_suffix(".html.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    os.replace(tmp, target)
+    atomic_write(target, body)
 
 
 def _md(value: Any) -> str:

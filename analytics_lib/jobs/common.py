@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from analytics_lib.core.files import atomic_write
 from analytics_lib.core.redaction import redact
 
 
@@ -63,9 +64,7 @@ def _add_banner(notebook: Path, text: str) -> None:
             "source": f'<span style="color:red">{html.escape(redact(text))}</span>'}
     nb["cells"] = [c for c in nb["cells"] if "workbench-run-status" not in c.get("metadata", {}).get("tags", [])]
     nb["cells"].insert(0, cell)
-    tmp = notebook.with_suffix(".banner.tmp")
-    tmp.write_text(json.dumps(nb, indent=1), encoding="utf-8")
-    os.replace(tmp, notebook)
+    atomic_write(notebook, json.dumps(nb, indent=1))
 
 
 def _jsonable(value: Any) -> Any:
@@ -73,6 +72,4 @@ def _jsonable(value: Any) -> Any:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(redact(_jsonable(data)), indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(redact(_jsonable(data)), indent=1))

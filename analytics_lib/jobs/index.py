@@ -6,11 +6,11 @@ import html
 import json
 import os
 import shutil
-import threading
 from pathlib import Path
 
 from analytics_lib.core import paths
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.core.files import atomic_write
 from analytics_lib.jobs.common import _job_dir, _utcnow
 from analytics_lib.jobs.ledger import _aware, _ledger, _ledger_rows
 from analytics_lib.jobs.lock import JobAlreadyRunning, job_lock
@@ -108,9 +108,7 @@ td,th{{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-a
 {''.join(sections) or '<p>No runs yet: <code>workbench jobs run --all</code>.</p>'}</body></html>
 """
     target = root / "index.html"
-    tmp = root / f".index.{os.getpid()}.{threading.get_ident()}.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, target)
+    atomic_write(target, page)
     return target
 
 

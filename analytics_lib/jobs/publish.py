@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping, TYPE_CHECKING
 
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.core.files import atomic_write
 from analytics_lib.core.registry import Registry
 from analytics_lib.jobs.common import _write_json
 
@@ -82,7 +83,6 @@ def _write_xlsx(ctx: PublishContext) -> list[Path]:
     if not ctx.frames:
         return []
     target = ctx.run_dir / "tables.xlsx"
-    tmp = ctx.run_dir / ".tables.xlsx.tmp"
     about = pd.DataFrame([(k, json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v))
                           for k, v in ctx.info.items()], columns=["item", "value"])
     book = _stdio.BytesIO()  # built in memory: a full disk fails one plain write, not a half-zipped file
@@ -96,13 +96,7 @@ def _write_xlsx(ctx: PublishContext) -> list[Path]:
                                        f"tables/{name}.csv"]}).to_excel(xl, sheet_name=sheet, index=False)
                 continue
             _excel_safe(frame).to_excel(xl, sheet_name=sheet, index=False)
-    try:
-        tmp.write_bytes(book.getvalue())
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    os.replace(tmp, target)
+    atomic_write(target, book.getvalue())
     return [target]
 
 

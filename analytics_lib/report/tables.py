@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
 import pandas as pd
 
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.core.files import atomic_write
 
 
 #: Formats :func:`write_tables` can write.
@@ -64,17 +64,8 @@ def write_tables(tables: Mapping[str, pd.DataFrame], output_dir: str | os.PathLi
         frame = _flat_columns(table)
         for fmt in formats:
             path = out_dir / f"{name}.{fmt}"
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".{fmt}.tmp", dir=out_dir)
-            os.close(fd)
-            try:
-                if fmt == "csv":
-                    frame.to_csv(tmp, index=False)
-                else:
-                    frame.to_parquet(tmp, index=False)
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            atomic_write(path, (lambda p, f=frame: f.to_csv(p, index=False)) if fmt == "csv"
+                         else (lambda p, f=frame: f.to_parquet(p, index=False)))
             written.append(path)
     return written
 

@@ -48,7 +48,7 @@ level, and a NAB standard-profile score); :func:`read_nab` reads NAB-format file
 :class:`NoveltyDetector` scores a stream causally with state, and :class:`AnomalyMonitor` keeps
 one per metric in a folder, so a scheduled job scores only the points it has not seen yet.
 
-Modules: ``attribution``, ``detect``, ``evaluation``, ``monitor``, ``nab``, ``online``, ``scores``,
+Modules: ``attribution``, ``calibration``, ``detect``, ``evaluation``, ``monitor``, ``nab``, ``online``, ``scores``,
 ``series``.
 """
 from analytics_lib.core.lazy import lazy_exports
@@ -95,12 +95,15 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'MONITOR_COLUMNS',
         'SUMMARY_COLUMNS',
     ],
+    'calibration': [
+        'anomaly_probability',
+        'tail_p_value',
+        'PROBABILITY_THRESHOLDS',
+        'probability_threshold',
+    ],
     'online': [
         'NoveltyDetector',
         'nab_rest',
-        'anomaly_probability',
-        'PROBABILITY_THRESHOLDS',
-        'probability_threshold',
         'NOVELTY_THRESHOLDS',
     ],
     'scores': [

@@ -365,7 +365,8 @@ def multivariate_anomalies(kpis: pd.DataFrame, *, metrics: Sequence[str] | None 
 
 def detect_anomalies(series: Any, *, methods: Sequence[str] | str = "auto", metrics: Sequence[str] | str | None = None,
                      sensitivity: str | float = "medium", min_votes: int = 1, volume: str | pd.Series | None = None,
-                     options: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+                     options: Mapping[str, Mapping[str, Any]] | None = None,
+                     calibrated: bool = False) -> pd.DataFrame:
     """Run several detectors and merge their anomalies into one row per metric and timestamp.
 
     ``methods="auto"`` picks per metric: ``stl`` when the series holds two full cycles of a
@@ -397,11 +398,20 @@ def detect_anomalies(series: Any, *, methods: Sequence[str] | str = "auto", metr
         Methods that must agree (1 = any).
     options : dict, optional
         Per-method keyword options, e.g. ``{"rolling_z": {"window": 14}}``.
+    calibrated : bool
+        Add ``probability``: 1 minus how often the window's ordinary observations reach the
+        anomaly's ``|score|`` (:func:`~analytics_lib.analysis.anomaly.calibration.tail_p_value`
+        against the unflagged observations of every metric scored by the row's method: robust
+        z-scores share one scale, so all metrics' ordinary days make one reference). A look
+        back at a finished window, unlike the causal
+        :func:`~analytics_lib.analysis.anomaly.calibration.anomaly_probability`; the insights rank
+        incidents by it.
 
     Returns
     -------
     DataFrame
-        ``ANOMALY_COLUMNS`` plus ``methods`` (comma-separated) and ``votes``.
+        ``ANOMALY_COLUMNS`` plus ``methods`` (comma-separated) and ``votes`` (and
+        ``probability`` when ``calibrated``).
 
     Examples
     --------
@@ -424,6 +434,7 @@ def detect_anomalies(series: Any, *, methods: Sequence[str] | str = "auto", metr
     if isinstance(min_votes, bool) or not isinstance(min_votes, (int, np.integer)) or min_votes < 1:
         raise WorkbenchError(f"min_votes={min_votes!r} must be a positive integer")
     parts = []
+    ordinary: dict[str, list[np.ndarray]] = {}
     for m in metric_series(series, metrics, volume):
         if methods == "auto":
             stl_opts = options.get("stl", {})
@@ -442,8 +453,18 @@ def detect_anomalies(series: Any, *, methods: Sequence[str] | str = "auto", metr
             scored = {meth: _score_one(m, meth, thr, options.get(meth, {})) for meth in methods}
         frames = [_frame(m, meth, sc, _flag(sc, thr)) for meth, sc in scored.items()]
         parts.extend(frames)
-    flagged = _concat(parts)
-    return _merge_votes(flagged, min_votes)
+        if calibrated:
+            for meth, sc in scored.items():
+                ordinary.setdefault(meth, []).append(np.abs(np.asarray(sc.score, dtype=float)[~_flag(sc, thr)]))
+    found = _merge_votes(_concat(parts), min_votes)
+    if calibrated:
+        from analytics_lib.analysis.anomaly.calibration import tail_p_value
+
+        found["probability"] = np.nan
+        for meth, rows in found.groupby("method", sort=False).groups.items():  # a few methods
+            p = tail_p_value(found.loc[rows, "score"].abs().to_numpy(dtype=float), np.concatenate(ordinary[meth]))
+            found.loc[rows, "probability"] = 1.0 - p
+    return found
 
 
 def _merge_votes(flagged: pd.DataFrame, min_votes: int) -> pd.DataFrame:

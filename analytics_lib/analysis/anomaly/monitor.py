@@ -18,7 +18,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import threading
 import time
 import zipfile
@@ -30,9 +29,11 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from analytics_lib.analysis.anomaly.online import NoveltyDetector, _novelty_threshold, anomaly_probability, nab_rest
+from analytics_lib.analysis.anomaly.calibration import anomaly_probability
+from analytics_lib.analysis.anomaly.online import NoveltyDetector, _novelty_threshold, nab_rest
 from analytics_lib.analysis.anomaly.series import metric_series, score_threshold
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.core.files import write_temp
 
 #: Identifies a monitor's metric state file (its JSON header's ``format``).
 MONITOR_FORMAT = "analytics_lib.AnomalyMonitor"
@@ -42,7 +43,7 @@ MONITOR_VERSION = 1
 MONITOR_COLUMNS = ["timestamp", "metric", "observed", "score", "probability", "is_anomaly"]
 #: Columns of :attr:`AnomalyMonitor.summary` (one row per metric of the last update).
 SUMMARY_COLUMNS = ["metric", "given", "scored", "skipped", "late", "missing", "history", "flagged", "last_timestamp"]
-#: Past scores kept per metric for :func:`~analytics_lib.analysis.anomaly.online.anomaly_probability`.
+#: Past scores kept per metric for :func:`~analytics_lib.analysis.anomaly.calibration.anomaly_probability`.
 PROBABILITY_WINDOW = 10_000
 _INDEX, _LOCK = "index.json", ".lock"
 _STATE_FILES = ["meta", "recent", "seen", "ts_diff"]
@@ -271,16 +272,13 @@ class AnomalyMonitor:
             raise WorkbenchError(f"{path} is damaged: delete it (the metrics' files are read again by name)") from None
         return {str(k): str(v) for k, v in metrics.items()}
 
-    def _write_atomic(self, name: str, write) -> str:
-        """Write a temporary file in the folder with ``write(file)``; returns its path (rename it yourself)."""
-        fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=self.dir_)
-        try:
-            with os.fdopen(fd, "wb") as f:
+    def _write_temp(self, name: str, write) -> Path:
+        """A temporary file next to ``name`` in the folder, written by ``write(binary file)`` (rename it yourself)."""
+        def to_path(p: Path) -> None:
+            with open(p, "wb") as f:
                 write(f)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return tmp
+
+        return write_temp(self.dir_ / name, to_path)
 
     def _current(self, name: str) -> _MetricState | None:
         """The metric's state as on disk: the cached one while its file is unchanged, else read again."""
@@ -418,15 +416,15 @@ class AnomalyMonitor:
                 frames.append(frame)
                 changed.append(st)
         if changed:
-            tmps: list[str] = []
+            tmps: list[Path] = []
             try:
-                tmps += [self._write_atomic(_file_name(st.name), self._state_writer(st)) for st in changed]
+                tmps += [self._write_temp(_file_name(st.name), self._state_writer(st)) for st in changed]
                 index = self._read_index()
                 new_index = {**index, **{st.name: _file_name(st.name) for st in changed}}
                 if new_index != index:
                     body = json.dumps({"format": MONITOR_FORMAT, "version": MONITOR_VERSION,
                                        "metrics": dict(sorted(new_index.items()))}, indent=1).encode()
-                    tmps.append(self._write_atomic(_INDEX, lambda f: f.write(body)))
+                    tmps.append(write_temp(self.dir_ / _INDEX, body))
                 for st, tmp in zip(changed, tmps):
                     path = self.dir_ / _file_name(st.name)
                     os.replace(tmp, path)
@@ -436,7 +434,7 @@ class AnomalyMonitor:
                     os.replace(tmps[-1], self.dir_ / _INDEX)
             except OSError as exc:
                 for tmp in tmps:
-                    Path(tmp).unlink(missing_ok=True)
+                    tmp.unlink(missing_ok=True)
                 raise WorkbenchError(f"cannot write the monitor state in {self.dir_}: {exc.strerror or exc}") from None
         self.summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
         if not frames:

@@ -1,6 +1,6 @@
 """Online anomaly detection for streams of operational metrics: a causal sequence-novelty
-detector (:class:`NoveltyDetector`) and a calibrated anomaly probability for any detector's
-scores (:func:`anomaly_probability`).
+detector (:class:`NoveltyDetector`) and the ``"novelty"`` method of
+:func:`~analytics_lib.analysis.anomaly.scores.anomaly_scores`.
 
 **The novelty detector** quantises each value with several uniform quantizers over a value
 range ``[lo, hi]`` (7, 8 and 9 levels, each at offsets 0 and half a level: "jittered", so no
@@ -18,27 +18,28 @@ On the Numenta Anomaly Benchmark (the 47 files of the shared copy, NAB's exact s
 given the file's min/max as NAB gives every detector and NAB's rest convention
 (:func:`nab_rest`); about 65 when the parameters are chosen without the scored category.
 
-**The anomaly probability** turns any detector's scores into a conformal tail probability:
-``1 - p`` with ``p = (1 + #{past scores >= score}) / (1 + #past)`` over the previous
-``window`` scores (see :func:`anomaly_probability` for what "calibrated" means).
+The calibrated anomaly probability of any detector's scores lives in
+:mod:`~analytics_lib.analysis.anomaly.calibration`.
 
 :func:`_novelty_detector` is the ``"novelty"`` method of
 :func:`~analytics_lib.analysis.anomaly.scores.anomaly_scores`.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Sequence, TYPE_CHECKING
 
 import numpy as np
 
+from analytics_lib.analysis.anomaly.calibration import _as_values
 from analytics_lib.analysis.anomaly.nab import nab_probation
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.core.files import atomic_write
 
 if TYPE_CHECKING:
     from analytics_lib.analysis.anomaly.scores import Scores
@@ -334,14 +335,9 @@ class NoveltyDetector:
         seen = st.pop("seen")
         meta = json.dumps({**st, "n_seen": int(len(seen))})
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez_compressed(f, meta=np.array(meta), seen=np.packbits(seen.astype(bool)))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        body = io.BytesIO()
+        np.savez_compressed(body, meta=np.array(meta), seen=np.packbits(seen.astype(bool)))
+        atomic_write(path, body.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NoveltyDetector:
@@ -581,139 +577,6 @@ class NoveltyDetector:
                 seen[code[first]] = True
             self._hist[qi] = full[len(full) - (K - 1):].tolist() if K > 1 else []
         return nov / (len(self._quant) * K)
-
-
-def _as_values(values: Any) -> np.ndarray:
-    try:
-        x = np.asarray(values, dtype="float64")
-    except (TypeError, ValueError):
-        raise WorkbenchError("values must be numbers (a 1-D array, list or Series of floats)") from None
-    if x.ndim == 0:
-        x = x.reshape(1)
-    if x.ndim != 1:
-        raise WorkbenchError(f"values must be 1-D (got an array of shape {x.shape})")
-    return x
-
-
-# ============================================================================================
-# Calibrated anomaly probability
-def _count_ge_before(r: np.ndarray, m: np.ndarray, R: int) -> np.ndarray:
-    """``#{j < m[i] : r[j] >= r[i]}`` for every i (r: integer ranks in [0, R)), by dyadic blocks:
-    [0, m) is one block of 2**l points per set bit l of m, and each level's blocks are sorted
-    once (keys ``block * R + rank``), so every count is two binary searches: O(n log^2 n)."""
-    n = len(r)
-    out = np.zeros(n, dtype=np.int64)
-    keys = np.arange(n, dtype=np.int64) * R + r          # level 0: every point its own block, sorted
-    level = 0
-    while (1 << level) <= n:
-        hit = np.flatnonzero((m >> level) & 1)
-        if len(hit):
-            block = (m[hit] >> level) - 1
-            lo = np.searchsorted(keys, block * R + r[hit], side="left")
-            hi = np.searchsorted(keys, (block + 1) * R, side="left")
-            out[hit] += hi - lo
-        level += 1
-        # next level: blocks twice as long; merging two sorted runs per block (stable sort is linear-ish)
-        keys = np.sort((keys // R >> 1) * R + keys % R, kind="stable")
-    return out
-
-
-def probability_threshold(sensitivity: str | float = "medium") -> float:
-    """The anomaly probability flagged at a sensitivity: ``1 - 10 ** -(z - 0.5)`` for the robust-z
-    threshold ``z`` of :func:`score_threshold`, so ``"low"`` 0.9999, ``"medium"`` 0.999, ``"high"``
-    0.99 (about one false alarm per 10,000 / 1,000 / 100 normal points), and a number in (0, 1)
-    in between.
-
-    Examples
-    --------
-    >>> probability_threshold("medium"), probability_threshold("high"), round(probability_threshold(0.625), 6)
-    (0.999, 0.99, 0.996838)
-    """
-    from analytics_lib.analysis.anomaly.series import score_threshold
-
-    return round(1.0 - 10.0 ** -(score_threshold(sensitivity) - 0.5), 12)
-
-
-#: Anomaly probability flagged at each named sensitivity: the false-alarm rate on normal points is
-#: at most 1 - threshold (1 in 10,000 / 1,000 / 100).
-PROBABILITY_THRESHOLDS = {name: probability_threshold(name) for name in ("low", "medium", "high")}
-
-
-def anomaly_probability(scores: Any, *, window: int = 10_000) -> np.ndarray:
-    """A calibrated anomaly probability in [0, 1] for any detector's scores (causal).
-
-    Each score is ranked among the previous ``window`` (non-missing) scores: with ``g`` of
-    those ``k`` at least as large, the conformal p-value is ``p = (1 + g) / (1 + k)`` and the
-    probability ``1 - p``. Larger scores are more anomalous: pass ``|z|`` for signed scores.
-
-    *Calibrated* means: when the scores are exchangeable (a stable process with no anomaly),
-    ``P(probability >= q) <= 1 - q`` for every ``q`` (equal up to rounding for scores without
-    ties, e.g. robust z), whatever the scores' distribution. A threshold ``q`` therefore
-    sets the false-alarm rate: ``"low"``/``"medium"``/``"high"`` sensitivity ->
-    ``q`` = 0.9999 / 0.999 / 0.99, about 1 false alarm per 10,000 / 1,000 / 100 normal
-    points. Measured at ``q = 0.999`` (points after the first 1,000): ``|score|`` of
-    ``anomaly_scores(method="rolling_z")`` 0.105 % on white noise and 0.107 % on random walks
-    (10 x 20,000 points each), 0 on NAB's 5 files without anomalies (15,000 points); novelty
-    scores 0.027 % / 0.061 % / 0.007 %. Novelty scores alarm less often than nominal because
-    they are not exchangeable: patterns get learnt, so novelty becomes rarer over time
-    (breaking ties at random does not change that: 0.036 % on white noise). Numenta's anomaly
-    likelihood (a Gaussian tail of a 10-point mean) measured 0.8-1.3 % there, hence the
-    conformal rank. A score can reach ``q`` only after ``q / (1 - q)`` previous scores (999
-    for 0.999), so early points never alarm.
-
-    Parameters
-    ----------
-    scores : array-like of float
-        One score per point in time order (NaN: missing, its probability is NaN and it is
-        not part of any window).
-    window : int
-        Previous scores each one is ranked among (default 10,000).
-
-    Returns
-    -------
-    ndarray of float
-        The probability per point; 0 for the first score.
-
-    Raises
-    ------
-    WorkbenchError
-        For scores that are not numbers or not 1-D, infinite scores, or a window below 1.
-
-    Examples
-    --------
-    >>> s = np.r_[np.arange(1000) % 7, 50.0, 3.0]
-    >>> anomaly_probability(s)[-2:].round(4).tolist()
-    [0.999, 0.4281]
-    """
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise WorkbenchError(f"window={window!r} must be a number of scores (an integer >= 1)")
-    x = _as_values(scores)
-    if np.isinf(x).any():
-        raise WorkbenchError("scores must not be infinite (use NaN for a missing score)")
-    out = np.full(len(x), np.nan)
-    ok = ~np.isnan(x)
-    v = x[ok]
-    n = len(v)
-    if not n:
-        return out
-    uniq, r = np.unique(v, return_inverse=True)
-    r = r.astype(np.int64).reshape(-1)
-    R = len(uniq)
-    idx = np.arange(n, dtype=np.int64)
-    start = np.maximum(idx - int(window), 0)
-    if R <= 32:  # few distinct scores (discrete detectors): one running count per value
-        g = np.zeros(n, dtype=np.int64)
-        for level in range(R):
-            cs = np.concatenate([[0], np.cumsum(r >= level)])
-            sel = r == level
-            g[sel] = cs[idx[sel]] - cs[start[sel]]
-    else:
-        g = _count_ge_before(r, idx, R)
-        if window < n:
-            g -= _count_ge_before(r, start, R)
-    k = idx - start
-    out[ok] = 1.0 - (1.0 + g) / (1.0 + k)
-    return out
 
 
 # ============================================================================================

@@ -580,9 +580,9 @@ def anomaly_scores(series: Any, *, method: str = "rolling_z", metrics: Sequence[
         weighted.
     calibrated : bool
         Add ``probability``, the calibrated anomaly probability of each observation
-        (:func:`~analytics_lib.analysis.anomaly.online.anomaly_probability` of ``|score|``:
+        (:func:`~analytics_lib.analysis.anomaly.calibration.anomaly_probability` of ``|score|``:
         its rank among the metric's previous scores), and flag from
-        :func:`~analytics_lib.analysis.anomaly.online.probability_threshold` of the sensitivity
+        :func:`~analytics_lib.analysis.anomaly.calibration.probability_threshold` of the sensitivity
         instead: the same false-alarm rate on every series (about 1 in 1,000 normal points at
         ``"medium"``), however heavy its tails. Needs history: an observation can reach
         probability ``q`` only after ``q / (1 - q)`` scored ones (999 at ``"medium"``).
@@ -613,7 +613,7 @@ def anomaly_scores(series: Any, *, method: str = "rolling_z", metrics: Sequence[
         f = _frame(m, method, sc, None)
         f["is_anomaly"] = _flag(sc, thr)
         if calibrated:
-            from analytics_lib.analysis.anomaly.online import anomaly_probability, probability_threshold
+            from analytics_lib.analysis.anomaly.calibration import anomaly_probability, probability_threshold
 
             f["probability"] = anomaly_probability(np.abs(sc.score))
             f["is_anomaly"] = (f["probability"] >= probability_threshold(sensitivity)).to_numpy()

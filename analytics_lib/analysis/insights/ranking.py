@@ -2,7 +2,6 @@
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping, Sequence, TYPE_CHECKING
 
 import numpy as np
@@ -14,7 +13,7 @@ from analytics_lib.analysis.anomaly.detect import detect_anomalies, incident_tab
 from analytics_lib.analysis.anomaly.series import KPI_KINDS, score_threshold
 from analytics_lib.analysis.insights.impact import DEFAULT_IMPACT_RULES, _retention, impact_table, outlook_table
 from analytics_lib.analysis.insights.model import (
-    DEFAULT_METRICS, INSIGHT_KINDS, Insight, SEVERITY_LEVELS, SEVERITY_WEIGHT, _KIND_ORDER, _LABELS, _RATES, _UNITS)
+    DEFAULT_METRICS, INSIGHT_KINDS, Insight, RANK_DECIMALS, SEVERITY_LEVELS, SEVERITY_WEIGHT, _KIND_ORDER, _LABELS, _RATES, _UNITS)
 from analytics_lib.analysis.insights.stats import _residualized, _series_frame, correlation_table, trend_table
 from analytics_lib.analysis.workflow.kpis import kpi_table
 from analytics_lib.core.errors import WorkbenchError
@@ -68,12 +67,11 @@ def _holiday_names(days: pd.DatetimeIndex, country: str | None) -> dict[pd.Times
     return {d: cal.get(d.date()) for d in days if d.date() in cal}
 
 
-def _confidence_from_z(z: float, tests: int) -> float:
-    """1 - Bonferroni-adjusted two-sided p-value of a normal score over ``tests`` tests."""
-    if not np.isfinite(z):
+def _confidence_from_p(p: float, tests: int) -> float:
+    """1 - Bonferroni-adjusted p-value over ``tests`` tests (0 for a missing p)."""
+    if not np.isfinite(p):
         return 0.0
-    log_p = math.log(2) + stats.norm.logsf(abs(z)) + math.log(max(tests, 1))
-    return float(max(0.0, 1 - math.exp(min(log_p, 0.0))))
+    return float(max(0.0, 1 - min(1.0, p * max(tests, 1))))
 
 
 def anomaly_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
@@ -86,8 +84,12 @@ def anomaly_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
     groups consecutive anomalous days across KPIs; the KPI with the largest score leads and is
     drilled into. Severity is the incident's (score bands: 5 / 8 / 12 robust SDs); impact is
     its severity weight, halved on public holidays of ``holidays`` (a calendar effect, not an
-    incident); confidence is 1 minus the Bonferroni-adjusted p-value of the peak score over
-    all scored KPI-days.
+    incident). Confidence is calibrated on the data itself: the incident's smallest p-value
+    (``1 - probability`` of ``detect_anomalies(..., calibrated=True)``: how often the window's
+    ordinary KPI-days reach its score, with a fitted tail beyond the largest of them), adjusted
+    for all scored KPI-days (Bonferroni), so a robust z of 6 among KPIs whose ordinary days
+    are jumpy earns less confidence than among quiet ones. Given ``anomalies`` without
+    ``probability``, the p-value of the peak score under a normal distribution is used.
 
     Parameters
     ----------
@@ -124,7 +126,7 @@ def anomaly_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
         return []
     if anomalies is None:
         volume = "events" if "events" in kpis.columns else None
-        anomalies = detect_anomalies(kpis, metrics=metrics, sensitivity=sensitivity, volume=volume)
+        anomalies = detect_anomalies(kpis, metrics=metrics, sensitivity=sensitivity, volume=volume, calibrated=True)
     if anomalies.empty:
         return []
     incidents = incident_table(anomalies, step="1D")
@@ -148,7 +150,13 @@ def anomaly_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
                 f"({inc['score']:+.1f} robust SDs at the peak, {inc['periods']} anomalous day(s)).")
         if others:
             desc += " Also: " + ", ".join(others) + "."
+        if "probability" in rows.columns:  # calibrated on the window's ordinary KPI-days
+            p_value = float((1.0 - rows["probability"]).min())
+        else:  # two-sided, normal
+            p_value = float(2 * stats.norm.sf(abs(float(inc["score"]))))
+        confidence = _confidence_from_p(p_value, n_tests)
         evidence: dict[str, Any] = {"observed": obs, "expected": exp, "peak_score": float(inc["score"]),
+                                    "p_value": p_value, "tests": n_tests,
                                     "metrics": str(inc["metrics"]).split(","), "days": [d.isoformat() for d in days],
                                     "methods": sorted(set(",".join(rows.get("methods", rows["method"])).split(",")))}
         rec = (f"Look at {_label(lead)} {_period(start, end)}: {_value(lead, obs)} instead of about "
@@ -188,7 +196,7 @@ def anomaly_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
                    + rec)
             evidence["holidays"] = hol
         out.append(Insight(kind="anomaly", title=title, description=desc, severity=severity,
-                           confidence=_confidence_from_z(float(inc["score"]), n_tests), impact=impact, metric=lead,
+                           confidence=confidence, impact=impact, metric=lead,
                            start=start, end=end, recommendation=rec, evidence=evidence))
     return out
 
@@ -555,8 +563,8 @@ def ranked_insights(events: pd.DataFrame, *, sensitivity: str | float = "medium"
     Daily KPIs (:func:`~analytics_lib.kpi_table`) feed every kind; anomalies and business
     impact are explained with :func:`~analytics_lib.analysis.anomaly.attribution.drill_down` on the events.
     Duplicates are dropped (a threshold breach that an anomaly incident on the same KPI and
-    days already reports is folded into it) and the rest ranked by ``impact x confidence``,
-    then severity, then kind (anomaly, business impact, capacity, trend, correlation: the
+    days already reports is folded into it) and the rest ranked by ``impact x confidence`` (to
+    ``RANK_DECIMALS`` = 2 decimals: 0.9999 and 1.0 are both certain), then severity, then kind (anomaly, business impact, capacity, trend, correlation: the
     more acute first).
 
     Parameters
@@ -619,6 +627,6 @@ def ranked_insights(events: pd.DataFrame, *, sensitivity: str | float = "medium"
         found += correlation_insights(kpis, metrics=metrics, alpha=alpha)
     if "capacity" in kinds:
         found += capacity_insights(kpis, limits=limits)
-    ranked = sorted(_deduplicated(found), key=lambda x: (-round(x.score, 6), -SEVERITY_LEVELS.index(x.severity),
+    ranked = sorted(_deduplicated(found), key=lambda x: (-round(x.score, RANK_DECIMALS), -SEVERITY_LEVELS.index(x.severity),
                                                          _KIND_ORDER.index(x.kind), x.title))
     return ranked[:top] if top else ranked

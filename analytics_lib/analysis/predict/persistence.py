@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence, TYPE_CHECKING
 
@@ -17,6 +16,7 @@ from analytics_lib.analysis.predict.features import SESSION_FEATURES, USER_FEATU
 from analytics_lib.core.checks import check_positive_int
 from analytics_lib.core.compat import moved_modules_quietly
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.core.files import atomic_write
 from analytics_lib.core.sources import check_team
 
 if TYPE_CHECKING:
@@ -89,17 +89,6 @@ def at_risk_table(model: ChurnModel, features: pd.DataFrame, *, top_k: int = 50,
     return out
 
 
-def _atomic_write(path: Path, writer) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp.", suffix=f".{path.name}", dir=path.parent)  # keeps the extension
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_at_risk(table: pd.DataFrame, output_dir: str | os.PathLike, *, name: str = "at_risk_users") -> list[Path]:
     """Write the at-risk list as ``<name>.csv`` and ``<name>.xlsx`` (one sheet, openpyxl).
 
@@ -144,8 +133,8 @@ def write_at_risk(table: pd.DataFrame, output_dir: str | os.PathLike, *, name: s
         if isinstance(excel[c].dtype, pd.DatetimeTZDtype):
             excel[c] = excel[c].dt.tz_convert("UTC").dt.tz_localize(None)
     csv_path, xlsx_path = out / f"{name}.csv", out / f"{name}.xlsx"
-    _atomic_write(csv_path, lambda p: table.to_csv(p, index=False))
-    _atomic_write(xlsx_path, lambda p: excel.to_excel(p, index=False, sheet_name="at risk", engine="openpyxl"))
+    atomic_write(csv_path, lambda p: table.to_csv(p, index=False))
+    atomic_write(xlsx_path, lambda p: excel.to_excel(p, index=False, sheet_name="at risk", engine="openpyxl"))
     return [csv_path, xlsx_path]
 
 
@@ -244,10 +233,10 @@ def save_model(model: ChurnModel | SatisfactionModel, path: str | os.PathLike) -
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise WorkbenchError(f"cannot create the folder {path.parent}: {exc.strerror}") from exc
-    _atomic_write(path, lambda p: joblib.dump(model, p))
+    atomic_write(path, lambda p: joblib.dump(model, p))
     meta["file"], meta["sha256"] = path.name, _sha256(path)
     side = _sidecar(path)
-    _atomic_write(side, lambda p: Path(p).write_text(json.dumps(meta, indent=2, sort_keys=True)))
+    atomic_write(side, lambda p: Path(p).write_text(json.dumps(meta, indent=2, sort_keys=True)))
     return path, side
 
 

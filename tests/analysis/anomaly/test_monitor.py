@@ -115,7 +115,7 @@ def test_any_metric_name_gets_a_safe_file_and_an_index_entry(tmp_path):
     index = json.loads((tmp_path / "s" / "index.json").read_text())["metrics"]
     assert set(index) == set(names) and set(index.values()) <= set(files)
     assert all("/" not in f and not f.startswith(".") or f == ".lock" for f in files)
-    assert not list(tmp_path.glob("*.npz")) and not any(f.endswith(".tmp") for f in files)
+    assert not list(tmp_path.glob("*.npz")) and not any(".tmp" in f for f in files)
 
 
 def _update_in_child(state_dir: str, n: int) -> pd.DataFrame:

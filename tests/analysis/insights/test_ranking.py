@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analytics_lib import WorkbenchError
-from analytics_lib.analysis.insights.model import INSIGHT_KINDS
+from analytics_lib.analysis.insights.model import INSIGHT_KINDS, RANK_DECIMALS
 from analytics_lib.analysis.insights.ranking import ranked_insights
 
 
@@ -22,8 +22,34 @@ def test_the_planted_incident_is_the_top_insight_and_names_model_and_team(sample
     assert f"{min(drill['contribution'], 1):.0%} of the excess" in top.description
 
 
+def test_anomaly_confidence_is_calibrated_on_the_window_itself(sample_small, insights):
+    """Confidence = 1 - Bonferroni(p) with p from the window's ordinary KPI-days (tail_p_value), not a normal tail:
+    the incidents' p-values order their confidences, and anomalies given without probabilities fall back to
+    the normal p-value of the peak score."""
+    from scipy import stats
+
+    from analytics_lib import kpi_table
+    from analytics_lib.analysis.anomaly.detect import detect_anomalies
+    from analytics_lib.analysis.insights.ranking import anomaly_insights
+
+    found = [x for x in insights if x.kind == "anomaly"]
+    assert len(found) >= 2
+    for x in found:
+        p, tests = x.evidence["p_value"], x.evidence["tests"]
+        assert 0 < p <= 1 / 100 and tests > 100
+        assert x.confidence == pytest.approx(max(0.0, 1 - p * tests), abs=1e-12)
+    ordered = sorted(found, key=lambda x: x.evidence["p_value"])
+    assert [x.confidence for x in ordered] == sorted((x.confidence for x in ordered), reverse=True)
+    kpis = kpi_table(sample_small.events)
+    metrics = ["error_rate", "latency_p95"]
+    plain = detect_anomalies(kpis, metrics=metrics, volume="events")
+    normal = anomaly_insights(kpis, metrics=metrics, anomalies=plain, holidays=None)
+    assert normal and all(x.evidence["p_value"] == pytest.approx(2 * stats.norm.sf(abs(x.evidence["peak_score"])))
+                          for x in normal)
+
+
 def test_insights_are_ranked_deduplicated_and_typed(sample_small, insights):
-    scores = [round(x.score, 6) for x in insights]
+    scores = [round(x.score, RANK_DECIMALS) for x in insights]   # the ranking key: 0.9999 and 1.0 are both certain
     assert scores == sorted(scores, reverse=True)
     assert {x.kind for x in insights} <= set(INSIGHT_KINDS) and len({x.kind for x in insights}) >= 3
     assert len({(x.kind, x.title) for x in insights}) == len(insights)
