@@ -160,6 +160,13 @@ def test_selection_summary(fc):
     assert selection_summary(sel, series_id="nope") == "No forecast model was selected for nope."
     no_base = selection_summary(sel.assign(baseline_mase=np.nan, smape=np.nan))
     assert "no seasonal naive backtest to compare with" in no_base and "sMAPE n/a%" in no_base
+    assert "Short history" not in text
+    short = sel.assign(backtest_windows=1, fallback="2 backtest windows of 3: 40 steps of history")
+    assert selection_summary(short).endswith(" Short history: 2 backtest windows of 3: 40 steps of history.")
+    naive = sel.assign(backtest_windows=0, fallback="naive, not backtested: 5 steps of history are too few for a "
+                                                    "backtest of 14 steps")
+    assert selection_summary(naive) == ("For **total**, the forecast is **naive** (the last value), not backtested: "
+                                        "5 steps of history are too few for a backtest of 14 steps.")
 
 
 def test_forecast_summary(fc):

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator
 from analytics_lib.core.compat import renamed
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.timewindow import season_length, series_freq
-from analytics_lib.forecast.models import MODELS, ModelContext, _check_level, _intervals
+from analytics_lib.forecast.models import MODELS, ModelContext, ModelFit, _check_level, _intervals, min_length
 from analytics_lib.forecast.series import check_series
 
 
@@ -111,7 +111,11 @@ def _predict_one(uid, g: pd.DataFrame, models: Sequence[str], h: int, level: Seq
     future = pd.date_range(ds[-1], periods=h + 1, freq=ctx.freq)[1:]
     out = {"unique_id": np.repeat(uid, h), "ds": future}
     comps = []
+    n_obs = int(np.isfinite(y).sum())
     for name in models:
+        if n_obs < min_length(name):  # too short for this model: no forecast from it (NaN), never a made-up one
+            out.update({c: np.full(h, np.nan) for c in _intervals(ModelFit(np.zeros(h), sd=np.zeros(h)), name, level)})
+            continue
         fit = MODELS.get(name)(y, ds, future, ctx, None if memo is None else memo.setdefault(name, {}))
         out.update(_intervals(fit, name, level))
         if fit.components is not None:

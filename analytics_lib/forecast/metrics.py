@@ -21,7 +21,8 @@ def forecast_metrics(cv: pd.DataFrame, *, train: pd.DataFrame | None = None, sea
     """Accuracy of backtest forecasts per series and model.
 
     MAE, RMSE, sMAPE (in %, 0-200), MASE (MAE scaled by the in-sample MAE of the seasonal
-    naive forecast on ``train``, or on the actuals when ``train`` is None), interval
+    naive forecast on ``train``, or on the actuals when ``train`` is None; of the naive
+    forecast for a series shorter than one season plus one step), interval
     ``coverage`` and mean ``width`` at ``level``, and the pinball loss averaged over the
     interval's two quantiles. Missing actuals (gaps) are skipped.
 
@@ -62,7 +63,9 @@ def forecast_metrics(cv: pd.DataFrame, *, train: pd.DataFrame | None = None, sea
 
     base = train if train is not None else cv  # seasonal naive in-sample errors scale MASE
     by = base["unique_id"]
-    naive = base["y"].astype("float64").groupby(by).diff(season).abs().groupby(by).mean()
+    y_base = base["y"].astype("float64")
+    naive = y_base.groupby(by).diff(season).abs().groupby(by).mean()
+    naive = naive.fillna(y_base.groupby(by).diff(1).abs().groupby(by).mean())  # shorter than a season: lag 1
     scale = naive.reindex(uids).to_numpy(dtype="float64")
     scale = np.where(scale > 0, scale, np.nan)
     y = cv["y"].to_numpy(dtype="float64")

@@ -87,7 +87,8 @@ def _seasonal_naive(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeInde
     last = y[-m:]
     mean = last[np.arange(h) % m]
     resid = y[m:] - y[:-m]
-    sigma = np.nanstd(resid, ddof=1) if len(resid) > 1 else 0.0
+    # one difference (a 2-point history) has no spread: its size is the only hint of the noise
+    sigma = np.nanstd(resid, ddof=1) if len(resid) > 1 else float(np.abs(resid).sum())
     k = np.floor(np.arange(h) / m) + 1  # complete seasons ahead (Hyndman & Athanasopoulos, 5.5)
     return ModelFit(mean, sd=sigma * np.sqrt(k))
 
@@ -491,9 +492,27 @@ MODELS = Registry("forecast model", "analytics_workbench.forecast_models", check
 COMPLEXITY = ("seasonal_naive", "theta", "ets", "arima", "lag_regressor", "prophet")
 _BUILT_IN = {"seasonal_naive": _seasonal_naive, "theta": _yearly_adjusted(_theta), "ets": _yearly_adjusted(_ets),
              "arima": _yearly_adjusted(_arima), "lag_regressor": _lag_regressor, "prophet": _prophet}
+#: Fewest observations a built-in model is fitted on (metadata ``min_length``; default 2): with
+#: fewer, its columns are NaN for that series and ``auto_forecast`` says so in ``selection.fallback``.
+_MIN_LENGTH = {"arima": 8}
 for _rank, _name in enumerate(COMPLEXITY):
-    MODELS.register(_name, _BUILT_IN[_name], complexity=_rank, auto=_name in DEFAULT_AUTO_MODELS)
+    MODELS.register(_name, _BUILT_IN[_name], complexity=_rank, auto=_name in DEFAULT_AUTO_MODELS,
+                    min_length=_MIN_LENGTH.get(_name, 2))
 del _rank, _name
+
+
+def min_length(name: str) -> int:
+    """Fewest (non-missing) observations the model ``name`` is fitted on; 2 for plug-ins that do not say.
+
+    Examples
+    --------
+    >>> min_length("arima"), min_length("seasonal_naive")
+    (8, 2)
+    """
+    try:
+        return int(MODELS.meta(name).get("min_length", 2))
+    except WorkbenchError:
+        return 2
 
 
 def auto_candidates() -> list[str]:

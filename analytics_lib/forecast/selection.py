@@ -14,7 +14,7 @@ from analytics_lib.core.parallel import map_tasks
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.forecast.estimator import Forecaster, _check_h, _predict_one
 from analytics_lib.forecast.metrics import _order_cv, forecast_metrics
-from analytics_lib.forecast.models import _check_level, auto_candidates, complexity
+from analytics_lib.forecast.models import _check_level, auto_candidates, complexity, min_length
 from analytics_lib.forecast.series import check_series
 
 
@@ -47,22 +47,75 @@ def _backtest_series(args) -> tuple[pd.DataFrame, dict | None]:
     return pd.concat(parts, ignore_index=True), memo
 
 
-def _auto_one(args) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+#: Fewest observations a series needs in :func:`auto_forecast` (it then gets the naive forecast).
+MIN_OBSERVATIONS = 2
+
+
+def backtest_plan(n: int, *, horizon: int, n_windows: int, step: int, season: int) -> tuple[int, int, str]:
+    """How :func:`auto_forecast` backtests a series of ``n`` steps: ``(windows, season, fallback)``.
+
+    Every backtest window needs a training part of at least ``max(3, season + 1)`` steps before
+    its ``horizon`` steps. A series too short for ``n_windows`` gets as many as fit; one too
+    short for a single window with its season is backtested without it (``season`` 1: the
+    seasonal models fit no season, seasonal naive becomes naive); one too short for any window
+    is not backtested (``windows`` 0) and gets the naive forecast. ``fallback`` says what was
+    given up, empty when nothing was.
+
+    Examples
+    --------
+    >>> backtest_plan(200, horizon=14, n_windows=3, step=14, season=7)
+    (3, 7, '')
+    >>> backtest_plan(40, horizon=14, n_windows=3, step=14, season=7)
+    (2, 7, '2 backtest windows of 3: 40 steps of history')
+    >>> backtest_plan(20, horizon=14, n_windows=3, step=14, season=7)[:2]
+    (1, 1)
+    >>> backtest_plan(5, horizon=14, n_windows=3, step=14, season=7)
+    (0, 1, 'naive, not backtested: 5 steps of history are too few for a backtest of 14 steps')
+    """
+    for m in dict.fromkeys((season, 1)):
+        for w in range(n_windows, 0, -1):
+            if n - horizon - (w - 1) * step >= max(3, m + 1):
+                notes = [] if m == season else [f"non-seasonal: {n} steps of history are too few to backtest "
+                                                f"season {season}"]
+                if w < n_windows:
+                    notes.append(f"{w} backtest window{'s' if w > 1 else ''} of {n_windows}: {n} steps of history")
+                return w, m, "; ".join(notes)
+    return 0, 1, f"naive, not backtested: {n} steps of history are too few for a backtest of {horizon} steps"
+
+
+def _auto_one(args) -> tuple[pd.DataFrame, pd.DataFrame, list, tuple]:
+    from dataclasses import replace
+
     uid, g, models, h, n_windows, step, level, ctx = args
+    n = int(g["y"].notna().sum())
+    windows, season, note = backtest_plan(n, horizon=h, n_windows=n_windows, step=step, season=ctx.season)
+    ctx = replace(ctx, season=season)
+    if windows == 0:  # nothing to backtest: the naive forecast only
+        fc, comps = _predict_one(uid, g, ["seasonal_naive"], h, level, ctx)
+        return pd.DataFrame(), fc, comps, (windows, note)
+    shortest = n - h - (windows - 1) * step  # the first backtest window's training part
+    short = [m for m in models if shortest < min_length(m)]
+    if short:  # left out for this series (NaN columns), in the backtest and the forecast alike
+        models = [m for m in models if m not in short]
+        note = "; ".join(filter(None, [note, f"without {', '.join(short)} (needs at least "
+                                             f"{min(min_length(m) for m in short)} steps to fit, the backtest has "
+                                             f"{shortest})"]))
+    args = (uid, g, models, h, windows, step, level, ctx)
     cv, memo = _backtest_series(args)
     # the final fit re-estimates every parameter on the whole series; without refits it keeps the
     # structure the backtest estimated and scored (ETS seasonality type, ARIMA orders)
     hints = None if memo is None else {name: {**fitted, "structure_only": True} for name, fitted in memo.items()
                                         if fitted}
     fc, comps = _predict_one(uid, g, models, h, level, ctx, hints)
-    return cv, fc, comps
+    return cv, fc, comps, (windows, note)
 
 
 def _tasks(fc: Forecaster, series: pd.DataFrame, h: int, n_windows: int, step: int, level: list[int],
-           refit: bool = True) -> list:
+           refit: bool = True, shortest: int | None = None) -> list:
     from dataclasses import replace
 
-    full = check_series(series, granularity=fc.granularity, min_length=max(3, fc._context().season + 1), agg=fc.agg)
+    shortest = max(3, fc._context().season + 1) if shortest is None else shortest
+    full = check_series(series, granularity=fc.granularity, min_length=shortest, agg=fc.agg)
     ctx, models = replace(fc._context(), refit=bool(refit)), fc._check_models()
     return [(uid, g.reset_index(drop=True), models, h, n_windows, step, level, ctx)
             for uid, g in full.groupby("unique_id", sort=True)]
@@ -132,7 +185,9 @@ class AutoForecast:
     selection : DataFrame
         One row per series: ``unique_id, model, members`` (ensemble members or the model),
         the chosen model's backtest ``mae, rmse, smape, mase, coverage, width, pinball``,
-        ``baseline_mase`` (seasonal naive) and ``improvement_vs_baseline`` (share).
+        ``baseline_mase`` (seasonal naive), ``improvement_vs_baseline`` (share),
+        ``backtest_windows`` and ``fallback`` (what a short series gave up, see
+        :func:`backtest_plan`; empty when nothing), ``interval_scale``.
     scores : DataFrame
         Backtest metrics of every candidate and the ensemble (:func:`forecast_metrics`).
     cv : DataFrame
@@ -267,6 +322,13 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     Series whose history is never negative (counts, spend, tokens) get forecasts and bounds
     floored at zero, in the backtest as in the forecast.
 
+    **Short series never fail the panel** (a new team or model always has a short history):
+    each series is backtested as :func:`backtest_plan` allows: fewer windows, no season, or,
+    below one window, no backtest and the naive forecast (its interval from the spread of
+    its day-to-day changes). Models that need more history than the backtest's training part
+    (``min_length`` metadata: ARIMA 8) sit out for that series. ``selection.fallback`` says
+    what each series gave up; a series needs at least 2 observations.
+
     Notes
     -----
     With ``n_jobs`` > 1 in a script, call it under ``if __name__ == "__main__":`` (worker
@@ -290,18 +352,24 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     models = list(dict.fromkeys([models] if isinstance(models, str) else models))
     fc = Forecaster(models=list(dict.fromkeys(["seasonal_naive", *models])), granularity=granularity, season=season,
                     holidays=holidays, country_holidays=country_holidays, agg=agg, seed=seed)
-    tasks = _tasks(fc, series, horizon, n_windows, _check_h(step or horizon), level, refit)
+    tasks = _tasks(fc, series, horizon, n_windows, _check_h(step or horizon), level, refit, shortest=MIN_OBSERVATIONS)
     results = map_tasks(_auto_one, tasks, n_jobs=n_jobs, progress=progress, desc="auto_forecast",
                         preload=WORKER_PRELOAD)
     full = pd.concat([t[1] for t in tasks], ignore_index=True)
+    plans = {t[0]: r[3] for t, r in zip(tasks, results)}
     nonneg = full.groupby("unique_id")["y"].min().ge(0)  # counts, spend, tokens: never below zero
-    cv = _floor_at_zero(_order_cv(pd.concat([r[0] for r in results], ignore_index=True)), nonneg)
+    cvs = [r[0] for r in results if len(r[0])]
+    if not cvs:
+        raise WorkbenchError(f"every series is too short to backtest {horizon} steps ahead (the longest has "
+                             f"{int(full.groupby('unique_id')['y'].count().max())} observations): use a shorter "
+                             "horizon, or Forecaster for forecasts without a backtest")
+    cv = _floor_at_zero(_order_cv(pd.concat(cvs, ignore_index=True)), nonneg)
     candidates = _floor_at_zero(pd.concat([r[1] for r in results], ignore_index=True), nonneg)
     comps = [c for r in results for c in r[2]]
     season_ = fc._context().season
     metric_level = level[0]
     scores = forecast_metrics(cv, train=full, season=season_, level=metric_level)
-    eligible = scores[scores["model"].isin(models)]
+    eligible = scores[scores["model"].isin(models) & scores[metric].notna()]
     ranked = eligible.sort_values(["unique_id", metric, "model"], na_position="last")
     members = {uid: sorted(g["model"].head(min(k, len(g))).tolist()) for uid, g in ranked.groupby("unique_id")}
     if len(models) > 1 and k > 1:
@@ -312,12 +380,18 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     else:
         pool = eligible
     best = _simplest_within(pool, metric)
+    unscored = sorted(set(plans) - set(best["unique_id"]))  # not backtested (or no model scored): naive
+    if unscored:
+        best = pd.concat([best, pd.DataFrame({"unique_id": unscored, "model": "seasonal_naive"})], ignore_index=True)
     base = scores[scores["model"] == "seasonal_naive"].set_index("unique_id")["mase"]
-    selection = best.set_index("unique_id").assign(
+    selection = best.sort_values("unique_id", kind="stable").set_index("unique_id").assign(
         members=lambda d: [", ".join(members[u]) if m == "ensemble" else m for u, m in zip(d.index, d["model"])],
         baseline_mase=base, improvement_vs_baseline=lambda d: 1 - d["mase"] / d["baseline_mase"]).reset_index()
+    selection["backtest_windows"] = selection["unique_id"].map(lambda u: plans[u][0]).astype("int64")
+    selection["fallback"] = selection["unique_id"].map(lambda u: plans[u][1])
     chosen = dict(zip(selection["unique_id"], selection["model"]))
-    scale = _interval_scale(cv, chosen, metric_level) if calibrate else {u: 1.0 for u in chosen}
+    scale = _interval_scale(cv, chosen, metric_level) if calibrate else {}
+    scale = {u: scale.get(u, 1.0) for u in chosen}
     selection["interval_scale"] = selection["unique_id"].map(scale)
     parts = []
     for uid, g in candidates.groupby("unique_id", sort=True):  # pick the chosen model's columns per series

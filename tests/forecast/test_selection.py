@@ -22,6 +22,45 @@ def test_too_short_for_the_backtest_names_the_series_and_the_fix():
         backtest(Forecaster(models=["seasonal_naive"]), s, horizon=14, n_windows=3)
 
 
+def _weekday_series(uid: str, n: int, seed: int) -> pd.DataFrame:
+    ds = pd.date_range("2024-01-01", periods=n, freq="D") + pd.Timedelta(days=200 - n)
+    y = 50 + 10 * (ds.day_of_week < 5) + np.random.default_rng(seed).normal(0, 2, n)
+    return pd.DataFrame({"unique_id": uid, "ds": ds, "y": y})
+
+
+def test_a_short_series_falls_back_instead_of_failing_the_panel():
+    """A new team's 2-day history gets the naive forecast; 20 days: non-seasonal models on one window
+    (ARIMA left out: too few steps to fit); 40 days: two windows; the long series is untouched."""
+    lengths = {"long": 200, "mid": 40, "short": 20, "tiny": 5, "two": 2}
+    panel = pd.concat([_weekday_series(uid, n, i) for i, (uid, n) in enumerate(lengths.items())])
+    res = auto_forecast(panel, horizon=14, models=["ets", "theta", "arima"])
+    sel = res.selection.set_index("unique_id")
+    assert sel["backtest_windows"].to_dict() == {"long": 3, "mid": 2, "short": 1, "tiny": 0, "two": 0}
+    assert sel.loc["long", "fallback"] == ""
+    assert sel.loc["mid", "fallback"] == "2 backtest windows of 3: 40 steps of history"
+    assert "non-seasonal" in sel.loc["short", "fallback"] and "without arima" in sel.loc["short", "fallback"]
+    assert res.cv.loc[res.cv["unique_id"] == "short", "arima"].isna().all()
+    for uid in ("tiny", "two"):
+        assert sel.loc[uid, "model"] == "seasonal_naive" and sel.loc[uid, "fallback"].startswith("naive, not backtested")
+        assert np.isnan(sel.loc[uid, "mase"]) and sel.loc[uid, "interval_scale"] == 1.0
+    fc = res.forecast.set_index("unique_id")
+    bands = ["forecast", "lo-80", "hi-80", "lo-95", "hi-95"]
+    assert res.forecast.groupby("unique_id").size().eq(14).all() and not res.forecast[bands].isna().any().any()
+    assert fc.loc[["tiny", "two"], "backtest_mase"].isna().all()                  # no backtest, no made-up score
+    assert (fc["lo-80"] < fc["forecast"]).all() and (fc["forecast"] < fc["hi-80"]).all()   # never a zero-width band
+    assert (fc.loc["two", "forecast"] == panel.loc[panel["unique_id"] == "two", "y"].iloc[-1]).all()   # naive
+    alone = auto_forecast(panel[panel["unique_id"] == "long"], horizon=14, models=["ets", "theta", "arima"])
+    pd.testing.assert_frame_equal(res.forecast[res.forecast["unique_id"] == "long"].reset_index(drop=True),
+                                  alone.forecast)
+
+
+def test_a_panel_too_short_for_any_backtest_says_what_to_do():
+    with pytest.raises(WorkbenchError, match="every series is too short to backtest 14 steps.*shorter horizon"):
+        auto_forecast(_weekday_series("x", 10, 0), horizon=14)
+    with pytest.raises(WorkbenchError, match="'one' has 1 observations"):
+        auto_forecast(pd.concat([_weekday_series("one", 1, 0), _weekday_series("ok", 60, 1)]), horizon=7)
+
+
 def test_auto_forecast_selects_reports_and_beats_the_baseline():
     from analytics_lib.data.synthetic.series import synthetic_series
 

@@ -152,7 +152,8 @@ def selection_summary(selection: pd.DataFrame, *, series_id: object | None = Non
     ----------
     selection : DataFrame
         :attr:`AutoForecast.selection <analytics_lib.forecast.selection.AutoForecast>`: ``unique_id, model,
-        members, mase, baseline_mase, improvement_vs_baseline, smape, coverage, interval_scale``.
+        members, mase, baseline_mase, improvement_vs_baseline, smape, coverage, interval_scale`` and, when
+        present, ``backtest_windows, fallback`` (a short series' fallback is said).
     series_id : object, optional
         The series to describe; default ``"total"`` when there is one, else the first row.
     level : int
@@ -180,6 +181,10 @@ def selection_summary(selection: pd.DataFrame, *, series_id: object | None = Non
     c = rows.loc[uid]
     c = c.iloc[0] if isinstance(c, pd.DataFrame) else c
     model = c.get("model", "n/a")
+    fallback = c.get("fallback")
+    if c.get("backtest_windows") == 0:  # too short to backtest: nothing to compare
+        return (f"For **{md_escape(uid)}**, the forecast is **naive** (the last value), not backtested: "
+                f"{md_escape(str(fallback).split(': ', 1)[-1])}.")
     text = f"For **{md_escape(uid)}**, the chosen forecast is **{md_escape(model)}**"
     if model == "ensemble" and pd.notna(c.get("members")):
         text += f" (median of {md_escape(c['members'])})"
@@ -189,8 +194,11 @@ def selection_summary(selection: pd.DataFrame, *, series_id: object | None = Non
     else:
         text += (f" against {c['baseline_mase']:.2f} for seasonal naive "
                  f"({_num(c.get('improvement_vs_baseline'), '.0%')} lower error)")
-    return (text + f", sMAPE {_num(c.get('smape'), '.1f')}%, and {_num(c.get('coverage'), '.0%')} of backtest "
-            f"values inside the raw {level}% interval (calibration factor {_num(c.get('interval_scale'), '.2f')}).")
+    text += (f", sMAPE {_num(c.get('smape'), '.1f')}%, and {_num(c.get('coverage'), '.0%')} of backtest "
+             f"values inside the raw {level}% interval (calibration factor {_num(c.get('interval_scale'), '.2f')}).")
+    if isinstance(fallback, str) and fallback:
+        text += f" Short history: {md_escape(fallback)}."
+    return text
 
 
 def no_components_note(selection: pd.DataFrame, *, series_id: object | None = None) -> str:
