@@ -341,6 +341,92 @@ def _theta(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: M
     return ModelFit(mean, sd=np.sqrt(sse(alpha) / (n - 1) * (1 + np.arange(h) * (1 + (alpha - 1) ** 2))))
 
 
+# --------------------------------------------------------------------------------------------
+# Intermittent demand: counts that are mostly zero (a rarely used feature, incidents)
+#: Share of zero observations from which ``auto_forecast`` adds the intermittent models to a
+#: series' candidates (Syntetos & Boylan's classification puts "intermittent" at an average
+#: inter-demand interval above 1.32, i.e. about 25 % zeros; 30 % leaves smooth counts alone).
+INTERMITTENT_ZERO_SHARE = 0.3
+_SMOOTHING_GRID = (0.05, 0.1, 0.2, 0.3)
+
+
+def _smoothed(x: np.ndarray, alpha: float, start: float) -> np.ndarray:
+    """Exponential smoothing levels ``l_t = l_{t-1} + alpha (x_t - l_{t-1})`` from ``l_{-1} = start``."""
+    from scipy.signal import lfilter
+
+    return lfilter([alpha], [1.0, alpha - 1.0], x, zi=[(1 - alpha) * start])[0]
+
+
+def _intermittent(y: np.ndarray, future: pd.DatetimeIndex, ctx: ModelContext, kind: str) -> ModelFit:
+    """TSB or SBA on a non-negative series: smoothing weights from a small grid by one-step squared
+    error; intervals from simulated paths (Bernoulli demand occurrence, sizes resampled from the
+    recent demands and scaled to the smoothed size), so bounds are never negative."""
+    h = len(future)
+    y = _fill(y)[-_LOCAL_MAX_STEPS:]
+    if (y < 0).any():
+        raise WorkbenchError(f"the {kind} model forecasts counts: the series has negative values")
+    demand = y > 0
+    if not demand.any():
+        return ModelFit(np.zeros(h), sd=np.zeros(h))
+    t_demand = np.flatnonzero(demand)
+    sizes = y[demand]
+    last_before = np.maximum.accumulate(np.where(demand, np.arange(len(y)), -1))  # last demand at or before t
+    best = None
+    for a in _SMOOTHING_GRID:
+        z = _smoothed(sizes, a, sizes.mean())
+        if kind == "tsb":  # Teunter, Syntetos & Babai (2011): probability smoothed every step
+            for b in _SMOOTHING_GRID:
+                p = _smoothed(demand.astype("float64"), b, demand.mean())
+                level = p * np.where(last_before >= 0, z[np.searchsorted(t_demand, np.maximum(last_before, 0))],
+                                     sizes.mean())
+                err = float(np.mean((y[1:] - level[:-1]) ** 2))
+                if best is None or err < best[0]:
+                    best = (err, float(p[-1]), float(z[-1]))
+        else:  # Croston with the Syntetos-Boylan bias correction (1 - alpha / 2)
+            gaps = np.diff(np.r_[-1, t_demand]).astype("float64")
+            q = _smoothed(gaps, a, gaps.mean())
+            rate = (1 - a / 2) * z / q
+            level = np.where(last_before >= 0, rate[np.searchsorted(t_demand, np.maximum(last_before, 0))], 0.0)
+            err = float(np.mean((y[1:] - level[:-1]) ** 2))
+            if best is None or err < best[0]:
+                best = (err, float(min(1.0, 1 / q[-1])), float(z[-1] * (1 - a / 2)))
+    _, prob, size = best
+    rng = np.random.default_rng(ctx.seed)
+    recent = sizes[-50:]
+    draws = rng.choice(recent, size=(ctx.n_paths, h)) * (size / recent.mean())
+    paths = (rng.random((ctx.n_paths, h)) < prob) * draws
+    return ModelFit(np.full(h, prob * size), paths=paths)
+
+
+def _tsb(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: ModelContext,
+         memo: dict | None = None) -> ModelFit:
+    """TSB (Teunter-Syntetos-Babai) for intermittent counts: the demand probability (every step)
+    and the demand size (at demands) smoothed separately; the forecast is their product, so a
+    series whose demand dies out is forecast towards zero (Croston's method never is)."""
+    return _intermittent(y, future, ctx, "tsb")
+
+
+def _sba(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: ModelContext,
+         memo: dict | None = None) -> ModelFit:
+    """SBA (Syntetos-Boylan approximation) for intermittent counts: Croston's smoothed demand size
+    over smoothed inter-demand interval, times ``1 - alpha / 2`` (Croston's method is biased up)."""
+    return _intermittent(y, future, ctx, "sba")
+
+
+def zero_share(y) -> float:
+    """Share of zeros among the non-missing values (``auto_forecast`` adds ``INTERMITTENT_MODELS`` to a
+    never-negative series from :data:`INTERMITTENT_ZERO_SHARE`).
+
+    Examples
+    --------
+    >>> zero_share([0, 0, 3, np.nan, 0, 1])
+    0.6
+    """
+    v = np.asarray(y, dtype="float64")
+    v = v[~np.isnan(v)]
+    return float(np.mean(v == 0)) if len(v) else 0.0
+
+
 def _prophet(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: ModelContext,
              memo: dict | None = None) -> ModelFit:
     from prophet import Prophet
@@ -489,9 +575,12 @@ def _check_model(name: str, model: Callable) -> None:
 MODELS = Registry("forecast model", "analytics_workbench.forecast_models", check=_check_model)
 #: The built-in models from the simplest to the most complex (their ``complexity`` metadata): among
 #: candidates whose backtest scores tie, the simplest is chosen (plug-ins without a rank after these).
-COMPLEXITY = ("seasonal_naive", "theta", "ets", "arima", "lag_regressor", "prophet")
+COMPLEXITY = ("seasonal_naive", "sba", "tsb", "theta", "ets", "arima", "lag_regressor", "prophet")
+#: The intermittent-demand models ``auto_forecast`` adds to mostly-zero count series.
+INTERMITTENT_MODELS = ("sba", "tsb")
 _BUILT_IN = {"seasonal_naive": _seasonal_naive, "theta": _yearly_adjusted(_theta), "ets": _yearly_adjusted(_ets),
-             "arima": _yearly_adjusted(_arima), "lag_regressor": _lag_regressor, "prophet": _prophet}
+             "arima": _yearly_adjusted(_arima), "lag_regressor": _lag_regressor, "prophet": _prophet,
+             "sba": _sba, "tsb": _tsb}
 #: Fewest observations a built-in model is fitted on (metadata ``min_length``; default 2): with
 #: fewer, its columns are NaN for that series and ``auto_forecast`` says so in ``selection.fallback``.
 _MIN_LENGTH = {"arima": 8}

@@ -14,7 +14,8 @@ from analytics_lib.core.parallel import map_tasks
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.forecast.estimator import Forecaster, _check_h, _predict_one
 from analytics_lib.forecast.metrics import _order_cv, forecast_metrics
-from analytics_lib.forecast.models import _check_level, auto_candidates, complexity, min_length
+from analytics_lib.forecast.models import (INTERMITTENT_MODELS, INTERMITTENT_ZERO_SHARE, _check_level, auto_candidates,
+                                           complexity, min_length, zero_share)
 from analytics_lib.forecast.series import check_series
 
 
@@ -81,6 +82,11 @@ def backtest_plan(n: int, *, horizon: int, n_windows: int, step: int, season: in
                     notes.append(f"{w} backtest window{'s' if w > 1 else ''} of {n_windows}: {n} steps of history")
                 return w, m, "; ".join(notes)
     return 0, 1, f"naive, not backtested: {n} steps of history are too few for a backtest of {horizon} steps"
+
+
+def _intermittent(y: pd.Series) -> bool:
+    """A never-negative series with at least :data:`INTERMITTENT_ZERO_SHARE` zeros."""
+    return bool(y.min() >= 0) and zero_share(y) >= INTERMITTENT_ZERO_SHARE
 
 
 def _auto_one(args) -> tuple[pd.DataFrame, pd.DataFrame, list, tuple]:
@@ -329,6 +335,11 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     (``min_length`` metadata: ARIMA 8) sit out for that series. ``selection.fallback`` says
     what each series gave up; a series needs at least 2 observations.
 
+    **Intermittent counts** (never negative, at least 30 % zeros:
+    :data:`~analytics_lib.forecast.models.INTERMITTENT_ZERO_SHARE`) also try the intermittent-demand
+    models ``sba`` and ``tsb`` (:data:`~analytics_lib.forecast.models.INTERMITTENT_MODELS`) with
+    the default candidates; the backtest decides as for any other model.
+
     Notes
     -----
     With ``n_jobs`` > 1 in a script, call it under ``if __name__ == "__main__":`` (worker
@@ -348,11 +359,16 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     horizon, level = _check_h(horizon), _check_level(level)
     if k < 1:
         raise WorkbenchError(f"k={k} must be at least 1 (models in the ensemble)")
+    default_models = models is None
     models = auto_candidates() if models is None else models
     models = list(dict.fromkeys([models] if isinstance(models, str) else models))
     fc = Forecaster(models=list(dict.fromkeys(["seasonal_naive", *models])), granularity=granularity, season=season,
                     holidays=holidays, country_holidays=country_holidays, agg=agg, seed=seed)
     tasks = _tasks(fc, series, horizon, n_windows, _check_h(step or horizon), level, refit, shortest=MIN_OBSERVATIONS)
+    extra = [m for m in INTERMITTENT_MODELS if m not in models] if default_models else []
+    if extra:  # mostly-zero counts also try the intermittent-demand models
+        tasks = [(t[0], t[1], t[2] + extra, *t[3:]) if _intermittent(t[1]["y"]) else t for t in tasks]
+        models = models + [m for m in extra if any(m in t[2] for t in tasks)]
     results = map_tasks(_auto_one, tasks, n_jobs=n_jobs, progress=progress, desc="auto_forecast",
                         preload=WORKER_PRELOAD)
     full = pd.concat([t[1] for t in tasks], ignore_index=True)

@@ -61,6 +61,19 @@ def test_a_panel_too_short_for_any_backtest_says_what_to_do():
         auto_forecast(pd.concat([_weekday_series("one", 1, 0), _weekday_series("ok", 60, 1)]), horizon=7)
 
 
+def test_mostly_zero_counts_also_try_the_intermittent_models():
+    rng = np.random.default_rng(0)
+    ds = pd.date_range("2024-01-01", periods=300, freq="D")
+    rare = pd.DataFrame({"unique_id": "rare", "ds": ds, "y": ((rng.random(300) < 0.2) * rng.poisson(3, 300)).astype(float)})
+    busy = _weekday_series("busy", 300, 1).assign(ds=ds)
+    res = auto_forecast(pd.concat([rare, busy]), horizon=14, models=None)
+    scored = res.scores.dropna(subset=["mase"]).groupby("unique_id")["model"].agg(set)
+    assert {"sba", "tsb"} <= scored["rare"] and not {"sba", "tsb"} & scored["busy"]
+    assert (res.forecast.loc[res.forecast["unique_id"] == "rare", ["forecast", "lo-80", "lo-95"]] >= 0).all().all()
+    explicit = auto_forecast(rare, horizon=14, models=["ets", "theta"])
+    assert set(explicit.scores["model"]) == {"ets", "theta", "seasonal_naive", "ensemble"}    # only what was asked
+
+
 def test_auto_forecast_selects_reports_and_beats_the_baseline():
     from analytics_lib.data.synthetic.series import synthetic_series
 
