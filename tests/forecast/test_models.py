@@ -89,7 +89,7 @@ def test_multiplicative_seasonality_must_earn_its_place():
     """On the pedestrians history (a COVID collapse) the multiplicative ETS fit stalls near its start
     values with an AICc far above the additive one; the final fit keeps the additive model even when
     the first backtest window hinted at multiplicative."""
-    from analytics_lib.forecast.models import INTERMITTENT_MODELS, MODELS
+    from analytics_lib.forecast.models import MODELS
     from analytics_lib.forecast.estimator import Forecaster
 
     df = pd.read_csv(PROPHET / "example_pedestrians_covid.csv")
