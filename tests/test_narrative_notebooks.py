@@ -167,6 +167,9 @@ def test_selection_summary(fc):
                                                     "backtest of 14 steps")
     assert selection_summary(naive) == ("For **total**, the forecast is **naive** (the last value), not backtested: "
                                         "5 steps of history are too few for a backtest of 14 steps.")
+    seasonal = naive.assign(fallback="seasonal naive, not backtested: 30 steps of history are too few for a "
+                                     "backtest of 48 steps")
+    assert "**seasonal naive** (the last season repeated), not backtested: 30 steps" in selection_summary(seasonal)
 
 
 def test_forecast_summary(fc):

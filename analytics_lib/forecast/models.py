@@ -110,7 +110,9 @@ def _ets(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: Mod
             # (multiplicative must win against additive again on the whole series: see _MUL_AICC_MARGIN)
             hinted = memo["seasonal"]
             seasonals = (["add", "mul"] if hinted == "mul" else [hinted]) if hinted in seasonals else seasonals
-        elif memo:  # the parameters of an earlier cutoff: only the states are updated with the new data
+        elif memo and (memo["seasonal"] != "mul" or "mul" in seasonals):
+            # the parameters of an earlier cutoff: only the states are updated with the new data (unless
+            # the new data rules the earlier structure out: multiplicative seasonality after a zero)
             seasonal, fixed = memo["seasonal"], memo["params"]
             best = ExponentialSmoothing(y, trend="add", damped_trend=True, seasonal=seasonal,
                                         seasonal_periods=m if seasonal else None,

@@ -52,36 +52,48 @@ def _backtest_series(args) -> tuple[pd.DataFrame, dict | None]:
 MIN_OBSERVATIONS = 2
 
 
-def backtest_plan(n: int, *, horizon: int, n_windows: int, step: int, season: int) -> tuple[int, int, str]:
-    """How :func:`auto_forecast` backtests a series of ``n`` steps: ``(windows, season, fallback)``.
+def backtest_plan(n: int, *, horizon: int, n_windows: int, step: int, season: int) -> tuple[int, int, int, str]:
+    """How :func:`auto_forecast` backtests a series of ``n`` steps: ``(windows, season, horizon, fallback)``.
 
     Every backtest window needs a training part of at least ``max(3, season + 1)`` steps before
-    its ``horizon`` steps. A series too short for ``n_windows`` gets as many as fit; one too
-    short for a single window with its season is backtested without it (``season`` 1: the
-    seasonal models fit no season, seasonal naive becomes naive); one too short for any window
-    is not backtested (``windows`` 0) and gets the naive forecast. ``fallback`` says what was
-    given up, empty when nothing was.
+    its ``horizon`` steps. In order of preference, a series too short for ``n_windows`` gets:
+    as many windows as fit; one window with a shorter horizon (down to a quarter of it) so the
+    season stays; windows without the season (``season`` 1: the seasonal models fit none,
+    seasonal naive becomes naive); and below one window no backtest at all (``windows`` 0)
+    and the seasonal naive forecast when a whole season was seen, else the naive one.
+    ``fallback`` says what was given up, empty when nothing was.
 
     Examples
     --------
     >>> backtest_plan(200, horizon=14, n_windows=3, step=14, season=7)
-    (3, 7, '')
+    (3, 7, 14, '')
     >>> backtest_plan(40, horizon=14, n_windows=3, step=14, season=7)
-    (2, 7, '2 backtest windows of 3: 40 steps of history')
-    >>> backtest_plan(20, horizon=14, n_windows=3, step=14, season=7)[:2]
-    (1, 1)
+    (2, 7, 14, '2 backtest windows of 3: 40 steps of history')
+    >>> backtest_plan(63, horizon=48, n_windows=3, step=48, season=24)
+    (1, 24, 38, '1 backtest window of 38 steps, not 3 of 48: 63 steps of history')
+    >>> backtest_plan(20, horizon=13, n_windows=3, step=13, season=52)[:3]
+    (1, 1, 13)
     >>> backtest_plan(5, horizon=14, n_windows=3, step=14, season=7)
-    (0, 1, 'naive, not backtested: 5 steps of history are too few for a backtest of 14 steps')
+    (0, 1, 14, 'naive, not backtested: 5 steps of history are too few for a backtest of 14 steps')
+    >>> backtest_plan(30, horizon=48, n_windows=3, step=48, season=24)[:3]
+    (0, 24, 48)
     """
-    for m in dict.fromkeys((season, 1)):
-        for w in range(n_windows, 0, -1):
-            if n - horizon - (w - 1) * step >= max(3, m + 1):
-                notes = [] if m == season else [f"non-seasonal: {n} steps of history are too few to backtest "
-                                                f"season {season}"]
-                if w < n_windows:
-                    notes.append(f"{w} backtest window{'s' if w > 1 else ''} of {n_windows}: {n} steps of history")
-                return w, m, "; ".join(notes)
-    return 0, 1, f"naive, not backtested: {n} steps of history are too few for a backtest of {horizon} steps"
+    need = max(3, season + 1)
+    for w in range(n_windows, 0, -1):
+        if n - horizon - (w - 1) * step >= need:
+            note = "" if w == n_windows else f"{w} backtest window{'s' if w > 1 else ''} of {n_windows}: {n} steps of history"
+            return w, season, horizon, note
+    if season > 1 and n - need >= max(1, horizon // 4):
+        short_h = n - need
+        return 1, season, short_h, (f"1 backtest window of {short_h} steps, not {n_windows} of {horizon}: "
+                                    f"{n} steps of history")
+    for w in range(n_windows, 0, -1):
+        if n - horizon - (w - 1) * step >= 3:
+            return w, 1, horizon, (f"non-seasonal: {n} steps of history are too few to backtest season {season}; "
+                                   f"{w} backtest window{'s' if w > 1 else ''} of {n_windows}")
+    m = season if n > season else 1  # a whole season seen: it repeats; else the last value
+    return 0, m, horizon, (f"{'seasonal naive' if m > 1 else 'naive'}, not backtested: {n} steps of history are too "
+                           f"few for a backtest of {horizon} steps")
 
 
 def _intermittent(y: pd.Series) -> bool:
@@ -93,21 +105,20 @@ def _auto_one(args) -> tuple[pd.DataFrame, pd.DataFrame, list, tuple]:
     from dataclasses import replace
 
     uid, g, models, h, n_windows, step, level, ctx = args
-    n = int(g["y"].notna().sum())
-    windows, season, note = backtest_plan(n, horizon=h, n_windows=n_windows, step=step, season=ctx.season)
+    n = len(g)  # steps on the grid (gaps included): the backtest cuts positions
+    windows, season, h_bt, note = backtest_plan(n, horizon=h, n_windows=n_windows, step=step, season=ctx.season)
     ctx = replace(ctx, season=season)
-    if windows == 0:  # nothing to backtest: the naive forecast only
+    if windows == 0:  # nothing to backtest: the (seasonal) naive forecast only
         fc, comps = _predict_one(uid, g, ["seasonal_naive"], h, level, ctx)
         return pd.DataFrame(), fc, comps, (windows, note)
-    shortest = n - h - (windows - 1) * step  # the first backtest window's training part
+    shortest = n - h_bt - (windows - 1) * step  # the first backtest window's training part
     short = [m for m in models if shortest < min_length(m)]
     if short:  # left out for this series (NaN columns), in the backtest and the forecast alike
         models = [m for m in models if m not in short]
         note = "; ".join(filter(None, [note, f"without {', '.join(short)} (needs at least "
                                              f"{min(min_length(m) for m in short)} steps to fit, the backtest has "
                                              f"{shortest})"]))
-    args = (uid, g, models, h, windows, step, level, ctx)
-    cv, memo = _backtest_series(args)
+    cv, memo = _backtest_series((uid, g, models, h_bt, windows, step, level, ctx))
     # the final fit re-estimates every parameter on the whole series; without refits it keeps the
     # structure the backtest estimated and scored (ETS seasonality type, ARIMA orders)
     hints = None if memo is None else {name: {**fitted, "structure_only": True} for name, fitted in memo.items()
@@ -329,9 +340,9 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     floored at zero, in the backtest as in the forecast.
 
     **Short series never fail the panel** (a new team or model always has a short history):
-    each series is backtested as :func:`backtest_plan` allows: fewer windows, no season, or,
-    below one window, no backtest and the naive forecast (its interval from the spread of
-    its day-to-day changes). Models that need more history than the backtest's training part
+    each series is backtested as :func:`backtest_plan` allows: fewer windows, a shorter
+    backtest horizon, no season, or, below one window, no backtest and the seasonal naive
+    forecast (naive without a whole season; its interval from the spread of the changes). Models that need more history than the backtest's training part
     (``min_length`` metadata: ARIMA 8) sit out for that series. ``selection.fallback`` says
     what each series gave up; a series needs at least 2 observations.
 

@@ -129,3 +129,24 @@ def test_intermittent_models_forecast_rate_times_size_with_non_negative_bounds()
     assert (MODELS.get("tsb")(np.zeros(30), ds[:30], future, ctx, {}).mean == 0).all()
     with pytest.raises(WorkbenchError, match="tsb model forecasts counts"):
         MODELS.get("tsb")(y - 1, ds, future, ctx, {})
+
+
+def test_ets_parameters_reused_after_a_zero_refit_instead_of_failing():
+    """Backtests without refits reuse the first cutoff's ETS structure; when later data holds a zero,
+    multiplicative seasonality is no longer possible and the model is fitted afresh (found on the
+    real-series panel: a count that hit zero after the first cutoff failed the whole panel)."""
+    import warnings
+
+    from analytics_lib.forecast.models import ModelContext
+
+    t = np.arange(200)
+    y = (10 + 0.5 * t) * (1 + 0.6 * np.sin(2 * np.pi * t / 7)) * np.exp(np.random.default_rng(0).normal(0, 0.03, 200))
+    ds = pd.date_range("2024-01-01", periods=200)
+    ctx, memo = ModelContext("D", 7), {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MODELS.get("ets")(y[:150], ds[:150], pd.date_range(ds[149], periods=8)[1:], ctx, memo)
+        assert memo["seasonal"] == "mul"
+        y[160] = 0.0
+        fit = MODELS.get("ets")(y, ds, pd.date_range(ds[-1], periods=8)[1:], ctx, memo)
+    assert np.isfinite(fit.mean).all() and np.isfinite(fit.sd).all()

@@ -29,19 +29,22 @@ def _weekday_series(uid: str, n: int, seed: int) -> pd.DataFrame:
 
 
 def test_a_short_series_falls_back_instead_of_failing_the_panel():
-    """A new team's 2-day history gets the naive forecast; 20 days: non-seasonal models on one window
-    (ARIMA left out: too few steps to fit); 40 days: two windows; the long series is untouched."""
-    lengths = {"long": 200, "mid": 40, "short": 20, "tiny": 5, "two": 2}
+    """A new team's 2-day history gets the naive forecast, 10 days the seasonal naive one (a whole week
+    seen), 20 days one backtest window of 12 days (the season kept), 40 days two windows; the long
+    series is untouched."""
+    lengths = {"long": 200, "mid": 40, "short": 20, "tiny": 10, "two": 2}
     panel = pd.concat([_weekday_series(uid, n, i) for i, (uid, n) in enumerate(lengths.items())])
     res = auto_forecast(panel, horizon=14, models=["ets", "theta", "arima"])
     sel = res.selection.set_index("unique_id")
     assert sel["backtest_windows"].to_dict() == {"long": 3, "mid": 2, "short": 1, "tiny": 0, "two": 0}
     assert sel.loc["long", "fallback"] == ""
     assert sel.loc["mid", "fallback"] == "2 backtest windows of 3: 40 steps of history"
-    assert "non-seasonal" in sel.loc["short", "fallback"] and "without arima" in sel.loc["short", "fallback"]
-    assert res.cv.loc[res.cv["unique_id"] == "short", "arima"].isna().all()
+    assert sel.loc["short", "fallback"] == "1 backtest window of 12 steps, not 3 of 14: 20 steps of history"
+    assert res.cv.loc[res.cv["unique_id"] == "short"].groupby("cutoff").size().tolist() == [12]
+    assert sel.loc["tiny", "fallback"].startswith("seasonal naive, not backtested")
+    assert sel.loc["two", "fallback"].startswith("naive, not backtested")
     for uid in ("tiny", "two"):
-        assert sel.loc[uid, "model"] == "seasonal_naive" and sel.loc[uid, "fallback"].startswith("naive, not backtested")
+        assert sel.loc[uid, "model"] == "seasonal_naive"
         assert np.isnan(sel.loc[uid, "mase"]) and sel.loc[uid, "interval_scale"] == 1.0
     fc = res.forecast.set_index("unique_id")
     bands = ["forecast", "lo-80", "hi-80", "lo-95", "hi-95"]
@@ -49,9 +52,24 @@ def test_a_short_series_falls_back_instead_of_failing_the_panel():
     assert fc.loc[["tiny", "two"], "backtest_mase"].isna().all()                  # no backtest, no made-up score
     assert (fc["lo-80"] < fc["forecast"]).all() and (fc["forecast"] < fc["hi-80"]).all()   # never a zero-width band
     assert (fc.loc["two", "forecast"] == panel.loc[panel["unique_id"] == "two", "y"].iloc[-1]).all()   # naive
+    last_week = panel.loc[panel["unique_id"] == "tiny", "y"].to_numpy()[-7:]
+    np.testing.assert_allclose(fc.loc["tiny", "forecast"], np.tile(last_week, 2))                   # seasonal naive
     alone = auto_forecast(panel[panel["unique_id"] == "long"], horizon=14, models=["ets", "theta", "arima"])
     pd.testing.assert_frame_equal(res.forecast[res.forecast["unique_id"] == "long"].reset_index(drop=True),
                                   alone.forecast)
+
+
+def test_a_series_too_short_for_its_season_drops_it_and_the_models_that_need_more_history():
+    """20 weeks cannot backtest a 52-week season: non-seasonal windows, and ARIMA (8 steps to fit)
+    sits out a backtest that trains on 7."""
+    s = pd.DataFrame({"unique_id": "new", "ds": pd.date_range("2024-01-06", periods=20, freq="W-SAT"),
+                      "y": 100 + np.random.default_rng(3).normal(0, 5, 20)})
+    res = auto_forecast(s, horizon=13, granularity="W-SAT", models=["ets", "theta", "arima"])
+    note = res.selection["fallback"].iloc[0]
+    assert note.startswith("non-seasonal: 20 steps of history are too few to backtest season 52")
+    assert "without arima (needs at least 8 steps to fit, the backtest has 7)" in note
+    assert res.cv.get("arima", pd.Series(dtype=float)).isna().all() and res.forecast["forecast"].notna().all()
+    assert "arima" not in set(res.scores.dropna(subset=["mase"])["model"])
 
 
 def test_a_panel_too_short_for_any_backtest_says_what_to_do():

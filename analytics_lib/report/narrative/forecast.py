@@ -183,7 +183,9 @@ def selection_summary(selection: pd.DataFrame, *, series_id: object | None = Non
     model = c.get("model", "n/a")
     fallback = c.get("fallback")
     if c.get("backtest_windows") == 0:  # too short to backtest: nothing to compare
-        return (f"For **{md_escape(uid)}**, the forecast is **naive** (the last value), not backtested: "
+        what = ("seasonal naive** (the last season repeated)" if str(fallback).startswith("seasonal naive")
+                else "naive** (the last value)")
+        return (f"For **{md_escape(uid)}**, the forecast is **{what}, not backtested: "
                 f"{md_escape(str(fallback).split(': ', 1)[-1])}.")
     text = f"For **{md_escape(uid)}**, the chosen forecast is **{md_escape(model)}**"
     if model == "ensemble" and pd.notna(c.get("members")):
