@@ -3,6 +3,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -213,6 +214,9 @@ class AutoForecast:
         The final forecast of every candidate (``Forecaster.predict`` format + ``ensemble``).
     components : DataFrame
         In-sample components of the models that have them.
+    calibration : DataFrame
+        The panel's interval calibration per step ahead: ``level, step, factor, points``
+        (see ``calibrate`` of :func:`auto_forecast`).
     """
 
     forecast: pd.DataFrame
@@ -223,6 +227,7 @@ class AutoForecast:
     components: pd.DataFrame = field(repr=False)
     metric: str = "mase"
     level: tuple = (80, 95)
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
 
 #: Relative tolerance under which two backtest scores count as a tie (see :func:`auto_forecast`).
@@ -256,21 +261,43 @@ def _ensemble_columns(frame: pd.DataFrame, members: dict, level: Sequence[int]) 
     return out
 
 
-def _interval_scale(cv: pd.DataFrame, chosen: dict, level: int) -> dict:
-    """Per series, the factor that makes the chosen model's backtest interval at ``level`` cover
-    ``level`` percent of its backtest errors (split-conformal calibration of the interval
-    half-widths; 1.0 when the backtest has too few points to say)."""
-    out = {}
+def _conformal_factor(ratios: np.ndarray, level: int) -> float:
+    """The split-conformal quantile of |error| / half-width: the ``ceil((n + 1) level / 100)``-th
+    smallest of ``n`` ratios (the largest when there are too few); 1.0 under 10 ratios."""
+    n = len(ratios)
+    if n < 10:
+        return 1.0
+    return float(np.sort(ratios)[min(n, math.ceil((n + 1) * level / 100)) - 1])
+
+
+def _interval_ratios(cv: pd.DataFrame, chosen: dict, level: int) -> pd.DataFrame:
+    """Every backtest point's |error| / half-width of the chosen model's interval at ``level``,
+    with its series and its step ahead (0 = the first step after the cutoff)."""
+    parts = []
     for uid, g in cv.groupby("unique_id", sort=True):
         m = chosen[uid]
         g = g[g["y"].notna()]
-        lo, hi = f"{m}-lo-{level}", f"{m}-hi-{level}"
-        f = g[m].to_numpy(dtype="float64")
-        half = np.where(g["y"] >= f, g[hi] - f, f - g[lo]).astype("float64")
+        y, f = g["y"].to_numpy(dtype="float64"), g[m].to_numpy(dtype="float64")
+        half = np.where(y >= f, g[f"{m}-hi-{level}"].to_numpy(dtype="float64") - f,
+                        f - g[f"{m}-lo-{level}"].to_numpy(dtype="float64"))
         ok = half > 0
-        ratio = np.abs(g["y"].to_numpy(dtype="float64") - f)[ok] / half[ok]
-        out[uid] = float(np.quantile(ratio, level / 100)) if ok.sum() >= 10 else 1.0
-    return out
+        parts.append(pd.DataFrame({"unique_id": uid, "step": g.groupby("cutoff").cumcount().to_numpy()[ok],
+                                   "ratio": np.abs(y - f)[ok] / half[ok]}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["unique_id", "step", "ratio"])
+
+
+def _calibration(cv: pd.DataFrame, chosen: dict, level: Sequence[int]) -> tuple[dict, pd.DataFrame]:
+    """Interval calibration from the backtest: per level, each series' own factor and the panel's
+    factor per step ahead (the ratios are scale-free, so every series of the panel pools into
+    each step)."""
+    series, steps = {}, []
+    for lv in level:
+        r = _interval_ratios(cv, chosen, lv)
+        series[lv] = {uid: _conformal_factor(g["ratio"].to_numpy(), lv) for uid, g in r.groupby("unique_id")}
+        for k, g in r.groupby("step", sort=True):
+            steps.append({"level": lv, "step": int(k) + 1, "factor": _conformal_factor(g["ratio"].to_numpy(), lv),
+                          "points": len(g)})
+    return series, pd.DataFrame(steps, columns=["level", "step", "factor", "points"])
 
 
 @renamed(h='horizon', freq='granularity')
@@ -331,10 +358,15 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     seed : int
         Seed of the simulated paths.
     calibrate : bool
-        Rescale the chosen model's interval half-widths so that, in the backtest, the
-        interval at the first ``level`` covers that share of the errors (conformal
-        calibration; the factor is ``selection.interval_scale``). Models' own intervals
-        assume the model is right; backtest errors show how wrong it has been.
+        Rescale the chosen model's interval half-widths so that, in the backtest, each
+        level's interval covers that share of the errors (split-conformal calibration of
+        |error| / half-width, each level on its own). Two factors are computed, and the larger
+        applies at each step ahead: the series' own (``selection.interval_scale``, and
+        ``interval_scale_<level>`` for the other levels) and the panel's for that step ahead,
+        pooled over every series (``AutoForecast.calibration``: errors grow with the step,
+        and one series' backtest holds too few points per step). Models' own intervals assume
+        the model is right; backtest errors show how wrong it has been. Measured on 169 real
+        series (``benchmarks/bench_forecast_panel.py``): see the README.
 
     Series whose history is never negative (counts, spend, tokens) get forecasts and bounds
     floored at zero, in the backtest as in the forecast.
@@ -417,24 +449,35 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     selection["backtest_windows"] = selection["unique_id"].map(lambda u: plans[u][0]).astype("int64")
     selection["fallback"] = selection["unique_id"].map(lambda u: plans[u][1])
     chosen = dict(zip(selection["unique_id"], selection["model"]))
-    scale = _interval_scale(cv, chosen, metric_level) if calibrate else {}
-    scale = {u: scale.get(u, 1.0) for u in chosen}
-    selection["interval_scale"] = selection["unique_id"].map(scale)
+    if calibrate:
+        scales, calibration = _calibration(cv, chosen, level)
+    else:
+        scales, calibration = {}, pd.DataFrame(columns=["level", "step", "factor", "points"])
+    scales = {lv: {u: scales.get(lv, {}).get(u, 1.0) for u in chosen} for lv in level}
+    selection["interval_scale"] = selection["unique_id"].map(scales[metric_level])
+    for lv in level[1:]:
+        selection[f"interval_scale_{lv}"] = selection["unique_id"].map(scales[lv])
+    step_factor = {lv: calibration.loc[calibration["level"] == lv, "factor"].to_numpy() for lv in level}
     parts = []
     for uid, g in candidates.groupby("unique_id", sort=True):  # pick the chosen model's columns per series
-        m, c = chosen[uid], scale[uid]
+        m = chosen[uid]
         f = g[m].to_numpy()
         cols = {"unique_id": g["unique_id"], "ds": g["ds"], "model": m, "forecast": f}
-        for lv in level:
-            cols[f"lo-{lv}"] = f - c * (f - g[f"{m}-lo-{lv}"].to_numpy())
-            cols[f"hi-{lv}"] = f + c * (g[f"{m}-hi-{lv}"].to_numpy() - f)
-        parts.append(pd.DataFrame(cols))
-    forecast = pd.concat(parts, ignore_index=True).merge(
+        lo_prev = hi_prev = f
+        for lv in sorted(level):  # a wider level's band always holds the narrower one's
+            c = scales[lv][uid]
+            if len(step_factor[lv]):  # steps beyond the backtest's horizon take its last step's factor
+                c = np.maximum(c, step_factor[lv][np.minimum(np.arange(len(f)), len(step_factor[lv]) - 1)])
+            lo_prev = cols[f"lo-{lv}"] = np.minimum(lo_prev, f - c * (f - g[f"{m}-lo-{lv}"].to_numpy()))
+            hi_prev = cols[f"hi-{lv}"] = np.maximum(hi_prev, f + c * (g[f"{m}-hi-{lv}"].to_numpy() - f))
+        parts.append(pd.DataFrame(cols)[["unique_id", "ds", "model", "forecast"]
+                                        + [f"{s}-{lv}" for lv in level for s in ("lo", "hi")]])
+    forecast = _floor_at_zero(pd.concat(parts, ignore_index=True), nonneg).merge(
         selection[["unique_id", "mase", "smape", "coverage"]].rename(
             columns={"mase": "backtest_mase", "smape": "backtest_smape", "coverage": "backtest_coverage"}),
         on="unique_id")
     components = pd.concat(comps, ignore_index=True) if comps else pd.DataFrame()
-    return AutoForecast(forecast, selection, scores, cv, candidates, components, metric, tuple(level))
+    return AutoForecast(forecast, selection, scores, cv, candidates, components, metric, tuple(level), calibration)
 
 
 def _floor_at_zero(frame: pd.DataFrame, nonneg: pd.Series) -> pd.DataFrame:

@@ -92,6 +92,31 @@ def test_mostly_zero_counts_also_try_the_intermittent_models():
     assert set(explicit.scores["model"]) == {"ets", "theta", "seasonal_naive", "ensemble"}    # only what was asked
 
 
+def test_intervals_are_calibrated_per_level_and_step_on_the_panel():
+    """Heavy-tailed noise makes model intervals too narrow; the backtest's conformal factors (each level on its
+    own, each step ahead pooled over the panel) bring held-out coverage near nominal, and bands stay nested."""
+    rng = np.random.default_rng(5)
+    ds = pd.date_range("2024-01-01", periods=160, freq="D")
+    panel = pd.concat([pd.DataFrame({"unique_id": f"s{i}", "ds": ds,
+                                     "y": 100 + 10 * (ds.day_of_week < 5) + 4 * rng.standard_t(2.5, len(ds))})
+                       for i in range(24)])
+    rank = panel.groupby("unique_id").cumcount(ascending=False)
+    train, test = panel[rank >= 14], panel[rank < 14]
+    cover = {}
+    for calibrate in (False, True):
+        res = auto_forecast(train, horizon=14, models=["theta"], k=1, calibrate=calibrate)
+        got = test.merge(res.forecast, on=["unique_id", "ds"])
+        cover[calibrate] = {lv: float(((got["y"] >= got[f"lo-{lv}"]) & (got["y"] <= got[f"hi-{lv}"])).mean())
+                            for lv in (80, 95)}
+        assert (got["lo-95"] <= got["lo-80"]).all() and (got["hi-80"] <= got["hi-95"]).all()
+    assert abs(cover[True][80] - 0.80) < abs(cover[False][80] - 0.80) and abs(cover[True][80] - 0.80) < 0.08
+    assert abs(cover[True][95] - 0.95) < abs(cover[False][95] - 0.95) and abs(cover[True][95] - 0.95) < 0.04
+    cal = res.calibration
+    assert set(cal["level"]) == {80, 95} and cal.groupby("level")["step"].max().eq(14).all()
+    assert (cal["points"] == 24 * 3).all() and (cal["factor"] > 0).all()
+    assert {"interval_scale", "interval_scale_95"} <= set(res.selection.columns)
+
+
 def test_auto_forecast_selects_reports_and_beats_the_baseline():
     from analytics_lib.data.synthetic.series import synthetic_series
 
