@@ -21,7 +21,7 @@ Issue 21: does ``auto_forecast`` hold up on the series a user really has, short 
   last season repeated) and, with ``--prophet``, default Prophet.
 
 The JSON line holds ``series``, ``failed_series`` (series without a forecast), ``coverage_80``,
-``coverage_95``, ``mase``, ``mase_ratio_to_snaive``, ``share_better_than_snaive``,
+``coverage_95`` (and ``*_late``: the second half of each horizon), ``mase``, ``mase_ratio_to_snaive``, ``share_better_than_snaive``,
 ``mase_ratio_to_prophet`` (null without ``--prophet``), ``seconds`` and ``seconds_per_series``.
 """
 from __future__ import annotations
@@ -187,10 +187,12 @@ def evaluate(group: str, panel: pd.DataFrame, *, jobs: int, prophet: bool) -> pd
         for name, col in (("ours", "forecast"), ("snaive", "snaive"), ("prophet", "prophet")):
             if col in g:
                 row[f"mase_{name}"] = float((y - g.loc[ok, col]).abs().mean() / scale.get(uid, np.nan))
+        late = (np.arange(len(g)) >= len(g) // 2)[ok.to_numpy()]  # the second half of the horizon
         for lv in (80, 95):
             if f"lo-{lv}" in g:
-                row[f"hits_{lv}"] = int(((y >= g.loc[ok, f"lo-{lv}"]) & (y <= g.loc[ok, f"hi-{lv}"])).sum())
-        row["points"] = int(ok.sum())
+                hit = ((y >= g.loc[ok, f"lo-{lv}"]) & (y <= g.loc[ok, f"hi-{lv}"])).to_numpy()
+                row[f"hits_{lv}"], row[f"hits_{lv}_late"] = int(hit.sum()), int(hit[late].sum())
+        row["points"], row["points_late"] = int(ok.sum()), int(late.sum())
         row["model"] = sel["model"].get(uid) if len(sel) else None
         row["fallback"] = sel["fallback"].get(uid) if len(sel) else None
         rows.append(row)
@@ -230,10 +232,15 @@ def main() -> None:
     cov95 = ok["hits_95"].sum() / ok["points"].sum()
     r.add("coverage of the 80% interval", cov80, 0.80, None, "0.75-0.85")
     r.add("coverage of the 95% interval", cov95, 0.95, None, "0.91-0.98")
+    cov80_late = ok["hits_80_late"].sum() / ok["points_late"].sum()
+    cov95_late = ok["hits_95_late"].sum() / ok["points_late"].sum()
+    r.add("coverage 80%, second half of the horizon", cov80_late, 0.80, None, "")
+    r.add("coverage 95%, second half of the horizon", cov95_late, 0.95, None, "")
     r.add("failed series", float(scores["failed"].sum()), None, None, "0")
     r.add("seconds (all panels)", seconds, None, None, "")
     r.figures = {"series": int(len(scores)), "failed_series": int(scores["failed"].sum()),
                  "coverage_80": round(float(cov80), 4), "coverage_95": round(float(cov95), 4),
+                 "coverage_80_late": round(float(cov80_late), 4), "coverage_95_late": round(float(cov95_late), 4),
                  "mase": round(float(mase), 4), "mase_ratio_to_snaive": round(float(mase / snaive), 4),
                  "share_better_than_snaive": round(better, 4),
                  "mase_ratio_to_prophet": None if ratio_prophet is None else round(float(ratio_prophet), 4),

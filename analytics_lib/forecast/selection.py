@@ -374,9 +374,10 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     **Short series never fail the panel** (a new team or model always has a short history):
     each series is backtested as :func:`backtest_plan` allows: fewer windows, a shorter
     backtest horizon, no season, or, below one window, no backtest and the seasonal naive
-    forecast (naive without a whole season; its interval from the spread of the changes). Models that need more history than the backtest's training part
-    (``min_length`` metadata: ARIMA 8) sit out for that series. ``selection.fallback`` says
-    what each series gave up; a series needs at least 2 observations.
+    forecast (naive without a whole season; its interval from the spread of the changes,
+    widened by the panel's calibration). Models that need more history than the backtest's
+    training part (``min_length`` metadata: ARIMA 8) sit out for that series.
+    ``selection.fallback`` says what each series gave up; a series needs 2 observations.
 
     **Intermittent counts** (never negative, at least 30 % zeros:
     :data:`~analytics_lib.forecast.models.INTERMITTENT_ZERO_SHARE`) also try the intermittent-demand
