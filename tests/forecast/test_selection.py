@@ -127,9 +127,16 @@ def test_auto_forecast_selects_reports_and_beats_the_baseline():
     sel = res.selection.set_index("unique_id")
     assert set(sel["model"]) <= {"ets", "theta", "arima", "lag_regressor", "ensemble"}
     assert (sel["mase"] < sel["baseline_mase"]).all() and (sel["improvement_vs_baseline"] > 0).all()
-    # the chosen model's score is the best of all eligible candidates' backtest scores
-    best = res.scores[res.scores["model"] != "seasonal_naive"].groupby("unique_id")["mase"].min()
-    np.testing.assert_allclose(sel["mase"].to_numpy(), best.loc[sel.index].to_numpy())
+    # the stated rule: the best single candidate, or the ensemble unless that candidate's absolute errors are
+    # lower by more than one standard error of the paired differences
+    singles = res.scores[~res.scores["model"].isin(["seasonal_naive", "ensemble"])]
+    best = singles.loc[singles.groupby("unique_id")["mase"].idxmin()].set_index("unique_id")["model"]
+    for uid, model in best.items():
+        g = res.cv[res.cv["unique_id"] == uid]
+        d = (g["y"] - g[model]).abs() - (g["y"] - g["ensemble"]).abs()
+        expected = "ensemble" if d.mean() >= -d.std(ddof=1) / np.sqrt(len(d)) else model
+        assert sel.loc[uid, "model"] == expected, (uid, model, d.mean())
+    assert (sel["model"] == "ensemble").any()
     # the forecast carries its chosen model's scores; the ensemble is the members' median
     row = res.forecast.groupby("unique_id").first()
     np.testing.assert_allclose(row["backtest_mase"], sel["mase"])
@@ -213,7 +220,9 @@ def test_accuracy_on_real_series():
     print("\n" + scores.to_string(float_format=lambda v: f"{v:.3f}"))
     assert (scores["auto_mase"] < scores["seasonal_naive_mase"]).all(), scores
     assert scores["auto_mase"].mean() <= 0.9 * scores["prophet_mase"].mean(), scores
-    assert 0.70 <= scores["auto_coverage_80"].mean() <= 0.90, scores
+    # six series, 124 held-out points: calibration is judged on the 169-series panel (bench_forecast_panel.py:
+    # 0.837); here it must not be narrow, nor absurdly wide
+    assert 0.70 <= scores["auto_coverage_80"].mean() <= 0.95, scores
 
 
 def test_backtest_without_refits_reuses_the_first_cutoffs_estimates():
@@ -267,6 +276,25 @@ def test_selection_and_forecast_do_not_depend_on_the_blas_kernel():
     base = np.array(runs["native"]["forecast"])
     for core, run in runs.items():
         np.testing.assert_allclose(run["forecast"], base, rtol=1e-5, err_msg=core)
+
+
+def test_the_choice_does_not_move_when_backtest_errors_move_by_1e_9():
+    """Every forecast and score of a real backtest perturbed by 1e-9 relative (ten draws): the same choice."""
+    from analytics_lib.data.synthetic.series import synthetic_series
+    from analytics_lib.forecast.selection import _choose
+
+    res = auto_forecast(synthetic_series(8, days=400, seed=3), horizon=14, n_windows=3)
+    pool = res.scores[res.scores["model"] != "seasonal_naive"]
+    chosen = _choose(pool, res.cv, "mase")["model"].tolist()
+    assert chosen == res.selection["model"].tolist()
+    models = [c for c in res.cv.columns if c in set(res.scores["model"])]
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        cv = res.cv.copy()
+        for c in models:
+            cv[c] = cv[c] * (1 + 1e-9 * rng.uniform(-1, 1, len(cv)))
+        moved = pool.assign(mase=pool["mase"] * (1 + 1e-9 * rng.uniform(-1, 1, len(pool))))
+        assert _choose(moved, cv, "mase")["model"].tolist() == chosen
 
 
 def test_ties_in_backtest_scores_go_to_the_simpler_model():
