@@ -126,9 +126,10 @@ def _split(panel: pd.DataFrame, h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _scale(train: pd.DataFrame, season: int) -> pd.Series:
-    """In-sample MAE of the seasonal naive forecast per series (lag 1 when shorter than a season)."""
+    """In-sample MAE of the seasonal naive forecast per series (lag 1 when no longer than a season, as
+    ``forecast_metrics``)."""
     def one(y: pd.Series) -> float:
-        m = season if y.notna().sum() > season + 1 else 1
+        m = season if len(y) > season else 1
         d = y.diff(m).abs().mean()
         return d if d > 0 else np.nan
     return train.groupby("unique_id")["y"].apply(one)

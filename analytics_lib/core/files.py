@@ -17,14 +17,28 @@ from typing import Callable, Union
 Content = Union[str, bytes, Callable[[Path], object]]
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (``os.umask`` sets it, which races with threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 def write_temp(path: str | os.PathLike, content: Content) -> Path:
     """Write ``content`` to a new temporary file next to ``path`` and return the temporary file's path.
 
     The caller renames it (``os.replace(tmp, path)``) when it is ready, e.g. after several files
-    are all written. The temporary name is hidden (leading dot), unique (concurrent writers never
-    share it) and ends with ``path``'s extension, so writers that choose a format by extension
-    (pandas, numpy's ``.npz``) behave as they would on ``path``. On any error the temporary file
-    is removed and the error raised.
+    are all written. The temporary name is hidden (leading dot: readers of a folder skip it),
+    unique (concurrent writers never share it) and ends with ``path``'s extension, so writers
+    that choose a format by extension (pandas, numpy's ``.npz``) behave as they would on
+    ``path``. Its mode is what ``open()`` would give (``0666`` less the umask), not
+    ``mkstemp``'s owner-only ``0600``: reports are read by others. On any error the temporary
+    file is removed and the error raised.
 
     Examples
     --------
@@ -39,6 +53,7 @@ def write_temp(path: str | os.PathLike, content: Content) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     tmp = Path(name)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: give the mode a plain open() would (reports are shared)
         if callable(content):
             os.close(fd)
             content(tmp)

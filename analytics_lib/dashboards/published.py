@@ -144,7 +144,7 @@ def _run_meta(run_dir: Path, job: str, variant: str) -> PublishedRun | None:
                             run_id=str(info.get("run_id", run_dir.name)), run_dir=run_dir,
                             notebook=info.get("notebook"), parameters=dict(info.get("parameters") or {}),
                             finished_at=finished or _mtime(run_dir))
-    for nb_path in sorted(run_dir.glob("*.ipynb")):
+    for nb_path in sorted(p for p in run_dir.glob("*.ipynb") if not p.name.startswith(".")):  # not a temporary
         try:
             meta = json.loads(nb_path.read_text(encoding="utf-8")).get("metadata", {}).get("papermill", {})
         except (OSError, ValueError):

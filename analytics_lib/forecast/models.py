@@ -87,8 +87,9 @@ def _seasonal_naive(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeInde
     last = y[-m:]
     mean = last[np.arange(h) % m]
     resid = y[m:] - y[:-m]
-    # one difference (a 2-point history) has no spread: its size is the only hint of the noise
-    sigma = np.nanstd(resid, ddof=1) if len(resid) > 1 else float(np.abs(resid).sum())
+    # one difference (a 2-point history) has no spread: its size is the only hint of the noise;
+    # a single observation says nothing about it (no interval)
+    sigma = np.nanstd(resid, ddof=1) if len(resid) > 1 else float(np.abs(resid[0])) if len(resid) else np.nan
     k = np.floor(np.arange(h) / m) + 1  # complete seasons ahead (Hyndman & Athanasopoulos, 5.5)
     return ModelFit(mean, sd=sigma * np.sqrt(k))
 
@@ -585,7 +586,7 @@ _BUILT_IN = {"seasonal_naive": _seasonal_naive, "theta": _yearly_adjusted(_theta
              "sba": _sba, "tsb": _tsb}
 #: Fewest observations a built-in model is fitted on (metadata ``min_length``; default 2): with
 #: fewer, its columns are NaN for that series and ``auto_forecast`` says so in ``selection.fallback``.
-_MIN_LENGTH = {"arima": 8}
+_MIN_LENGTH = {"seasonal_naive": 1, "arima": 8}
 for _rank, _name in enumerate(COMPLEXITY):
     MODELS.register(_name, _BUILT_IN[_name], complexity=_rank, auto=_name in DEFAULT_AUTO_MODELS,
                     min_length=_MIN_LENGTH.get(_name, 2))
@@ -597,8 +598,8 @@ def min_length(name: str) -> int:
 
     Examples
     --------
-    >>> min_length("arima"), min_length("seasonal_naive")
-    (8, 2)
+    >>> min_length("arima"), min_length("theta"), min_length("seasonal_naive")
+    (8, 2, 1)
     """
     try:
         return int(MODELS.meta(name).get("min_length", 2))

@@ -49,8 +49,9 @@ def _backtest_series(args) -> tuple[pd.DataFrame, dict | None]:
     return pd.concat(parts, ignore_index=True), memo
 
 
-#: Fewest observations a series needs in :func:`auto_forecast` (it then gets the naive forecast).
-MIN_OBSERVATIONS = 2
+#: Fewest observations a series needs in :func:`auto_forecast`: one gives the naive forecast
+#: without an interval (nothing says how much it varies), two give it an interval.
+MIN_OBSERVATIONS = 1
 
 
 def backtest_plan(n: int, *, horizon: int, n_windows: int, step: int, season: int) -> tuple[int, int, int, str]:
@@ -63,6 +64,25 @@ def backtest_plan(n: int, *, horizon: int, n_windows: int, step: int, season: in
     seasonal naive becomes naive); and below one window no backtest at all (``windows`` 0)
     and the seasonal naive forecast when a whole season was seen, else the naive one.
     ``fallback`` says what was given up, empty when nothing was.
+
+    Parameters
+    ----------
+    n : int
+        Steps of the series on its grid (gaps included: the backtest cuts positions).
+    horizon : int
+        Steps the forecast is asked for (each backtest window's length, unless shortened).
+    n_windows : int
+        Backtest windows asked for.
+    step : int
+        Steps between consecutive backtest cutoffs.
+    season : int
+        The series' season length in steps (1: none).
+
+    Returns
+    -------
+    tuple
+        ``(windows, season, horizon, fallback)``: the backtest windows, the season and the
+        backtest horizon to use, and the sentence saying what was given up.
 
     Examples
     --------
@@ -93,8 +113,8 @@ def backtest_plan(n: int, *, horizon: int, n_windows: int, step: int, season: in
             return w, 1, horizon, (f"non-seasonal: {n} steps of history are too few to backtest season {season}; "
                                    f"{w} backtest window{'s' if w > 1 else ''} of {n_windows}")
     m = season if n > season else 1  # a whole season seen: it repeats; else the last value
-    return 0, m, horizon, (f"{'seasonal naive' if m > 1 else 'naive'}, not backtested: {n} steps of history are too "
-                           f"few for a backtest of {horizon} steps")
+    return 0, m, horizon, (f"{'seasonal naive' if m > 1 else 'naive'}, not backtested: {n} step{'s' if n != 1 else ''} "
+                           f"of history {'are' if n != 1 else 'is'} too few for a backtest of {horizon} steps")
 
 
 def _intermittent(y: pd.Series) -> bool:
@@ -247,22 +267,35 @@ def _simplest_within(pool: pd.DataFrame, metric: str, rtol: float = SELECTION_RT
     return picked.drop(columns="_rank")
 
 
-def _paired_loss_gap(cv: pd.DataFrame, model: str, other: str) -> tuple[float, float]:
-    """Mean and standard error of ``|error(model)| - |error(other)|`` over the backtest points both forecast."""
+def _point_loss(y: np.ndarray, f: np.ndarray, metric: str) -> np.ndarray:
+    """Each backtest point's loss under ``metric``: squared error for rmse, sMAPE terms for smape,
+    absolute error otherwise (mase and mae; pinball scores the bounds, the point gets its median loss)."""
+    if metric == "rmse":
+        return (y - f) ** 2
+    if metric == "smape":
+        denom = np.abs(y) + np.abs(f)
+        return np.where(denom > 0, 200 * np.abs(y - f) / np.where(denom > 0, denom, 1), 0.0)
+    return np.abs(y - f)
+
+
+def _paired_loss_gap(cv: pd.DataFrame, model: str, other: str, metric: str = "mase") -> tuple[float, float]:
+    """Mean and standard error of ``loss(model) - loss(other)`` over the backtest points both forecast."""
     y = cv["y"].to_numpy(dtype="float64")
-    d = np.abs(y - cv[model].to_numpy(dtype="float64")) - np.abs(y - cv[other].to_numpy(dtype="float64"))
+    d = _point_loss(y, cv[model].to_numpy(dtype="float64"), metric) - \
+        _point_loss(y, cv[other].to_numpy(dtype="float64"), metric)
     d = d[np.isfinite(d)]
     if len(d) < 2:
         return (float(d.mean()) if len(d) else 0.0), 0.0
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
 
 
-def _choose(pool: pd.DataFrame, cv: pd.DataFrame, metric: str) -> pd.DataFrame:
+def _choose(pool: pd.DataFrame, cv: pd.DataFrame, metric: str, members: dict | None = None) -> pd.DataFrame:
     """Per series, the forecast :func:`auto_forecast` uses: one row of ``pool`` (see its docstring).
 
     The single candidates' best (ties within :data:`SELECTION_RTOL` to the simpler one), then the
-    ensemble instead unless that single model's backtest absolute errors are lower than the
-    ensemble's by more than one standard error of the paired differences.
+    ensemble instead unless that single model's backtest losses (under ``metric``) are lower than
+    the ensemble's by more than one standard error of the paired differences. An "ensemble" of
+    one model (``members``) is that model: never chosen in its name.
     """
     singles = _simplest_within(pool[pool["model"] != "ensemble"], metric)
     ensemble = pool[(pool["model"] == "ensemble") & pool[metric].notna()].set_index("unique_id")
@@ -271,8 +304,8 @@ def _choose(pool: pd.DataFrame, cv: pd.DataFrame, metric: str) -> pd.DataFrame:
     by_series = {uid: g for uid, g in cv.groupby("unique_id", sort=False)}
     use_ensemble = []
     for uid, model in zip(singles["unique_id"], singles["model"]):
-        if uid in ensemble.index and uid in by_series:
-            gap, se = _paired_loss_gap(by_series[uid], model, "ensemble")
+        if uid in ensemble.index and uid in by_series and (members is None or len(members.get(uid, ())) > 1):
+            gap, se = _paired_loss_gap(by_series[uid], model, "ensemble", metric)
             use_ensemble.append(gap >= -se)  # the single model is not clearly better
         else:
             use_ensemble.append(False)
@@ -311,13 +344,14 @@ def _interval_ratios(cv: pd.DataFrame, chosen: dict, level: int) -> pd.DataFrame
     parts = []
     for uid, g in cv.groupby("unique_id", sort=True):
         m = chosen[uid]
-        g = g[g["y"].notna()]
+        step = g.groupby("cutoff").cumcount().to_numpy()  # counted before gaps are dropped
+        keep = g["y"].notna().to_numpy()
+        g, step = g[keep], step[keep]
         y, f = g["y"].to_numpy(dtype="float64"), g[m].to_numpy(dtype="float64")
         half = np.where(y >= f, g[f"{m}-hi-{level}"].to_numpy(dtype="float64") - f,
                         f - g[f"{m}-lo-{level}"].to_numpy(dtype="float64"))
         ok = half > 0
-        parts.append(pd.DataFrame({"unique_id": uid, "step": g.groupby("cutoff").cumcount().to_numpy()[ok],
-                                   "ratio": np.abs(y - f)[ok] / half[ok]}))
+        parts.append(pd.DataFrame({"unique_id": uid, "step": step[ok], "ratio": np.abs(y - f)[ok] / half[ok]}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["unique_id", "step", "ratio"])
 
 
@@ -418,7 +452,8 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     forecast (naive without a whole season; its interval from the spread of the changes,
     widened by the panel's calibration). Models that need more history than the backtest's
     training part (``min_length`` metadata: ARIMA 8) sit out for that series.
-    ``selection.fallback`` says what each series gave up; a series needs 2 observations.
+    ``selection.fallback`` says what each series gave up; a series with a single observation gets
+    it repeated and no interval (NaN bounds).
 
     **Intermittent counts** (never negative, at least 30 % zeros:
     :data:`~analytics_lib.forecast.models.INTERMITTENT_ZERO_SHARE`) also try the intermittent-demand
@@ -480,7 +515,7 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
         pool = scores[scores["model"].isin(models + ["ensemble"])]
     else:
         pool = eligible
-    best = _choose(pool, cv, metric)
+    best = _choose(pool, cv, metric, members)
     unscored = sorted(set(plans) - set(best["unique_id"]))  # not backtested (or no model scored): naive
     if unscored:
         best = pd.concat([best, pd.DataFrame({"unique_id": unscored, "model": "seasonal_naive"})], ignore_index=True)
@@ -499,7 +534,11 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     selection["interval_scale"] = selection["unique_id"].map(scales[metric_level])
     for lv in level[1:]:
         selection[f"interval_scale_{lv}"] = selection["unique_id"].map(scales[lv])
-    step_factor = {lv: calibration.loc[calibration["level"] == lv, "factor"].to_numpy() for lv in level}
+    step_factor = {}  # per level, the factor of steps 1..H (a step without backtest points takes the one before)
+    for lv in level:
+        c = calibration[calibration["level"] == lv].set_index("step")["factor"]
+        step_factor[lv] = c.reindex(range(1, int(c.index.max()) + 1)).ffill().fillna(1.0).to_numpy() if len(c) \
+            else np.array([])
     parts = []
     for uid, g in candidates.groupby("unique_id", sort=True):  # pick the chosen model's columns per series
         m = chosen[uid]

@@ -70,3 +70,17 @@ def test_concurrent_writers_and_a_reader_never_see_a_partial_file(tmp_path):
     reader.join()
     assert seen and seen <= set(bodies)
     assert [p.name for p in tmp_path.iterdir()] == ["shared.txt"]
+
+
+def test_files_get_the_mode_a_plain_open_gives_not_owner_only(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "report.html", "<p>x</p>")
+        (tmp_path / "plain.html").write_text("<p>x</p>")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "report.html").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.html").stat().st_mode) == 0o644

@@ -75,8 +75,12 @@ def test_a_series_too_short_for_its_season_drops_it_and_the_models_that_need_mor
 def test_a_panel_too_short_for_any_backtest_says_what_to_do():
     with pytest.raises(WorkbenchError, match="every series is too short to backtest 14 steps.*shorter horizon"):
         auto_forecast(_weekday_series("x", 10, 0), horizon=14)
-    with pytest.raises(WorkbenchError, match="'one' has 1 observations"):
-        auto_forecast(pd.concat([_weekday_series("one", 1, 0), _weekday_series("ok", 60, 1)]), horizon=7)
+    # a brand-new team with one day of data: its value repeated, no interval (nothing says how much it varies)
+    res = auto_forecast(pd.concat([_weekday_series("one", 1, 0), _weekday_series("ok", 60, 1)]), horizon=7)
+    one = res.forecast[res.forecast["unique_id"] == "one"]
+    assert len(one) == 7 and one["forecast"].nunique() == 1 and one[["lo-80", "hi-95"]].isna().all().all()
+    assert res.selection.set_index("unique_id").loc["one", "fallback"].startswith("naive, not backtested: 1 step of")
+    assert res.forecast.loc[res.forecast["unique_id"] == "ok", ["lo-80", "hi-95"]].notna().all().all()
 
 
 def test_mostly_zero_counts_also_try_the_intermittent_models():

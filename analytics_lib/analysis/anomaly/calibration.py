@@ -156,14 +156,14 @@ def tail_p_value(scores: Any, reference: Any, *, tail: int = 50) -> np.ndarray:
     """How often ordinary observations reach each score: a conformal p-value with a fitted tail.
 
     The look-back counterpart of :func:`anomaly_probability`: every score is compared with one
-    ``reference`` set of scores of ordinary observations (e.g. the unflagged days of a finished
+    ``reference`` set of scores of comparable observations (e.g. the other days of a finished
     window). Up to the largest reference score, ``p = (1 + #{reference >= score}) /
     (1 + #reference)`` (conformal: calibrated whenever the score and the reference are
     exchangeable). Beyond it a rank says nothing more (every such score would get
     ``1 / (1 + n)``), so the tail is extrapolated by peaks over threshold: the excesses of the
     largest ``k`` reference scores (``k = min(tail, n // 10)``) over the next one ``u`` fit a
     generalised Pareto tail, and ``p = min(1 / (1 + n), (1 + k) / (1 + n) * sf(score - u))``.
-    The shape is the fitted one plus one standard error (``(1 + shape) / sqrt(k)``), kept in
+    The shape is the fitted one plus one standard error (``(1 + max(shape, 0)) / sqrt(k)``), kept in
     ``[0, 0.5]``: 50 points say little about a tail, so the fit leans heavy rather than
     promise a p-value the data cannot back. Measured with references of 1,800 scores and
     ``k = 50`` (share of ``p <= a`` over ``a``, at ``a`` = 1e-3 / 3e-4 / 1e-4 / 3e-5):

@@ -399,10 +399,13 @@ def detect_anomalies(series: Any, *, methods: Sequence[str] | str = "auto", metr
     options : dict, optional
         Per-method keyword options, e.g. ``{"rolling_z": {"window": 14}}``.
     calibrated : bool
-        Add ``probability``: 1 minus how often the window's ordinary observations reach the
-        anomaly's ``|score|`` (:func:`~analytics_lib.analysis.anomaly.calibration.tail_p_value`
-        against the unflagged observations of every metric scored by the row's method: robust
-        z-scores share one scale, so all metrics' ordinary days make one reference). A look
+        Add ``probability``: 1 minus how often the window's other observations reach the
+        anomaly's ``|score|`` (:func:`~analytics_lib.analysis.anomaly.calibration.tail_p_value`,
+        leave one out: against every other observation of every metric scored by the row's
+        method, flagged ones included; robust z-scores share one scale, so all metrics make one
+        reference). Other incidents in the window make it more modest, never bolder: a
+        reference of the unflagged observations only would stop at the threshold, and its
+        fitted tail would make every anomaly look extreme whatever the metric's tails. A look
         back at a finished window, unlike the causal
         :func:`~analytics_lib.analysis.anomaly.calibration.anomaly_probability`; the insights rank
         incidents by it.
@@ -434,7 +437,7 @@ def detect_anomalies(series: Any, *, methods: Sequence[str] | str = "auto", metr
     if isinstance(min_votes, bool) or not isinstance(min_votes, (int, np.integer)) or min_votes < 1:
         raise WorkbenchError(f"min_votes={min_votes!r} must be a positive integer")
     parts = []
-    ordinary: dict[str, list[np.ndarray]] = {}
+    everything: dict[str, list[np.ndarray]] = {}
     for m in metric_series(series, metrics, volume):
         if methods == "auto":
             stl_opts = options.get("stl", {})
@@ -455,16 +458,26 @@ def detect_anomalies(series: Any, *, methods: Sequence[str] | str = "auto", metr
         parts.extend(frames)
         if calibrated:
             for meth, sc in scored.items():
-                ordinary.setdefault(meth, []).append(np.abs(np.asarray(sc.score, dtype=float)[~_flag(sc, thr)]))
+                everything.setdefault(meth, []).append(np.abs(np.asarray(sc.score, dtype=float)))
     found = _merge_votes(_concat(parts), min_votes)
     if calibrated:
-        from analytics_lib.analysis.anomaly.calibration import tail_p_value
-
-        found["probability"] = np.nan
-        for meth, rows in found.groupby("method", sort=False).groups.items():  # a few methods
-            p = tail_p_value(found.loc[rows, "score"].abs().to_numpy(dtype=float), np.concatenate(ordinary[meth]))
-            found.loc[rows, "probability"] = 1.0 - p
+        found["probability"] = _leave_one_out_probability(found, {m: np.concatenate(v) for m, v in everything.items()})
     return found
+
+
+def _leave_one_out_probability(found: pd.DataFrame, scores: Mapping[str, np.ndarray]) -> np.ndarray:
+    """1 - tail_p_value of each row's |score| against every other score of its method (one copy of
+    its own value left out)."""
+    from analytics_lib.analysis.anomaly.calibration import tail_p_value
+
+    out = np.full(len(found), np.nan)
+    for i, (meth, s) in enumerate(zip(found["method"], found["score"].abs().to_numpy(dtype=float))):  # few rows
+        ref = np.sort(scores[meth][np.isfinite(scores[meth])])
+        j = np.searchsorted(ref, s)
+        if j < len(ref) and ref[j] == s:
+            ref = np.delete(ref, j)
+        out[i] = 1.0 - tail_p_value([s], ref)[0]
+    return out
 
 
 def _merge_votes(flagged: pd.DataFrame, min_votes: int) -> pd.DataFrame:

@@ -418,7 +418,8 @@ class AnomalyMonitor:
         if changed:
             tmps: list[Path] = []
             try:
-                tmps += [self._write_temp(_file_name(st.name), self._state_writer(st)) for st in changed]
+                for st in changed:  # each name kept as soon as it exists, so a later failure removes it too
+                    tmps.append(self._write_temp(_file_name(st.name), self._state_writer(st)))
                 index = self._read_index()
                 new_index = {**index, **{st.name: _file_name(st.name) for st in changed}}
                 if new_index != index:

@@ -17,9 +17,10 @@ INSIGHT_KINDS = ("anomaly", "trend", "correlation", "business_impact", "capacity
 #: Ties in impact x confidence (common at the top, where certain critical findings saturate)
 #: go to the more acute kind first.
 _KIND_ORDER = ("anomaly", "business_impact", "capacity", "trend", "correlation")
-#: Decimals of impact x confidence that rank insights: confidences of 0.9999 and 1.0 are both
-#: "certain", and a difference under 0.005 must not put a trend above an acute incident.
-RANK_DECIMALS = 2
+#: Confidence from which a finding counts as certain when insights are ranked (impact x
+#: min(confidence, CERTAIN)): 0.9995 and 1.0 say the same, and such a difference must not put a
+#: trend above an acute incident. Below it, ranking follows the confidence continuously.
+CERTAIN = 0.99
 #: Impact weight of each severity level (insights are ranked by impact x confidence).
 SEVERITY_WEIGHT = {"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 1.0}
 #: Threshold multiples for business-impact severity: under 1.5x low, 1.5x medium, 2.5x high, 4x critical.

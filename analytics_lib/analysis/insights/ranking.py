@@ -13,7 +13,7 @@ from analytics_lib.analysis.anomaly.detect import detect_anomalies, incident_tab
 from analytics_lib.analysis.anomaly.series import KPI_KINDS, score_threshold
 from analytics_lib.analysis.insights.impact import DEFAULT_IMPACT_RULES, _retention, impact_table, outlook_table
 from analytics_lib.analysis.insights.model import (
-    DEFAULT_METRICS, INSIGHT_KINDS, Insight, RANK_DECIMALS, SEVERITY_LEVELS, SEVERITY_WEIGHT, _KIND_ORDER, _LABELS, _RATES, _UNITS)
+    DEFAULT_METRICS, INSIGHT_KINDS, Insight, CERTAIN, SEVERITY_LEVELS, SEVERITY_WEIGHT, _KIND_ORDER, _LABELS, _RATES, _UNITS)
 from analytics_lib.analysis.insights.stats import _residualized, _series_frame, correlation_table, trend_table
 from analytics_lib.analysis.workflow.kpis import kpi_table
 from analytics_lib.core.errors import WorkbenchError
@@ -67,11 +67,9 @@ def _holiday_names(days: pd.DatetimeIndex, country: str | None) -> dict[pd.Times
     return {d: cal.get(d.date()) for d in days if d.date() in cal}
 
 
-def _confidence_from_p(p: float, tests: int) -> float:
-    """1 - Bonferroni-adjusted p-value over ``tests`` tests (0 for a missing p)."""
-    if not np.isfinite(p):
-        return 0.0
-    return float(max(0.0, 1 - min(1.0, p * max(tests, 1))))
+def _confidence_from_p(p: float) -> float:
+    """1 - p, in [0, 1] (0 for a missing p)."""
+    return float(min(1.0, max(0.0, 1 - p))) if np.isfinite(p) else 0.0
 
 
 def anomaly_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
@@ -84,12 +82,14 @@ def anomaly_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
     groups consecutive anomalous days across KPIs; the KPI with the largest score leads and is
     drilled into. Severity is the incident's (score bands: 5 / 8 / 12 robust SDs); impact is
     its severity weight, halved on public holidays of ``holidays`` (a calendar effect, not an
-    incident). Confidence is calibrated on the data itself: the incident's smallest p-value
-    (``1 - probability`` of ``detect_anomalies(..., calibrated=True)``: how often the window's
-    ordinary KPI-days reach its score, with a fitted tail beyond the largest of them), adjusted
-    for all scored KPI-days (Bonferroni), so a robust z of 6 among KPIs whose ordinary days
-    are jumpy earns less confidence than among quiet ones. Given ``anomalies`` without
-    ``probability``, the p-value of the peak score under a normal distribution is used.
+    incident). Confidence is calibrated on the data itself: 1 minus the incident's smallest
+    p-value, ``1 - probability`` of ``detect_anomalies(..., calibrated=True)``: how often the
+    window's other KPI-days (every KPI, other incidents included) reach its score, with a
+    fitted tail beyond the largest of them. A robust z of 6 among jumpy KPIs earns less
+    confidence than among quiet ones, and an incident among several is rated more modestly.
+    Multiplicity is the detector's business (its threshold sets the false-alarm rate per
+    KPI-day), not the confidence's. Given ``anomalies`` without ``probability``, the two-sided
+    normal p-value of the peak score is used.
 
     Parameters
     ----------
@@ -154,7 +154,7 @@ def anomaly_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
             p_value = float((1.0 - rows["probability"]).min())
         else:  # two-sided, normal
             p_value = float(2 * stats.norm.sf(abs(float(inc["score"]))))
-        confidence = _confidence_from_p(p_value, n_tests)
+        confidence = _confidence_from_p(p_value)
         evidence: dict[str, Any] = {"observed": obs, "expected": exp, "peak_score": float(inc["score"]),
                                     "p_value": p_value, "tests": n_tests,
                                     "metrics": str(inc["metrics"]).split(","), "days": [d.isoformat() for d in days],
@@ -563,9 +563,10 @@ def ranked_insights(events: pd.DataFrame, *, sensitivity: str | float = "medium"
     Daily KPIs (:func:`~analytics_lib.kpi_table`) feed every kind; anomalies and business
     impact are explained with :func:`~analytics_lib.analysis.anomaly.attribution.drill_down` on the events.
     Duplicates are dropped (a threshold breach that an anomaly incident on the same KPI and
-    days already reports is folded into it) and the rest ranked by ``impact x confidence`` (to
-    ``RANK_DECIMALS`` = 2 decimals: 0.9999 and 1.0 are both certain), then severity, then kind (anomaly, business impact, capacity, trend, correlation: the
-    more acute first).
+    days already reports is folded into it) and the rest ranked by ``impact x confidence``, with
+    confidences from ``CERTAIN`` (0.99) up counting as certain (0.9995 and 1.0 say the same),
+    then severity, then kind (anomaly, business impact, capacity, trend, correlation: the more
+    acute first).
 
     Parameters
     ----------
@@ -627,6 +628,6 @@ def ranked_insights(events: pd.DataFrame, *, sensitivity: str | float = "medium"
         found += correlation_insights(kpis, metrics=metrics, alpha=alpha)
     if "capacity" in kinds:
         found += capacity_insights(kpis, limits=limits)
-    ranked = sorted(_deduplicated(found), key=lambda x: (-round(x.score, RANK_DECIMALS), -SEVERITY_LEVELS.index(x.severity),
+    ranked = sorted(_deduplicated(found), key=lambda x: (-round(x.impact * min(x.confidence, CERTAIN), 6), -SEVERITY_LEVELS.index(x.severity),
                                                          _KIND_ORDER.index(x.kind), x.title))
     return ranked[:top] if top else ranked

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analytics_lib import WorkbenchError
-from analytics_lib.analysis.insights.model import INSIGHT_KINDS, RANK_DECIMALS
+from analytics_lib.analysis.insights.model import CERTAIN, INSIGHT_KINDS
 from analytics_lib.analysis.insights.ranking import ranked_insights
 
 
@@ -23,9 +23,9 @@ def test_the_planted_incident_is_the_top_insight_and_names_model_and_team(sample
 
 
 def test_anomaly_confidence_is_calibrated_on_the_window_itself(sample_small, insights):
-    """Confidence = 1 - Bonferroni(p) with p from the window's ordinary KPI-days (tail_p_value), not a normal tail:
-    the incidents' p-values order their confidences, and anomalies given without probabilities fall back to
-    the normal p-value of the peak score."""
+    """Confidence = 1 - p with p from the window's other KPI-days (tail_p_value, leave one out), not a normal
+    tail: the incidents' p-values order their confidences, and anomalies given without probabilities fall back
+    to the normal p-value of the peak score."""
     from scipy import stats
 
     from analytics_lib import kpi_table
@@ -36,8 +36,8 @@ def test_anomaly_confidence_is_calibrated_on_the_window_itself(sample_small, ins
     assert len(found) >= 2
     for x in found:
         p, tests = x.evidence["p_value"], x.evidence["tests"]
-        assert 0 < p <= 1 / 100 and tests > 100
-        assert x.confidence == pytest.approx(max(0.0, 1 - p * tests), abs=1e-12)
+        assert 1 / tests / 10 < p <= 0.05 and tests > 100      # other incidents keep it modest: never 1e-9
+        assert x.confidence == pytest.approx(1 - p, abs=1e-12)
     ordered = sorted(found, key=lambda x: x.evidence["p_value"])
     assert [x.confidence for x in ordered] == sorted((x.confidence for x in ordered), reverse=True)
     kpis = kpi_table(sample_small.events)
@@ -49,7 +49,7 @@ def test_anomaly_confidence_is_calibrated_on_the_window_itself(sample_small, ins
 
 
 def test_insights_are_ranked_deduplicated_and_typed(sample_small, insights):
-    scores = [round(x.score, RANK_DECIMALS) for x in insights]   # the ranking key: 0.9999 and 1.0 are both certain
+    scores = [round(x.impact * min(x.confidence, CERTAIN), 6) for x in insights]   # the ranking key
     assert scores == sorted(scores, reverse=True)
     assert {x.kind for x in insights} <= set(INSIGHT_KINDS) and len({x.kind for x in insights}) >= 3
     assert len({(x.kind, x.title) for x in insights}) == len(insights)
