@@ -184,9 +184,13 @@ def test_forecasting_notebook_runs_and_writes_what_it_shows(store, tmp_path):
     events = load_events(store, start="-60d", end="today").events
     groups = set(metric_table(events, "events", by="model")["model"].dropna().astype(str)) | {"total"}
     assert set(forecast["unique_id"]) == groups and forecast.groupby("unique_id").size().eq(14).all()
-    # the forecast carries the chosen model's backtest score, which is the best candidate's
-    best = scores[scores["model"] != "seasonal_naive"].groupby("unique_id")["mase"].min()
-    assert (selection["mase"] - best.loc[selection.index]).abs().max() < 1e-12
+    # the forecast carries the chosen model's backtest score (the chosen one's row of the written scores; within
+    # the backtest's noise of the best single candidate's, see auto_forecast's rule)
+    by_model = scores.set_index(["unique_id", "model"])["mase"]
+    chosen = by_model.loc[list(zip(selection.index, selection["model"]))].to_numpy()
+    assert abs(selection["mase"].to_numpy() - chosen).max() < 1e-12
+    best = scores[~scores["model"].isin(["seasonal_naive", "ensemble"])].groupby("unique_id")["mase"].min()
+    assert (selection["mase"] <= 1.5 * best.loc[selection.index]).all()
     assert (forecast.groupby("unique_id")["backtest_mase"].first() - selection["mase"]).abs().max() < 1e-12
     cap = pd.read_parquet(out / "capacity.parquet").set_index("unique_id")
     assert cap["probability"].between(0, 1).all() and (cap["capacity"] == 50.0).all()
