@@ -73,10 +73,9 @@ def forecast_metrics(cv: pd.DataFrame, *, train: pd.DataFrame | None = None, sea
     for m in _model_columns(cv):
         f = cv[m].to_numpy(dtype="float64")
         err = y - f
-        denom = np.abs(y) + np.abs(f)
         mae = mean(np.abs(err))
         cols = {"unique_id": uids, "model": m, "mae": mae, "rmse": np.sqrt(mean(err ** 2)),
-                "smape": mean(np.where(denom > 0, 200 * np.abs(err) / np.where(denom > 0, denom, 1), 0.0)),
+                "smape": mean(_point_loss(y, f, "smape")),
                 "mase": mae / scale}
         lo, hi = f"{m}-lo-{level}", f"{m}-hi-{level}"
         if lo in cv and hi in cv:
@@ -92,6 +91,18 @@ def forecast_metrics(cv: pd.DataFrame, *, train: pd.DataFrame | None = None, sea
     out = out.iloc[order].reset_index(drop=True)
     return out[[c for c in ("unique_id", "model", "mae", "rmse", "smape", "mase", "coverage", "width", "pinball", "n")
                 if c in out]]
+
+
+def _point_loss(y: np.ndarray, f: np.ndarray, metric: str) -> np.ndarray:
+    """Each forecast's loss under ``metric``: squared error for ``rmse``, the sMAPE term (in %, 0 when
+    both are 0) for ``smape``, absolute error otherwise (``mase``, ``mae``; for ``pinball``, which
+    scores interval bounds, a point forecast gets its median loss, up to a factor 2)."""
+    if metric == "rmse":
+        return (y - f) ** 2
+    if metric == "smape":
+        denom = np.abs(y) + np.abs(f)
+        return np.where(denom > 0, 200 * np.abs(y - f) / np.where(denom > 0, denom, 1), 0.0)
+    return np.abs(y - f)
 
 
 def _pinball(y: np.ndarray, pred: np.ndarray, q: float) -> np.ndarray:

@@ -297,11 +297,12 @@ def _integrate(y: np.ndarray, w: np.ndarray, res, d: int, D: int, m: int) -> tup
     return hist[k0:], np.sqrt(sigma2 * np.cumsum(psi ** 2))
 
 
-def _ses(y: np.ndarray, alpha: float) -> np.ndarray:
-    """Simple exponential smoothing levels with initial level ``y[0]`` (one linear filter)."""
+def _ses(y: np.ndarray, alpha: float, start: float | None = None) -> np.ndarray:
+    """Simple exponential smoothing levels ``l_t = l_{t-1} + alpha (y_t - l_{t-1})`` from
+    ``l_{-1} = start`` (default ``y[0]``), as one linear filter."""
     from scipy.signal import lfilter
 
-    return lfilter([alpha], [1.0, alpha - 1.0], y, zi=[(1 - alpha) * y[0]])[0]
+    return lfilter([alpha], [1.0, alpha - 1.0], y, zi=[(1 - alpha) * (y[0] if start is None else start)])[0]
 
 
 def _theta(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: ModelContext,
@@ -353,13 +354,6 @@ INTERMITTENT_ZERO_SHARE = 0.3
 _SMOOTHING_GRID = (0.05, 0.1, 0.2, 0.3)
 
 
-def _smoothed(x: np.ndarray, alpha: float, start: float) -> np.ndarray:
-    """Exponential smoothing levels ``l_t = l_{t-1} + alpha (x_t - l_{t-1})`` from ``l_{-1} = start``."""
-    from scipy.signal import lfilter
-
-    return lfilter([alpha], [1.0, alpha - 1.0], x, zi=[(1 - alpha) * start])[0]
-
-
 def _intermittent(y: np.ndarray, future: pd.DatetimeIndex, ctx: ModelContext, kind: str) -> ModelFit:
     """TSB or SBA on a non-negative series: smoothing weights from a small grid by one-step squared
     error; intervals from simulated paths (Bernoulli demand occurrence, sizes resampled from the
@@ -376,10 +370,10 @@ def _intermittent(y: np.ndarray, future: pd.DatetimeIndex, ctx: ModelContext, ki
     last_before = np.maximum.accumulate(np.where(demand, np.arange(len(y)), -1))  # last demand at or before t
     best = None
     for a in _SMOOTHING_GRID:
-        z = _smoothed(sizes, a, sizes.mean())
+        z = _ses(sizes, a, sizes.mean())
         if kind == "tsb":  # Teunter, Syntetos & Babai (2011): probability smoothed every step
             for b in _SMOOTHING_GRID:
-                p = _smoothed(demand.astype("float64"), b, demand.mean())
+                p = _ses(demand.astype("float64"), b, demand.mean())
                 level = p * np.where(last_before >= 0, z[np.searchsorted(t_demand, np.maximum(last_before, 0))],
                                      sizes.mean())
                 err = float(np.mean((y[1:] - level[:-1]) ** 2))
@@ -387,7 +381,7 @@ def _intermittent(y: np.ndarray, future: pd.DatetimeIndex, ctx: ModelContext, ki
                     best = (err, float(p[-1]), float(z[-1]))
         else:  # Croston with the Syntetos-Boylan bias correction (1 - alpha / 2)
             gaps = np.diff(np.r_[-1, t_demand]).astype("float64")
-            q = _smoothed(gaps, a, gaps.mean())
+            q = _ses(gaps, a, gaps.mean())
             rate = (1 - a / 2) * z / q
             level = np.where(last_before >= 0, rate[np.searchsorted(t_demand, np.maximum(last_before, 0))], 0.0)
             err = float(np.mean((y[1:] - level[:-1]) ** 2))

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -14,7 +14,7 @@ from analytics_lib.core.compat import renamed
 from analytics_lib.core.parallel import map_tasks
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.forecast.estimator import Forecaster, _check_h, _predict_one
-from analytics_lib.forecast.metrics import _order_cv, forecast_metrics
+from analytics_lib.forecast.metrics import _order_cv, _point_loss, forecast_metrics
 from analytics_lib.forecast.models import (INTERMITTENT_MODELS, INTERMITTENT_ZERO_SHARE, _check_level, auto_candidates,
                                            complexity, min_length, zero_share)
 from analytics_lib.forecast.series import check_series
@@ -117,14 +117,12 @@ def backtest_plan(n: int, *, horizon: int, n_windows: int, step: int, season: in
                            f"of history {'are' if n != 1 else 'is'} too few for a backtest of {horizon} steps")
 
 
-def _intermittent(y: pd.Series) -> bool:
+def _is_intermittent(y: pd.Series) -> bool:
     """A never-negative series with at least :data:`INTERMITTENT_ZERO_SHARE` zeros."""
     return bool(y.min() >= 0) and zero_share(y) >= INTERMITTENT_ZERO_SHARE
 
 
 def _auto_one(args) -> tuple[pd.DataFrame, pd.DataFrame, list, tuple]:
-    from dataclasses import replace
-
     uid, g, models, h, n_windows, step, level, ctx = args
     n = len(g)  # steps on the grid (gaps included): the backtest cuts positions
     windows, season, h_bt, note = backtest_plan(n, horizon=h, n_windows=n_windows, step=step, season=ctx.season)
@@ -150,8 +148,6 @@ def _auto_one(args) -> tuple[pd.DataFrame, pd.DataFrame, list, tuple]:
 
 def _tasks(fc: Forecaster, series: pd.DataFrame, h: int, n_windows: int, step: int, level: list[int],
            refit: bool = True, shortest: int | None = None) -> list:
-    from dataclasses import replace
-
     shortest = max(3, fc._context().season + 1) if shortest is None else shortest
     full = check_series(series, granularity=fc.granularity, min_length=shortest, agg=fc.agg)
     ctx, models = replace(fc._context(), refit=bool(refit)), fc._check_models()
@@ -267,17 +263,6 @@ def _simplest_within(pool: pd.DataFrame, metric: str, rtol: float = SELECTION_RT
     return picked.drop(columns="_rank")
 
 
-def _point_loss(y: np.ndarray, f: np.ndarray, metric: str) -> np.ndarray:
-    """Each backtest point's loss under ``metric``: squared error for rmse, sMAPE terms for smape,
-    absolute error otherwise (mase and mae; pinball scores the bounds, the point gets its median loss)."""
-    if metric == "rmse":
-        return (y - f) ** 2
-    if metric == "smape":
-        denom = np.abs(y) + np.abs(f)
-        return np.where(denom > 0, 200 * np.abs(y - f) / np.where(denom > 0, denom, 1), 0.0)
-    return np.abs(y - f)
-
-
 def _paired_loss_gap(cv: pd.DataFrame, model: str, other: str, metric: str = "mase") -> tuple[float, float]:
     """Mean and standard error of ``loss(model) - loss(other)`` over the backtest points both forecast."""
     y = cv["y"].to_numpy(dtype="float64")
@@ -383,8 +368,8 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     rule): the single candidate with the lowest backtest ``metric`` (scores equal within a
     relative ``1e-6``, :data:`SELECTION_RTOL`, are a tie won by the simpler model,
     :data:`~analytics_lib.forecast.models.COMPLEXITY`); then the ensemble instead, unless that
-    candidate's backtest absolute errors are lower than the ensemble's by more than one
-    standard error of their paired differences. A single model's lead within the backtest's
+    candidate's backtest losses under ``metric`` (absolute errors for ``mase``) are lower than
+    the ensemble's by more than one standard error of their paired differences. A single model's lead within the backtest's
     noise is no evidence, and combinations hold up better out of sample: on 169 real series
     (``benchmarks/bench_forecast_panel.py``) this rule gave a mean MASE 0.716 of seasonal
     naive's and beat it on 67 % of series, against 0.744 and 65 % for the lowest score
@@ -487,7 +472,7 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     tasks = _tasks(fc, series, horizon, n_windows, _check_h(step or horizon), level, refit, shortest=MIN_OBSERVATIONS)
     extra = [m for m in INTERMITTENT_MODELS if m not in models] if default_models else []
     if extra:  # mostly-zero counts also try the intermittent-demand models
-        tasks = [(t[0], t[1], t[2] + extra, *t[3:]) if _intermittent(t[1]["y"]) else t for t in tasks]
+        tasks = [(t[0], t[1], t[2] + extra, *t[3:]) if _is_intermittent(t[1]["y"]) else t for t in tasks]
         models = models + [m for m in extra if any(m in t[2] for t in tasks)]
     results = map_tasks(_auto_one, tasks, n_jobs=n_jobs, progress=progress, desc="auto_forecast",
                         preload=WORKER_PRELOAD)

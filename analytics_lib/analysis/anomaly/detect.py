@@ -471,8 +471,9 @@ def _leave_one_out_probability(found: pd.DataFrame, scores: Mapping[str, np.ndar
     from analytics_lib.analysis.anomaly.calibration import tail_p_value
 
     out = np.full(len(found), np.nan)
+    sorted_scores = {meth: np.sort(v[np.isfinite(v)]) for meth, v in scores.items()}
     for i, (meth, s) in enumerate(zip(found["method"], found["score"].abs().to_numpy(dtype=float))):  # few rows
-        ref = np.sort(scores[meth][np.isfinite(scores[meth])])
+        ref = sorted_scores[meth]
         j = np.searchsorted(ref, s)
         if j < len(ref) and ref[j] == s:
             ref = np.delete(ref, j)

@@ -150,7 +150,7 @@ def anomaly_insights(kpis: pd.DataFrame, *, events: pd.DataFrame | None = None,
                 f"({inc['score']:+.1f} robust SDs at the peak, {inc['periods']} anomalous day(s)).")
         if others:
             desc += " Also: " + ", ".join(others) + "."
-        if "probability" in rows.columns:  # calibrated on the window's ordinary KPI-days
+        if "probability" in rows.columns:  # calibrated on the window's other KPI-days
             p_value = float((1.0 - rows["probability"]).min())
         else:  # two-sided, normal
             p_value = float(2 * stats.norm.sf(abs(float(inc["score"]))))
