@@ -1,4 +1,4 @@
-"""``workbench jobs``: list, run, schedule, history, prune.
+"""``workbench jobs``: list, run, schedule, history, diff, prune.
 """
 from __future__ import annotations
 
@@ -23,11 +23,12 @@ from analytics_lib.core.errors import WorkbenchError
               help="The workbench store: home of the run ledger and the source of jobs with `source: null`.")
 @click.pass_context
 def jobs(ctx: click.Context, jobs_dir: str, reports_dir: str, store: str) -> None:
-    """Scheduled notebook reports: list, run, schedule, history, prune (docs/jobs.md).
+    """Scheduled notebook reports: list, run, schedule, history, diff, prune (docs/jobs.md).
 
     \b
       workbench jobs list
       workbench jobs run daily-workflow -p start=-7d
+      workbench jobs diff RUN_ID      # what changed since the job's previous run
       workbench jobs run --due        # from cron or a systemd timer
       workbench jobs schedule         # a foreground scheduler, until stopped
     """
@@ -234,3 +235,37 @@ def jobs_prune(obj: dict, name: str | None, keep: int) -> None:
     if not pruned.empty:
         print_frame(pruned, index=False, title="pruned runs")
     console.print(f"{len(pruned)} run(s) pruned, keeping the newest {keep} per job")
+
+
+@jobs.command("diff")
+@click.argument("run_a")
+@click.argument("run_b", required=False)
+@click.option("--tolerance", default=0.05, show_default=True, type=click.FloatRange(min=0),
+              help="Relative change of a headline figure that counts as a change (0.05 = 5 %).")
+@click.option("--all", "show_all", is_flag=True, help="List every figure, not only those beyond the tolerance.")
+@click.pass_obj
+def jobs_diff(obj: dict, run_a: str, run_b: str | None, tolerance: float, show_all: bool) -> None:
+    """What changed from run RUN_A to RUN_B: headline figures, method, data.
+
+    RUN_A and RUN_B are run ids (`workbench jobs history`) or run folders; without RUN_B,
+    RUN_A is compared with the previous successful run of its job. Exit status 0 when every
+    headline figure is within the tolerance, 1 when one is beyond it, 2 on a bad run.
+
+    \b
+      workbench jobs diff 20261130T060002Z-3fa9c1 20261207T060001Z-77ab02
+      workbench jobs diff reports/daily-workflow/latest --tolerance 0.1
+    """
+    from analytics_lib.jobs.diff import compare_runs, find_run, previous_success
+
+    b = find_run(run_b or run_a, obj["reports"])
+    if run_b:
+        a = find_run(run_a, obj["reports"])
+    else:
+        a = previous_success(b.parent, b.name)
+        if a is None:
+            raise WorkbenchError(f"{b.name} has no earlier successful run of its job to compare with; give RUN_B")
+    d = compare_runs(a, b, tolerance=tolerance)
+    console.print(d.text(limit=10_000 if show_all else 15), markup=False, highlight=False)
+    if show_all:
+        print_frame(d.figures.set_index("figure"), title="every headline figure")
+    sys.exit(1 if len(d.beyond) else 0)

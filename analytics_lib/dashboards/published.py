@@ -61,6 +61,8 @@ class PublishedRun:
         The parameters it ran with.
     finished_at : Timestamp or None
         When it finished (UTC).
+    data_as_of : Timestamp or None
+        The newest event the run read (UTC), from ``run.json``.
     """
 
     job: str
@@ -70,6 +72,7 @@ class PublishedRun:
     notebook: str | None
     parameters: dict
     finished_at: pd.Timestamp | None
+    data_as_of: pd.Timestamp | None = None
 
     def describe(self) -> str:
         """One line for the dashboards, e.g. ``"job daily-workflow, run 20261122T0600Z-ab12cd (2026-11-22 06:03 UTC)"``.
@@ -78,10 +81,15 @@ class PublishedRun:
         --------
         >>> PublishedRun("daily", "", "r1", Path("."), None, {}, pd.Timestamp("2026-01-02 03:04", tz="UTC")).describe()
         'job daily, run r1 (finished 2026-01-02 03:04 UTC)'
+        >>> PublishedRun("daily", "", "r1", Path("."), None, {}, pd.Timestamp("2026-01-02 03:04", tz="UTC"),
+        ...              pd.Timestamp("2026-01-01 23:58", tz="UTC")).describe()
+        'job daily, run r1 (finished 2026-01-02 03:04 UTC, data as of 2026-01-01 23:58 UTC)'
         """
         job = f"{self.job}/{self.variant}" if self.variant else self.job
-        when = "" if self.finished_at is None else f" (finished {self.finished_at:%Y-%m-%d %H:%M} UTC)"
-        return f"job {job}, run {self.run_id}{when}"
+        facts = [] if self.finished_at is None else [f"finished {self.finished_at:%Y-%m-%d %H:%M} UTC"]
+        if self.data_as_of is not None:
+            facts.append(f"data as of {self.data_as_of:%Y-%m-%d %H:%M} UTC")
+        return f"job {job}, run {self.run_id}" + (f" ({', '.join(facts)})" if facts else "")
 
     def table_path(self, name: str) -> Path | None:
         """The run's ``<name>.parquet`` (searched recursively: ``marts/`` before ``tables/``), or None.
@@ -143,7 +151,7 @@ def _run_meta(run_dir: Path, job: str, variant: str) -> PublishedRun | None:
         return PublishedRun(job=str(info.get("job", job)), variant=str(info.get("variant") or variant),
                             run_id=str(info.get("run_id", run_dir.name)), run_dir=run_dir,
                             notebook=info.get("notebook"), parameters=dict(info.get("parameters") or {}),
-                            finished_at=finished or _mtime(run_dir))
+                            finished_at=finished or _mtime(run_dir), data_as_of=_timestamp(info.get("data_as_of")))
     for nb_path in sorted(p for p in run_dir.glob("*.ipynb") if not p.name.startswith(".")):  # not a temporary
         try:
             meta = json.loads(nb_path.read_text(encoding="utf-8")).get("metadata", {}).get("papermill", {})
@@ -369,9 +377,11 @@ def _load_part(part: str, source: str | None, *, team: str | list[str] | None, r
         if target.is_dir() and not force:
             tables = _read_tables(target, names)
             if tables is not None:
-                built = pd.Timestamp(json.loads((target / "built.json").read_text())["built_at"])
+                info = json.loads((target / "built.json").read_text())
+                built = pd.Timestamp(info["built_at"])
                 return DashboardData(part, build(tables), f"No scheduled run has published these tables yet: "
-                                     f"computed from {redact(src)}{scope} at {built:%Y-%m-%d %H:%M} UTC.")
+                                     f"computed from {redact(src)}{scope} at {built:%Y-%m-%d %H:%M} UTC"
+                                     f"{_as_of(info.get('data_as_of'))}.")
         from analytics_lib.data.load import load_events
 
         _progress(progress, 0, 1, f"reading the events of {redact(src)}{scope} (once; later viewers reuse it)")
@@ -384,8 +394,10 @@ def _load_part(part: str, source: str | None, *, team: str | list[str] | None, r
         try:
             for name, frame in tables.items():
                 frame.to_parquet(tmp / f"{name}.parquet", index=False)
+            newest = str(loaded.events["ts"].max())
             (tmp / "built.json").write_text(json.dumps({"built_at": str(pd.Timestamp.now(tz="UTC")),
-                                                         "source": redact(src), "rows": len(loaded.events)}))
+                                                         "source": redact(src), "rows": len(loaded.events),
+                                                         "data_as_of": newest}))
             folder.mkdir(parents=True, exist_ok=True)
             if target.exists():
                 shutil.rmtree(target)
@@ -398,7 +410,13 @@ def _load_part(part: str, source: str | None, *, team: str | list[str] | None, r
                 shutil.rmtree(old, ignore_errors=True)
         value = build({n[len(_PREFIX):]: f for n, f in tables.items()})
         return DashboardData(part, value, f"No scheduled run has published these tables yet: computed from "
-                                          f"{redact(src)}{scope} just now.")
+                                          f"{redact(src)}{scope} just now{_as_of(newest)}.")
+
+
+def _as_of(value: Any) -> str:
+    """``", data as of 2025-06-30 23:58 UTC"`` (the newest event), or nothing when unknown."""
+    ts = _timestamp(value)
+    return "" if ts is None else f", data as of {ts:%Y-%m-%d %H:%M} UTC"
 
 
 def load_overview_data(source: str | None = None, *, reports: str | os.PathLike | None = None,

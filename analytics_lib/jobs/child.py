@@ -92,7 +92,8 @@ def _child_main() -> None:  # pragma: no cover - runs in the child process (test
         if result["status"] == "succeeded" and task.get("html"):
             t1 = time.monotonic()
             try:
-                _export_html(Path(task["output"]), Path(task["html"]), task["header"], result["duration_s"])
+                _export_html(Path(task["output"]), Path(task["html"]), task["header"], result["duration_s"],
+                             compare=task.get("compare"))
                 print(f"--- {_clock()} report.html written in {time.monotonic() - t1:.1f} s", flush=True)
             except Exception as exc:
                 result = {"status": "failed", "kind": "html", "message": f"{type(exc).__name__}: {exc}",
@@ -112,8 +113,25 @@ def _preload_nbconvert() -> None:
         HTMLExporter(exclude_input=True).template  # noqa: B018 - loads the template files
 
 
-def _export_html(notebook: Path, target: Path, header: list, duration_s: float) -> None:
-    """The stakeholders' report: no code, no stderr, a header with the run's facts."""
+def _what_changed(compare: dict | None) -> str | None:
+    """The "what changed since the last run" section (Markdown), or None for a first run. A
+    comparison that fails is said in the section, never fails the report."""
+    if not compare:
+        return None
+    try:
+        from analytics_lib.jobs.diff import _load_run, compare_runs
+        from analytics_lib.jobs.publish import _read_table, _tables
+
+        tables = {n: _read_table(p) for n, p in _tables(Path(compare["tables"])).items()}
+        return compare_runs(_load_run(Path(compare["previous"])), (compare["facts"], tables)).markdown()
+    except Exception as exc:  # noqa: BLE001 - the report is still written
+        return f"## What changed since the last run\n\nNot compared: {md_escape(f'{type(exc).__name__}: {exc}')}"
+
+
+def _export_html(notebook: Path, target: Path, header: list, duration_s: float, *,
+                 compare: dict | None = None) -> None:
+    """The stakeholders' report: no code, no stderr, a header with the run's facts, and what
+    changed since the previous successful run."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -124,6 +142,9 @@ def _export_html(notebook: Path, target: Path, header: list, duration_s: float) 
                   if c.cell_type == "markdown" and c.source.startswith("# ")), notebook.stem)
     head = nbformat.v4.new_markdown_cell(f"**{_md(title)}** — scheduled report\n\n| | |\n|---|---|\n{table}")
     cells = [head]
+    changed = _what_changed(compare)
+    if changed:
+        cells.append(nbformat.v4.new_markdown_cell(changed))
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream"

@@ -103,6 +103,7 @@ def write_index(store: str | None = None, *, reports: str | os.PathLike | None =
 td,th{{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}
 .badge{{padding:.1em .5em;border-radius:.6em;background:#ccc}}.succeeded .badge{{background:#b7e4c7}}
 .failed .badge,.timed_out .badge,.interrupted .badge{{background:#f4b6b6}}.running .badge{{background:#ffe08a}}
+.blocked .badge{{background:#f7c59f}}
 .err{{color:#a00;font-size:.85em;max-width:40em}}small{{color:#666}}</style></head><body>
 <h1>Workbench reports</h1><p>{len(runs)} job(s) · generated {_utcnow():%Y-%m-%d %H:%M:%S} UTC from the run ledger</p>
 {''.join(sections) or '<p>No runs yet: <code>workbench jobs run --all</code>.</p>'}</body></html>

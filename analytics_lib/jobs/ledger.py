@@ -118,6 +118,30 @@ def _ledger_rows(store: str, *, job: str | None = None, status: str | None = Non
         return [dict(r._mapping) for r in conn.execute(q)]
 
 
+def _previous_status(store: str, job: str, variant: str, run_id: str) -> str | None:
+    """The final status of the job variant's last run before ``run_id`` (None: no earlier run)."""
+    import sqlalchemy as sa
+
+    engine, table = _ledger(store)
+    q = (sa.select(table.c.status).where(table.c.job == job, table.c.variant == variant, table.c.run_id != run_id,
+                                         table.c.status != "running")
+         .order_by(table.c.started_at.desc(), table.c.id.desc()).limit(1))
+    with engine.connect() as conn:
+        return conn.execute(q).scalar()
+
+
+def _success_counts(store: str, job: str, variant: str, limit: int) -> list[int]:
+    """Events read by the job variant's last ``limit`` successful runs, newest first (the row-count gate)."""
+    import sqlalchemy as sa
+
+    engine, table = _ledger(store)
+    q = (sa.select(table.c.input_rows).where(table.c.job == job, table.c.variant == variant,
+                                             table.c.status == "succeeded", table.c.input_rows.is_not(None))
+         .order_by(table.c.started_at.desc(), table.c.id.desc()).limit(limit))
+    with engine.connect() as conn:
+        return [int(r) for r in conn.execute(q).scalars()]
+
+
 def _aware(value: Any) -> datetime | None:
     if value is None:
         return None

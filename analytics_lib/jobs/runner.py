@@ -28,9 +28,12 @@ from analytics_lib.core.redaction import SECRETS_ENV, redact, secret_references
 from analytics_lib.jobs.common import (
     _add_banner, _alive, _clock, _job_dir, _jsonable, _proc_start, _utcnow, _write_json)
 from analytics_lib.jobs.index import write_index
-from analytics_lib.jobs.ledger import _aware, _ledger_insert, _ledger_rows, _ledger_update
+from analytics_lib.jobs.diff import previous_success
+from analytics_lib.jobs.gates import blocked_reason, check_gates, data_stats, gate_rows, gates_text
+from analytics_lib.jobs.ledger import (
+    _aware, _ledger_insert, _ledger_rows, _ledger_update, _previous_status, _success_counts)
 from analytics_lib.jobs.lock import _Stopped, _slot, job_lock
-from analytics_lib.jobs.notify import _notify, _outcome_payload
+from analytics_lib.jobs.notify import _outcome_payload, notify_outcome
 from analytics_lib.jobs.prepare import _prepare, input_fingerprint
 from analytics_lib.jobs.publish import _publish_tables, _switch_latest
 from analytics_lib.jobs.spec import NotifySpec, job_variants, load_job_spec
@@ -99,8 +102,8 @@ def mark_interrupted_runs(store: str | None = None, *, reports: str | os.PathLik
             notify = NotifySpec(command=os.environ.get("WORKBENCH_NOTIFY_COMMAND") or None)
             with contextlib.suppress(WorkbenchError, ValueError, KeyError, TypeError):
                 notify = load_job_spec(json.loads(row["spec"] or "{}")["file"]).notify
-            if "failure" in notify.on:
-                _notify(notify, _outcome_payload(row), root)
+            notify_outcome(notify, _outcome_payload(row), root,
+                           previous=_previous_status(store, row["job"], row["variant"] or "", row["run_id"]))
         write_index(store, reports=root)
     return stale
 
@@ -175,8 +178,9 @@ class RunResult:
     ----------
     job, variant, run_id : str
     status : str
-        ``succeeded``, ``failed``, ``timed_out`` or ``interrupted``; ``skipped`` when the job
-        was already running (nothing was started or recorded).
+        ``succeeded``, ``failed``, ``timed_out``, ``interrupted``, or ``blocked`` when a data
+        gate failed (no kernel started; ``latest`` kept); ``skipped`` when the job was already
+        running (nothing was started or recorded).
     attempts : int
     run_dir : Path or None
         ``<reports>/<job>[/<variant>]/<run_id>``.
@@ -335,7 +339,9 @@ class _Run:
     root: Path
     stop: threading.Event
     spares: _Spares
+    anchor: datetime | None = None
     attempts: list = field(default_factory=list)
+    gates: list = field(default_factory=list)
 
 
 def _window_text(w: Any) -> str:
@@ -362,8 +368,15 @@ def _header(run: _Run, fp: Fingerprint | None, started: datetime, attempt: int) 
             ["Parameters", ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in shown.items()) or "-"],
             ["Data window", window],
             ["Data fingerprint", fp.text() if fp is not None else "-"],
+            ["Data gates", gates_text(run.gates)],
+            ["Data as of", _data_as_of(fp)],
             ["Started", f"{started:%Y-%m-%d %H:%M:%S} UTC"],
             ["Version", _version()]]
+
+
+def _data_as_of(fp: Fingerprint | None) -> str:
+    """The newest event the run reads, or ``-`` when the source does not say (a file)."""
+    return f"{fp.max_ts} UTC (newest event in the window)" if fp is not None and fp.max_ts else "-"
 
 
 def _record_start(run: _Run, attempt: int, started: datetime, fp: Fingerprint | None) -> int:
@@ -455,7 +468,27 @@ def _task(run: _Run, attempt: int, started: datetime, fp: Fingerprint | None) ->
             "cell_timeout": math.ceil(spec.cell_timeout_s or spec.timeout_s), "start_timeout": 120,
             "html": str(run_dir / "report.html") if "html" in spec.outputs else None,
             "header": _header(run, fp, started, attempt), "result": str(run_dir / f".result-{attempt}.json"),
-            "log": str(run_dir / "run.log")}
+            "log": str(run_dir / "run.log"), "compare": _compare_task(run, fp)}
+
+
+def _facts(run: _Run, fp: Fingerprint | None) -> dict:
+    """What ``run.json`` and the comparison with the previous run say about the method and the data."""
+    spec = run.spec
+    return {"job": spec.name, "variant": run.variant.slug, "run_id": run.run_id, "trigger": run.trigger,
+            "scheduled_at": run.scheduled_at, "parameters": redact(run.prepared.parameters),
+            "window": _window_text(run.prepared.window),
+            "fingerprint": None if fp is None else {"rows": fp.rows, "min_ts": fp.min_ts, "max_ts": fp.max_ts,
+                                                     "digest": fp.digest},
+            "data_as_of": None if fp is None else fp.max_ts, "gates": gate_rows(run.gates),
+            "spec": _jsonable(spec.summary()), "version": _version(), "notebook": str(spec.notebook)}
+
+
+def _compare_task(run: _Run, fp: Fingerprint | None) -> dict | None:
+    """The report's "what changed" section: this run's facts and the previous successful run's folder."""
+    previous = previous_success(run.run_dir.parent, run.run_id)
+    if previous is None or "html" not in run.spec.outputs:
+        return None
+    return {"previous": str(previous), "facts": _jsonable(_facts(run, fp)), "tables": str(run.run_dir / "tables")}
 
 
 def _watch(run: _Run, proc: subprocess.Popen, attempt: int, row_id: int, result_path: Path) -> tuple[bool, bool]:
@@ -545,6 +578,7 @@ def _finish(run: _Run, attempt: int, row_id: int, started: datetime, fp: Fingerp
                 "trigger": run.trigger, "scheduled_at": run.scheduled_at, "started_at": started,
                 "finished_at": ended, "parameters": redact(run.prepared.parameters),
                 "window": _window_text(w), "fingerprint": None if fp is None else fp.text(),
+                "data_as_of": None if fp is None else fp.max_ts, "gates": gates_text(run.gates),
                 "version": _version(), "notebook": str(spec.notebook)}
         t1 = time.monotonic()
         try:
@@ -558,12 +592,7 @@ def _finish(run: _Run, attempt: int, row_id: int, started: datetime, fp: Fingerp
     outputs = [p for p in [notebook, run_dir / "report.html", *written] if p.exists()]
     run.attempts.append({"attempt": attempt, "status": status, "started_at": started, "ended_at": ended,
                          "error": error})
-    manifest = {"job": spec.name, "variant": run.variant.slug, "run_id": run.run_id, "status": status,
-                "trigger": run.trigger, "scheduled_at": run.scheduled_at,
-                "parameters": run.prepared.parameters, "window": _window_text(w),
-                "fingerprint": None if fp is None else {"rows": fp.rows, "min_ts": fp.min_ts,
-                                                         "max_ts": fp.max_ts, "digest": fp.digest},
-                "version": _version(), "notebook": str(spec.notebook), "attempts": run.attempts,
+    manifest = {**_facts(run, fp), "status": status, "attempts": run.attempts,
                 "outputs": [str(p.relative_to(run_dir)) for p in outputs]}
     try:
         _write_json(run_dir / "run.json", manifest)
@@ -579,8 +608,60 @@ def _finish(run: _Run, attempt: int, row_id: int, started: datetime, fp: Fingerp
     return status, error, outputs
 
 
+def _gates(run: _Run) -> tuple[str, str | None]:
+    """Check the spec's data gates (before any kernel): ``("blocked", reason)``, ``("failed",
+    why they could not be checked)`` or ``("", None)`` to go on. Verdicts go to ``run.gates``."""
+    spec, p = run.spec, run.prepared
+    if not spec.gates or not p.source:
+        return "", None
+    try:
+        stats = data_stats(p.source, window=p.window, team=p.team)
+        history = (_success_counts(run.store, spec.name, run.variant.slug, spec.gates.row_count["runs"])
+                   if spec.gates.row_count else [])
+    except WorkbenchError as exc:
+        _log(run.run_dir, f"--- {_clock()} the data gates could not be checked: {exc}")
+        return "failed", f"the data gates could not be checked, no kernel was started: {exc}"
+    run.gates = check_gates(spec.gates, stats, at=run.anchor or _utcnow(), window=p.window, history=history)
+    _log(run.run_dir, f"--- {_clock()} data gates ({stats.seconds:.2f} s): {gates_text(run.gates)}")
+    reason = blocked_reason(run.gates)
+    return ("blocked", reason) if reason else ("", None)
+
+
+def _stopped_by_gates(run: _Run, attempt: int, status: str, error: str) -> tuple[str, str | None, list[Path]]:
+    """Record an attempt stopped by the gates: a ledger row, ``run.json``, no kernel, ``latest`` kept."""
+    started = _utcnow()
+    fp, _ = _fingerprint(run)
+    row_id = _record_start(run, attempt, started, fp)
+    return _finish(run, attempt, row_id, started, fp, status, error)
+
+
+def _attempts(run: _Run, parallel: int) -> tuple[str, str | None, list[Path], int]:
+    """The attempts of a run: the first, then retries after a failure with a doubling delay. Each
+    attempt checks the data gates first; a blocked run is not retried."""
+    status, error, outputs, attempt = "failed", None, [], 0
+    for attempt in range(1, run.spec.retries + 2):
+        if attempt > 1:
+            delay = run.spec.retry_delay_s * 2 ** (attempt - 2)
+            if run.stop.wait(delay):
+                break
+        gate_status, gate_error = _gates(run)
+        if gate_status:  # blocked by a gate (final), or the gates could not be checked (retried)
+            status, error, outputs = _stopped_by_gates(run, attempt, gate_status, gate_error)
+            if status == "blocked":
+                break
+            continue
+        try:
+            status, error, outputs = _attempt(run, attempt, parallel)
+        except _Stopped:
+            break
+        if status in ("succeeded", "interrupted"):
+            break
+    return status, error, outputs, attempt
+
+
 def _run_variant(spec: JobSpec, variant: Variant, prepared: _Prepared, *, store: str, root: Path, trigger: str,
-                 scheduled_at: datetime | None, parallel: int, stop: threading.Event, spares: _Spares) -> RunResult:
+                 scheduled_at: datetime | None, parallel: int, stop: threading.Event, spares: _Spares,
+                 anchor: datetime | None = None) -> RunResult:
     started = _utcnow()
     run_id = _new_run_id(started)
     run_dir = _job_dir(root, spec.name, variant.slug) / run_id
@@ -588,7 +669,7 @@ def _run_variant(spec: JobSpec, variant: Variant, prepared: _Prepared, *, store:
     if "output_dir" in spec.declared:
         params["output_dir"] = str(run_dir / "tables")
     run = _Run(spec, variant, replace(prepared, parameters=params), run_id, run_dir, trigger, scheduled_at, store,
-               root, stop, spares)
+               root, stop, spares, anchor=anchor)
     status, error, outputs = "failed", None, []
     attempt = 0
     try:
@@ -598,28 +679,16 @@ def _run_variant(spec: JobSpec, variant: Variant, prepared: _Prepared, *, store:
         row_id = _record_start(run, attempt, started, None)
         _ledger_update(store, row_id, status="failed", ended_at=_utcnow(), error=error)
     else:
-        for attempt in range(1, spec.retries + 2):
-            if attempt > 1:
-                delay = spec.retry_delay_s * 2 ** (attempt - 2)
-                if stop.wait(delay):
-                    break
-            try:
-                status, error, outputs = _attempt(run, attempt, parallel)
-            except _Stopped:
-                break
-            if status in ("succeeded", "interrupted"):
-                break
+        status, error, outputs, attempt = _attempts(run, parallel)
     result = RunResult(job=spec.name, variant=variant.slug, run_id=run_id, status=status, attempts=attempt,
                        run_dir=run_dir, report=(run_dir / "report.html") if status == "succeeded"
                        and (run_dir / "report.html").is_file() else None, error=error, started_at=started,
                        ended_at=_utcnow(), published=status == "succeeded")
-    final = "success" if status == "succeeded" else "failure"
-    if final in spec.notify.on:
-        _notify(spec.notify, _outcome_payload({
-            "job": spec.name, "variant": variant.slug, "run_id": run_id, "status": status, "attempt": attempt,
-            "error": error, "run_dir": str(run_dir), "started_at": started, "ended_at": result.ended_at,
-            "parameters": json.dumps(_jsonable(params)),
-            "outputs": json.dumps([str(p) for p in outputs])}), root)
+    notify_outcome(spec.notify, _outcome_payload({
+        "job": spec.name, "variant": variant.slug, "run_id": run_id, "status": status, "attempt": attempt,
+        "error": error, "run_dir": str(run_dir), "started_at": started, "ended_at": result.ended_at,
+        "parameters": json.dumps(_jsonable(params)), "outputs": json.dumps([str(p) for p in outputs])}), root,
+        previous=_previous_status(store, spec.name, variant.slug, run_id))
     try:
         write_index(store, reports=root)
     except OSError as exc:
@@ -696,7 +765,7 @@ def run_job(spec: JobSpec, *, overrides: Mapping[str, Any] | None = None, varian
         prepared = [(v, _prepare(spec, v, store=store, anchor=anchor)) for v in chosen]
         stop = stop or threading.Event()
         kw = dict(store=store, root=root, trigger=trigger, scheduled_at=scheduled_at, parallel=parallel, stop=stop,
-                  spares=spares)
+                  spares=spares, anchor=anchor)
         with job_lock(spec.name, reports=root):
             mark_interrupted_runs(store, reports=root)
             root.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.jobs.common import _utcnow
 from analytics_lib.jobs.ledger import _aware, _ledger_rows
 from analytics_lib.jobs.lock import JobAlreadyRunning
-from analytics_lib.jobs.notify import _notify
+from analytics_lib.jobs.notify import notify_outcome
 from analytics_lib.jobs.prepare import _prepare
 from analytics_lib.jobs.runner import RunResult, _Spares, mark_interrupted_runs, run_job
 from analytics_lib.jobs.spec import job_variants
@@ -373,8 +373,8 @@ def job_scheduler(specs: Sequence[JobSpec], *, store: str | None = None, reports
             results = [RunResult(job=spec.name, variant="", run_id="", status="skipped", error=str(exc))]
         except WorkbenchError as exc:
             results = [RunResult(job=spec.name, variant="", run_id="", status="failed", error=str(exc))]
-            _notify(spec.notify, {"job": spec.name, "status": "failed", "error": str(exc)},
-                    paths.reports_root(reports))
+            notify_outcome(spec.notify, {"job": spec.name, "status": "failed", "error": str(exc)},
+                           paths.reports_root(reports), previous=None)
         for r in results:
             if on_result is not None:
                 on_result(r)

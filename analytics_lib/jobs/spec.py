@@ -20,19 +20,21 @@ from typing import Any, Mapping, Sequence
 
 from analytics_lib.core import paths
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.jobs.gates import GateSpec, parse_gates
+from analytics_lib.jobs.notify import GLOBAL_CHANNELS_ENV, check_channel, global_channels
 from analytics_lib.jobs.publish import OUTPUT_WRITERS
 
 
 #: Statuses of a run attempt in the ledger.
-STATUSES = ("running", "succeeded", "failed", "timed_out", "interrupted")
+STATUSES = ("running", "succeeded", "failed", "timed_out", "interrupted", "blocked")
 #: The outputs a job publishes when its spec does not say (the registry ``jobs.publish.OUTPUT_WRITERS``
 #: holds every one a spec may name).
 OUTPUTS = ("html", "xlsx", "csv", "marts")
 #: Keys a job spec may hold.
 SPEC_KEYS = ("name", "description", "notebook", "schedule", "timezone", "enabled", "parameters", "grid",
              "timeout_s", "cell_timeout_s", "retries", "retry_delay_s", "outputs", "marts", "notify", "kernel",
-             "checks")
-NOTIFY_KEYS = ("on", "command", "log")
+             "checks", "gates")
+NOTIFY_KEYS = ("on", "command", "log", "channels")
 
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -220,12 +222,17 @@ def notebook_parameters(notebook: str | os.PathLike) -> dict[str, NotebookParame
 # Job specs
 @dataclass(frozen=True)
 class NotifySpec:
-    """Where a job reports its outcome: a command and/or a log file, on failure and/or success.
+    """Where a job reports its outcome: a command, a log file and/or apprise channels.
 
-    ``on`` holds ``failure`` (a final ``failed``, ``timed_out`` or ``interrupted``) and/or
-    ``success``. ``command`` is run without a shell (``sh -c '...'`` for shell syntax) with
-    the outcome as JSON on stdin and ``WORKBENCH_*`` variables; ``log`` gets one JSON line
-    per outcome (relative paths are relative to the reports folder).
+    ``on`` holds ``failure`` (a final ``failed``, ``timed_out``, ``interrupted`` or
+    ``blocked``) and/or ``success``. Failures are told once per **change of state**
+    (succeeded -> failed, failed -> blocked, and the recovery failed -> succeeded), never once
+    per attempt or per repeated failure; ``success`` tells every success. ``command`` is run
+    without a shell (``sh -c '...'`` for shell syntax) with the outcome as JSON on stdin and
+    ``WORKBENCH_*`` variables; ``log`` gets one JSON line per message (relative paths are
+    relative to the reports folder); ``channels`` are apprise URLs (``mailto://``,
+    ``json://``, ``slack://`` ...) in which ``${VAR}`` is read from the environment when the
+    message is sent, so secrets stay out of every file.
 
     Examples
     --------
@@ -236,6 +243,7 @@ class NotifySpec:
     on: tuple[str, ...] = ("failure",)
     command: str | None = None
     log: str | None = "notifications.log"
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -270,6 +278,8 @@ class JobSpec:
         ``module:function`` callables run on the parameters before the kernel starts.
     enabled : bool
         Disabled jobs are neither due nor scheduled (``jobs run NAME`` still runs them).
+    gates : GateSpec
+        Data gates checked before any kernel starts (:mod:`analytics_lib.jobs.gates`).
     """
 
     name: str
@@ -291,12 +301,14 @@ class JobSpec:
     notify: NotifySpec = NotifySpec()
     kernel: str = "python3"
     checks: tuple[str, ...] = ()
+    gates: GateSpec = GateSpec()
 
     def summary(self) -> dict:
         """The spec as plain values (stored with each run in the ledger)."""
         return {"name": self.name, "file": str(self.path), "notebook": str(self.notebook),
                 "description": self.description, "schedule": self.schedule, "timezone": self.timezone,
-                "grid": self.grid, "timeout_s": self.timeout_s, "retries": self.retries}
+                "grid": self.grid, "timeout_s": self.timeout_s, "retries": self.retries,
+                "gates": self.gates.summary()}
 
 
 def _spec_error(path: Path, key: str | None, message: str) -> WorkbenchError:
@@ -407,9 +419,10 @@ def load_job_spec(path: str | os.PathLike, *, root: str | os.PathLike | None = N
     limits = _check_limits(path, raw)
     outputs, marts = _check_outputs(path, raw)
     notify = _check_notify(path, raw.get("notify"))
+    gates = parse_gates(raw.get("gates"), where=f"{path}: key 'gates'")
     return JobSpec(name=name, path=path.resolve(), notebook=notebook, schedule=schedule, timezone=timezone,
                    parameters=params, grid=grid, declared=declared, outputs=outputs, marts=marts, notify=notify,
-                   **limits, **_check_settings(path, raw))
+                   gates=gates, **limits, **_check_settings(path, raw))
 
 
 def _read_spec(path: Path) -> dict:
@@ -528,10 +541,14 @@ def _check_settings(path: Path, raw: dict) -> dict:
 
 
 def _check_notify(path: Path, raw: Any) -> NotifySpec:
+    try:
+        global_channels()  # $WORKBENCH_NOTIFY_URLS: every job's channels, checked with every spec
+    except WorkbenchError as exc:
+        raise _spec_error(path, "notify", f"${GLOBAL_CHANNELS_ENV}: {exc}") from None
     if raw is None:
         return NotifySpec(command=os.environ.get("WORKBENCH_NOTIFY_COMMAND") or None)
     if not isinstance(raw, dict):
-        raise _spec_error(path, "notify", "must be a mapping with 'on', 'command' and/or 'log'")
+        raise _spec_error(path, "notify", "must be a mapping with 'on', 'command', 'log' and/or 'channels'")
     for k in raw:
         if k not in NOTIFY_KEYS:
             raise _spec_error(path, f"notify.{k}", f"unknown key; allowed: {', '.join(NOTIFY_KEYS)}")
@@ -548,9 +565,18 @@ def _check_notify(path: Path, raw: Any) -> NotifySpec:
             shlex.split(command)
         except ValueError as exc:
             raise _spec_error(path, "notify.command", f"cannot be split into words ({exc})") from exc
-    if command is None and log is None:
-        raise _spec_error(path, "notify", "give a 'command', a 'log' file or both")
-    return NotifySpec(on=tuple(dict.fromkeys(on)), command=command, log=log)
+    channels = raw.get("channels") or []
+    if not isinstance(channels, list):
+        raise _spec_error(path, "notify.channels", f"{channels!r} must be a list of apprise URLs, e.g. "
+                          "['mailto://smtp.example.com?to=ops@example.com', '${SLACK_URL}']")
+    for i, url in enumerate(channels):
+        try:
+            check_channel(url)
+        except WorkbenchError as exc:
+            raise _spec_error(path, f"notify.channels[{i}]", str(exc)) from None
+    if command is None and log is None and not channels:
+        raise _spec_error(path, "notify", "give a 'command', a 'log' file, 'channels' or several")
+    return NotifySpec(on=tuple(dict.fromkeys(on)), command=command, log=log, channels=tuple(channels))
 
 
 def load_job_specs(folder: str | os.PathLike | None = None, *, root: str | os.PathLike | None = None) -> list[JobSpec]:

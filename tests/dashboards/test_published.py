@@ -67,8 +67,12 @@ def test_the_marts_job_publishes_what_the_dashboards_open_on(dashboard_store, tm
     from analytics_lib.jobs.spec import find_job, load_job_specs
     from analytics_lib.jobs.runner import run_job
 
+    from datetime import datetime, timezone
+
+    # scheduled on the morning after the store's last day: its data gates (max_age 36h) pass
     [result] = run_job(find_job(load_job_specs(), "daily-dashboard-marts"), store=dashboard_store,
-                       reports=tmp_path / "reports", overrides={"insights": False})
+                       reports=tmp_path / "reports", overrides={"insights": False},
+                       scheduled_at=datetime(2025, 7, 1, 5, 30, tzinfo=timezone.utc))
     assert result.status == "succeeded", result.error
     monkeypatch.chdir(Path(dashboard_store.removeprefix("sqlite:///")).parent)
     for load in (load_overview_data, load_roi_data):
