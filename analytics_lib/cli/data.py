@@ -81,20 +81,38 @@ def sample(target: str, n_events: int, days: int, end: str | None, seed: int, ma
               help="Text encoding of a CSV SOURCE: utf-8 (a byte-order mark is skipped), latin-1, cp1252, utf-16...")
 @click.option("--quarantine-csv", default=None, type=click.Path(dir_okay=False),
               help="Also write the quarantined rows (with reasons) to this CSV file.")
+@click.option("--incremental", is_flag=True,
+              help="Take only what is new since the last run (new files in a folder, new lines of a grown "
+                   "file, rows after the --watermark of a table), batch by batch, each event exactly once; "
+                   "--into may also be a folder (a store of Parquet parts).")
+@click.option("--watermark", default="ts", show_default=True,
+              help="With --incremental and a database SOURCE: the column that only grows.")
 @window_options
 def ingest(source: str, target: str, mapping: str | None, table: str, query: str | None, naive_utc: bool,
-           encoding: str, quarantine_csv: str | None, start: str | None, end: str | None,
-           team: tuple[str, ...]) -> None:
+           encoding: str, quarantine_csv: str | None, incremental: bool, watermark: str, start: str | None,
+           end: str | None, team: tuple[str, ...]) -> None:
     """Load SOURCE (database URL, CSV or Parquet), validate it and store it in --into.
 
     Clean events are stored idempotently (loading the same file twice adds nothing); invalid
     rows are stored in events_quarantine with their reason. Prints the validation summary.
     Exit status is non-zero only for structural errors.
+
+    \b
+    With --incremental, every batch is committed with the source's new position and recorded
+    (`workbench ingest-batches`); a run killed at any point and run again loses and doubles
+    nothing (docs/events.md).
+      workbench ingest exports/ --into sqlite:///data/workbench.db --incremental
     """
     from analytics_lib.data.load import load_events
     from analytics_lib.data.sql import write_events
 
     t0 = time.perf_counter()
+    if incremental:
+        if query or quarantine_csv or start or end or team:
+            raise WorkbenchError("--incremental takes what is new; --query, --quarantine-csv, --start, --end and "
+                                 "--team do not apply (filter when you read the store)")
+        return _ingest_incremental(source, target, mapping=mapping, encoding=encoding, table=table,
+                                   watermark=watermark, naive_utc=naive_utc or None, t0=t0)
     result = load_events(source, mapping=mapping, start=start, end=end, team=list(team) or None, table=table,
                          query=query, naive_utc=naive_utc or None, encoding=encoding)
     _print_summary(result.summary)
@@ -105,6 +123,39 @@ def ingest(source: str, target: str, mapping: str | None, table: str, query: str
     if quarantine_csv:
         result.quarantine.to_csv(quarantine_csv, index=False)
         console.print(f"quarantine written to {quarantine_csv}")
+
+
+def _ingest_incremental(source: str, target: str, *, t0: float, **kw) -> None:
+    from analytics_lib.data.incremental import ingest_incremental
+
+    def shown(b) -> None:
+        console.print(f"batch {b.item}: {b.rows_read:,} rows read, {b.inserted:,} new, {b.already_present:,} already "
+                      f"stored, {b.quarantined:,} quarantined ({b.seconds:.2f} s)", markup=False, highlight=False)
+
+    batches = ingest_incremental(source, target, on_batch=shown, **kw)
+    took = time.perf_counter() - t0
+    read = sum(b.rows_read for b in batches)
+    console.print(f"{len(batches)} batch(es), {read:,} rows read: {sum(b.inserted for b in batches):,} new events, "
+                  f"{sum(b.already_present for b in batches):,} already stored, "
+                  f"{sum(b.quarantined for b in batches):,} quarantined, into {_safe(target)} ({took:.1f} s)"
+                  if batches else f"nothing new in {_safe(source)}")
+
+
+@main.command("ingest-batches")
+@click.option("--into", "target", default=paths.DEFAULT_DB_URL, show_default=True,
+              help="The store (SQL URL or folder store) whose batches to list.")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(min=1), help="Newest batches shown.")
+def ingest_batches_cmd(target: str, limit: int) -> None:
+    """The batches incremental ingests took into a store: source, item, when, rows read and where they went."""
+    from analytics_lib.data.incremental import ingest_batches
+
+    b = ingest_batches(target)
+    if b.empty:
+        console.print(f"no incremental batch recorded in {_safe(target)}")
+        return
+    print_frame(b.drop(columns=[c for c in ("id",) if c in b.columns]).tail(limit), index=False,
+                title=f"{len(b)} batch(es) in {_safe(target)}; totals: {int(b['rows_read'].sum()):,} read, "
+                      f"{int(b['inserted'].sum()):,} stored, {int(b['quarantined'].sum()):,} quarantined")
 
 
 # --------------------------------------------------------------------------------------------

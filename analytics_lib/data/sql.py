@@ -245,16 +245,22 @@ def write_events(result: ValidatedEvents, store: str, *, chunk_rows: int = 100_0
     db_connect(engine, store).close()  # an unreachable store: one line, before any work
     try:
         _meta.create_all(engine)
-        ev = _events_for_sql(result.events, engine.dialect.name)
-        q = _quarantine_for_sql(result.quarantine, result.summary.source)
         with engine.begin() as conn:
-            ins = _insert_new(conn, EVENTS_TABLE, ev, chunk_rows, progress)
-            qins = _insert_new(conn, QUARANTINE_TABLE, q, chunk_rows, False)
-        return WriteResult(ins, len(ev) - ins, qins, len(q) - qins)
+            return _write_in(conn, result, chunk_rows=chunk_rows, progress=progress)
     except sa.exc.SQLAlchemyError as exc:
         raise WorkbenchError(f"could not write to {source_name(store)}: {db_error(exc)}") from None
     finally:
         engine.dispose()
+
+
+def _write_in(conn: sa.Connection, result: ValidatedEvents, *, chunk_rows: int = 100_000,
+              progress: bool = False) -> WriteResult:
+    """Write events and quarantine inside the caller's transaction (the tables exist)."""
+    ev = _events_for_sql(result.events, conn.dialect.name)
+    q = _quarantine_for_sql(result.quarantine, result.summary.source)
+    ins = _insert_new(conn, EVENTS_TABLE, ev, chunk_rows, progress)
+    qins = _insert_new(conn, QUARANTINE_TABLE, q, chunk_rows, False)
+    return WriteResult(ins, len(ev) - ins, qins, len(q) - qins)
 
 
 def _events_for_sql(events: pd.DataFrame, dialect: str) -> pd.DataFrame:

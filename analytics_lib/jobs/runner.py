@@ -635,6 +635,24 @@ def _stopped_by_gates(run: _Run, attempt: int, status: str, error: str) -> tuple
     return _finish(run, attempt, row_id, started, fp, status, error)
 
 
+def _ingest_first(spec: JobSpec, store: str) -> None:
+    """The spec's incremental ingests, once per run of the job, before its gates. A failure is
+    printed; the gates then judge whether the data is fit to run on."""
+    for entry in spec.ingest:
+        from analytics_lib.data.incremental import ingest_incremental
+
+        kw = {k: v for k, v in entry.items() if k not in ("source", "into")}
+        try:
+            batches = ingest_incremental(entry["source"], entry.get("into") or store, **kw)
+        except WorkbenchError as exc:
+            print(f"{spec.name}: ingest of {redact(entry['source'])} failed: {exc}", file=sys.stderr)
+            continue
+        if batches:
+            print(f"{spec.name}: ingested {len(batches)} batch(es) from {redact(entry['source'])}: "
+                  f"{sum(b.inserted for b in batches):,} new events, {sum(b.quarantined for b in batches):,} "
+                  "quarantined", file=sys.stderr)
+
+
 def _attempts(run: _Run, parallel: int) -> tuple[str, str | None, list[Path], int]:
     """The attempts of a run: the first, then retries after a failure with a doubling delay. Each
     attempt checks the data gates first; a blocked run is not retried."""
@@ -762,13 +780,18 @@ def run_job(spec: JobSpec, *, overrides: Mapping[str, Any] | None = None, varian
         return []
     spares = _spares or _Spares(min(max(1, parallel), len(chosen)))  # no kernel: imports only
     try:
-        prepared = [(v, _prepare(spec, v, store=store, anchor=anchor)) for v in chosen]
+        # validated before the lock (a bad value fails at once, even while the job runs), except
+        # for a job that ingests first: its source may be what the ingest brings up to date
+        prepared = None if spec.ingest else [(v, _prepare(spec, v, store=store, anchor=anchor)) for v in chosen]
         stop = stop or threading.Event()
         kw = dict(store=store, root=root, trigger=trigger, scheduled_at=scheduled_at, parallel=parallel, stop=stop,
                   spares=spares, anchor=anchor)
         with job_lock(spec.name, reports=root):
             mark_interrupted_runs(store, reports=root)
             root.mkdir(parents=True, exist_ok=True)
+            if prepared is None:
+                _ingest_first(spec, store)
+                prepared = [(v, _prepare(spec, v, store=store, anchor=anchor)) for v in chosen]
             if len(prepared) == 1:
                 return [_run_variant(spec, *prepared[0], **kw)]
             with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix=f"job-{spec.name}") as pool:

@@ -33,7 +33,9 @@ OUTPUTS = ("html", "xlsx", "csv", "marts")
 #: Keys a job spec may hold.
 SPEC_KEYS = ("name", "description", "notebook", "schedule", "timezone", "enabled", "parameters", "grid",
              "timeout_s", "cell_timeout_s", "retries", "retry_delay_s", "outputs", "marts", "notify", "kernel",
-             "checks", "gates")
+             "checks", "gates", "ingest")
+#: Keys of one ``ingest:`` entry (an incremental ingest run before the job's gates and notebook).
+INGEST_KEYS = ("source", "into", "mapping", "encoding", "table", "watermark")
 NOTIFY_KEYS = ("on", "command", "log", "channels")
 
 
@@ -280,6 +282,10 @@ class JobSpec:
         Disabled jobs are neither due nor scheduled (``jobs run NAME`` still runs them).
     gates : GateSpec
         Data gates checked before any kernel starts (:mod:`analytics_lib.jobs.gates`).
+    ingest : tuple of dict
+        Incremental ingests run (once per run of the job, before its gates) to bring the
+        store up to date: ``source`` and optionally ``into`` (default: the store), ``mapping``,
+        ``encoding``, ``table``, ``watermark``.
     """
 
     name: str
@@ -302,6 +308,7 @@ class JobSpec:
     kernel: str = "python3"
     checks: tuple[str, ...] = ()
     gates: GateSpec = GateSpec()
+    ingest: tuple = ()
 
     def summary(self) -> dict:
         """The spec as plain values (stored with each run in the ledger)."""
@@ -422,7 +429,35 @@ def load_job_spec(path: str | os.PathLike, *, root: str | os.PathLike | None = N
     gates = parse_gates(raw.get("gates"), where=f"{path}: key 'gates'")
     return JobSpec(name=name, path=path.resolve(), notebook=notebook, schedule=schedule, timezone=timezone,
                    parameters=params, grid=grid, declared=declared, outputs=outputs, marts=marts, notify=notify,
-                   gates=gates, **limits, **_check_settings(path, raw))
+                   gates=gates, ingest=_check_ingest(path, raw.get("ingest")), **limits, **_check_settings(path, raw))
+
+
+def _check_ingest(path: Path, raw: Any) -> tuple:
+    """``ingest:``: a list of {source, into?, mapping?, encoding?, table?, watermark?}; relative paths
+    are made absolute against the project folder."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _spec_error(path, "ingest", "must be a list of {source: ..., into: ...} entries")
+    out = []
+    for i, entry in enumerate(raw):
+        key = f"ingest[{i}]"
+        if isinstance(entry, str):
+            entry = {"source": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("source"), str) or not entry["source"].strip():
+            raise _spec_error(path, key, "needs a 'source' (a folder, a file or a database URL)")
+        for k, v in entry.items():
+            if k not in INGEST_KEYS:
+                near = difflib.get_close_matches(str(k), INGEST_KEYS, n=1)
+                raise _spec_error(path, f"{key}.{k}", "unknown key" + (f" (did you mean '{near[0]}'?)" if near else "")
+                                  + f"; allowed: {', '.join(INGEST_KEYS)}")
+            if v is not None and not isinstance(v, str):
+                raise _spec_error(path, f"{key}.{k}", f"{v!r} must be text")
+        from analytics_lib.core.sources import absolute_source
+
+        out.append({k: (absolute_source(v, paths.ROOT) if k in ("source", "into", "mapping") and v else v)
+                    for k, v in entry.items() if v is not None})
+    return tuple(out)
 
 
 def _read_spec(path: Path) -> dict:

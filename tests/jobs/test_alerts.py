@@ -128,3 +128,36 @@ def test_a_bad_channel_is_refused_when_the_spec_loads(tmp_path, monkeypatch):
     path.write_text(yaml.safe_dump({"notebook": str(NOTEBOOKS / "gated.ipynb"), "schedule": "0 6 * * *"}))
     with pytest.raises(WorkbenchError, match=r"key 'notify': \$WORKBENCH_NOTIFY_URLS: 'bogus://x' is not a URL"):
         load_job_spec(path)
+
+
+@pytest.mark.slow
+def test_a_job_ingests_what_is_new_before_its_gates(tmp_path):
+    from analytics_lib.data.incremental import ingest_batches
+    from analytics_lib.data.synthetic.events import synthetic_events
+    from analytics_lib.jobs.runner import run_job
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    end = pd.Timestamp.now("UTC").strftime("%Y-%m-%d")  # events up to yesterday: none in the future
+    ev = synthetic_events(2_000, days=28, seed=6, end=end, malformed_share=0).events
+    ev.iloc[::2].to_csv(exports / "a.csv", index=False)  # both files reach today: the gates pass
+    place = Place(tmp_path)
+    place.spec("fed", "gated.ipynb", parameters={"start": "-400d", "end": "today"},
+               ingest=[{"source": str(exports), "into": place.store}], gates={"max_age": "36h", "min_rows": 1})
+    spec = find_job(load_job_specs(place.jobs), "fed")
+    assert spec.ingest == ({"source": str(exports), "into": place.store},)
+    [first] = run_job(spec, store=place.store, reports=place.reports, parallel=1)
+    assert first.ok, first.error
+    ev.iloc[1::2].to_csv(exports / "b.csv", index=False)
+    [second] = run_job(spec, store=place.store, reports=place.reports, parallel=1)
+    assert second.ok, second.error
+    counts = [int(pd.read_csv(r.run_dir / "tables" / "kpis.csv").set_index("metric").loc["events", "value"])
+              for r in (first, second)]
+    assert counts == [len(ev.iloc[::2]), len(ev)]  # each run saw what had arrived before it, once
+    assert list(ingest_batches(place.store)["item"]) == ["a.csv", "b.csv"]
+    bad = tmp_path / "jobs" / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"notebook": str(NOTEBOOKS / "gated.ipynb"), "schedule": "0 6 * * *",
+                                   "ingest": [{"source": "x", "watermark_column": "id"}]}))
+    with pytest.raises(WorkbenchError, match=r"key 'ingest\[0\].watermark_column': unknown key \(did you mean "
+                                             r"'watermark'\?\)"):
+        load_job_spec(bad)
