@@ -269,10 +269,42 @@ def notify_outcome(notify: NotifySpec, payload: Mapping[str, Any], root: Path, *
 
 
 def _notify(notify: NotifySpec, payload: Mapping[str, Any], root: Path) -> None:
-    """Append to the log file, run the command, send to the channels; a failing hook never fails the run."""
+    """Tell a run's outcome: the log file, the command, the channels; a failing hook never fails the run."""
     payload = redact(_jsonable(dict(payload)))
     title, text = message(payload, root)
-    line = json.dumps({"at": f"{_utcnow():%Y-%m-%dT%H:%M:%SZ}", **payload, "headline": title}, default=str)
+    _send(notify, {**payload, "headline": title}, title, text, root)
+
+
+def notify_rule(notify: NotifySpec, job: str, change: Mapping[str, Any], report: str | None, root: Path) -> None:
+    """Tell a KPI alert rule's change of state (firing, resolved, no data) on the job's channels.
+
+    Parameters
+    ----------
+    notify : NotifySpec
+    job : str
+    change : mapping
+        A row of :func:`~analytics_lib.analysis.anomaly.rules.state_changes` (``rule, state,
+        previous, message, value, limit, day``).
+    report : str or None
+        The run's report, linked from the message.
+    root : Path
+        The reports folder.
+    """
+    state, prev = change["state"], change.get("previous")
+    what = {"firing": "is firing", "ok": "resolved", "no data": "has no data"}.get(state, state)
+    title = f"workbench alert: {change['rule']} {what}" + (f" (was {prev})" if prev else "")
+    lines = [f"{change['rule']} ({job}): {change['message']}", f"Rule: {change.get('metric')} "
+             f"{change.get('limit') or ''}".rstrip() + f"; day judged {change.get('day')}"]
+    if report:
+        lines.append(f"Report: {_link(report, root)}")
+    payload = redact(_jsonable({"job": job, "kind": "kpi_alert", **{k: change.get(k) for k in (
+        "rule", "state", "previous", "metric", "team", "value", "limit", "day", "message")}, "report": report}))
+    _send(notify, {**payload, "headline": title}, redact(title), redact("\n".join(lines)), root)
+
+
+def _send(notify: NotifySpec, record: Mapping[str, Any], title: str, text: str, root: Path) -> None:
+    """The log line, the command (the record as JSON on stdin, WORKBENCH_* variables) and the channels."""
+    line = json.dumps({"at": f"{_utcnow():%Y-%m-%dT%H:%M:%SZ}", **record}, default=str)
     if notify.log:
         log = Path(notify.log).expanduser()
         log = log if log.is_absolute() else root / log
@@ -283,7 +315,7 @@ def _notify(notify: NotifySpec, payload: Mapping[str, Any], root: Path) -> None:
         except OSError as exc:
             print(f"notification log {log} not written: {exc}", file=sys.stderr)
     if notify.command:
-        env = {**os.environ, **{f"WORKBENCH_{k.upper()}": "" if v is None else str(v) for k, v in payload.items()
+        env = {**os.environ, **{f"WORKBENCH_{k.upper()}": "" if v is None else str(v) for k, v in record.items()
                                 if not isinstance(v, (dict, list))}}
         try:
             proc = subprocess.run(shlex.split(notify.command), input=line, text=True, env=env, timeout=60,

@@ -101,7 +101,9 @@ def _prepare(spec: JobSpec, variant: Variant, *, store: str, anchor: datetime) -
                 check_source(params["source"], engine=str(params.get("engine") or "pandas"))
             except WorkbenchError as exc:
                 raise WorkbenchError(f"{where}: {exc}") from None
-    for name in ("start", "end", "cutoff"):  # relative dates resolve at the scheduled time
+    if spec.alerts:  # the spec's KPI alert rules (checked when it was loaded) reach the notebook as `rules`
+        params["rules"] = [r.as_dict() for r in spec.alerts]
+    for name in ("start", "end", "cutoff", "at"):  # relative dates resolve at the scheduled time
         if name in declared:
             params[name] = _resolve_date(params.get(name, declared[name].default), name, anchor)
     window = None

@@ -33,7 +33,7 @@ from analytics_lib.jobs.gates import blocked_reason, check_gates, data_stats, ga
 from analytics_lib.jobs.ledger import (
     _aware, _ledger_insert, _ledger_rows, _ledger_update, _previous_status, _success_counts)
 from analytics_lib.jobs.lock import _Stopped, _slot, job_lock
-from analytics_lib.jobs.notify import _outcome_payload, notify_outcome
+from analytics_lib.jobs.notify import _outcome_payload, notify_outcome, notify_rule
 from analytics_lib.jobs.prepare import _prepare, input_fingerprint
 from analytics_lib.jobs.publish import _publish_tables, _switch_latest
 from analytics_lib.jobs.spec import NotifySpec, job_variants, load_job_spec
@@ -653,6 +653,25 @@ def _ingest_first(spec: JobSpec, store: str) -> None:
                   "quarantined", file=sys.stderr)
 
 
+def _tell_rule_changes(spec: JobSpec, run_dir: Path, report: Path | None, root: Path) -> None:
+    """The KPI alert rules whose state changed since the job's previous successful run: one message each."""
+    from analytics_lib.analysis.anomaly.rules import state_changes
+    from analytics_lib.jobs.publish import _read_table, _tables
+
+    now = _tables(run_dir / "tables").get("alert_states")
+    if now is None:
+        return
+    previous = previous_success(run_dir.parent, run_dir.name)
+    before = _tables(previous / "tables").get("alert_states") if previous is not None else None
+    try:
+        changes = state_changes(_read_table(before) if before is not None else None, _read_table(now))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"{spec.name}: the alert states could not be compared: {exc}", file=sys.stderr)
+        return
+    for change in changes.to_dict("records"):
+        notify_rule(spec.notify, spec.name, change, None if report is None else str(report), root)
+
+
 def _attempts(run: _Run, parallel: int) -> tuple[str, str | None, list[Path], int]:
     """The attempts of a run: the first, then retries after a failure with a doubling delay. Each
     attempt checks the data gates first; a blocked run is not retried."""
@@ -702,6 +721,8 @@ def _run_variant(spec: JobSpec, variant: Variant, prepared: _Prepared, *, store:
                        run_dir=run_dir, report=(run_dir / "report.html") if status == "succeeded"
                        and (run_dir / "report.html").is_file() else None, error=error, started_at=started,
                        ended_at=_utcnow(), published=status == "succeeded")
+    if status == "succeeded" and spec.alerts:
+        _tell_rule_changes(spec, run_dir, result.report, root)
     notify_outcome(spec.notify, _outcome_payload({
         "job": spec.name, "variant": variant.slug, "run_id": run_id, "status": status, "attempt": attempt,
         "error": error, "run_dir": str(run_dir), "started_at": started, "ended_at": result.ended_at,

@@ -33,7 +33,7 @@ OUTPUTS = ("html", "xlsx", "csv", "marts")
 #: Keys a job spec may hold.
 SPEC_KEYS = ("name", "description", "notebook", "schedule", "timezone", "enabled", "parameters", "grid",
              "timeout_s", "cell_timeout_s", "retries", "retry_delay_s", "outputs", "marts", "notify", "kernel",
-             "checks", "gates", "ingest")
+             "checks", "gates", "ingest", "alerts")
 #: Keys of one ``ingest:`` entry (an incremental ingest run before the job's gates and notebook).
 INGEST_KEYS = ("source", "into", "mapping", "encoding", "table", "watermark")
 NOTIFY_KEYS = ("on", "command", "log", "channels")
@@ -286,6 +286,9 @@ class JobSpec:
         Incremental ingests run (once per run of the job, before its gates) to bring the
         store up to date: ``source`` and optionally ``into`` (default: the store), ``mapping``,
         ``encoding``, ``table``, ``watermark``.
+    alerts : tuple of Rule
+        KPI alert rules (:mod:`analytics_lib.analysis.anomaly.rules`), given to the notebook as
+        its ``rules`` parameter; a change of a rule's state is told on the job's channels.
     """
 
     name: str
@@ -309,6 +312,7 @@ class JobSpec:
     checks: tuple[str, ...] = ()
     gates: GateSpec = GateSpec()
     ingest: tuple = ()
+    alerts: tuple = ()
 
     def summary(self) -> dict:
         """The spec as plain values (stored with each run in the ledger)."""
@@ -429,7 +433,24 @@ def load_job_spec(path: str | os.PathLike, *, root: str | os.PathLike | None = N
     gates = parse_gates(raw.get("gates"), where=f"{path}: key 'gates'")
     return JobSpec(name=name, path=path.resolve(), notebook=notebook, schedule=schedule, timezone=timezone,
                    parameters=params, grid=grid, declared=declared, outputs=outputs, marts=marts, notify=notify,
-                   gates=gates, ingest=_check_ingest(path, raw.get("ingest")), **limits, **_check_settings(path, raw))
+                   gates=gates, ingest=_check_ingest(path, raw.get("ingest")),
+                   alerts=_check_alerts(path, raw.get("alerts"), declared, notebook), **limits,
+                   **_check_settings(path, raw))
+
+
+def _check_alerts(path: Path, raw: Any, declared: Mapping[str, NotebookParameter], notebook: Path) -> tuple:
+    """``alerts:``: KPI alert rules, validated now (an unknown metric stops here, at ``jobs list``)."""
+    if raw is None:
+        return ()
+    from analytics_lib.analysis.anomaly.rules import parse_rules
+
+    if "rules" not in declared:
+        raise _spec_error(path, "alerts", f"the notebook {notebook.name} has no 'rules' parameter to receive them; "
+                          "use notebooks/kpi_alerts.ipynb")
+    try:
+        return tuple(parse_rules(raw, where="rules"))
+    except WorkbenchError as exc:
+        raise _spec_error(path, "alerts", str(exc).replace("rules[", "alerts[", 1)) from None
 
 
 def _check_ingest(path: Path, raw: Any) -> tuple:

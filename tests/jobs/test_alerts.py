@@ -161,3 +161,55 @@ def test_a_job_ingests_what_is_new_before_its_gates(tmp_path):
     with pytest.raises(WorkbenchError, match=r"key 'ingest\[0\].watermark_column': unknown key \(did you mean "
                                              r"'watermark'\?\)"):
         load_job_spec(bad)
+
+
+@pytest.mark.slow
+def test_kpi_rules_tell_each_change_of_state_once(tmp_path, receivers):
+    """The shipped KPI alerts notebook with one rule, on a busy and a quiet store: firing (told),
+    firing (not told), resolved (told)."""
+    from analytics_lib import validate_events, write_events
+    from analytics_lib.data.synthetic.events import synthetic_events
+    from analytics_lib.jobs.runner import run_job
+
+    _, http = receivers
+    end = pd.Timestamp.now("UTC").strftime("%Y-%m-%d")
+    stores = {}
+    for name, n in (("busy", 20_000), ("quiet", 2_000)):
+        stores[name] = f"sqlite:///{tmp_path / name}.db"
+        write_events(validate_events(synthetic_events(n, days=28, seed=2, end=end, malformed_share=0).events),
+                     stores[name])
+    from analytics_lib import load_events
+
+    yesterday = (pd.Timestamp.now("UTC").normalize() - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    counts = {k: load_events(v, start=yesterday, end=yesterday).summary.rows_kept for k, v in stores.items()}
+    limit = (counts["busy"] + counts["quiet"]) // 2  # whatever the weekday: between the two stores' yesterdays
+    assert counts["quiet"] < limit < counts["busy"]
+    place = Place(tmp_path)
+    place.spec("kpi", str(NOTEBOOKS.parents[2] / "notebooks" / "kpi_alerts.ipynb"), parameters={"at": "now"},
+               alerts=[{"name": "busy-day", "metric": "events", "above": limit}],
+               notify={"on": ["failure"], "log": "notes.log", "channels": [http.url("kpi")]})
+    spec = find_job(load_job_specs(place.jobs), "kpi")
+    runs = [run_job(spec, overrides={"source": stores[s]}, store=place.store, reports=place.reports, parallel=1)[0]
+            for s in ("busy", "busy", "quiet")]
+    assert [r.status for r in runs] == ["succeeded"] * 3, [r.error for r in runs]
+    states = [pd.read_csv(r.run_dir / "tables" / "alert_states.csv")["state"].tolist() for r in runs]
+    assert states == [["firing"], ["firing"], ["ok"]]
+    got = [m["json"]["title"] for m in http.messages]
+    assert got == ["workbench alert: busy-day is firing", "workbench alert: busy-day resolved (was firing)"]
+    assert "events was" in http.messages[0]["json"]["message"] and f"above {limit:,}" in http.messages[0]["json"]["message"]
+    notes = [json.loads(x) for x in (place.reports / "notes.log").read_text().splitlines()]
+    assert [(n["kind"], n["rule"], n["state"]) for n in notes] == [("kpi_alert", "busy-day", "firing"),
+                                                                   ("kpi_alert", "busy-day", "ok")]
+
+
+def test_a_rule_on_a_metric_that_does_not_exist_stops_at_jobs_list(tmp_path):
+    place = Place(tmp_path)
+    place.spec("kpi", str(NOTEBOOKS.parents[2] / "notebooks" / "kpi_alerts.ipynb"),
+               alerts=[{"name": "errors", "metric": "eror_rate", "above": 0.05}])
+    out = place.invoke("list")
+    text = " ".join(out.output.split())  # the console wraps long lines
+    assert out.exit_code == 2 and "Traceback" not in text
+    assert "kpi.yaml: key 'alerts': alerts[0] (errors): metric 'eror_rate' does not exist (did you mean " \
+           "'error_rate'?)" in text
+    place.spec("kpi", "quick.ipynb", alerts=[{"name": "errors", "metric": "error_rate", "above": 0.05}])
+    assert "the notebook quick.ipynb has no 'rules' parameter" in " ".join(place.invoke("list").output.split())
