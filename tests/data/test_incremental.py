@@ -121,16 +121,15 @@ def test_killed_at_random_points_and_resumed_nothing_is_lost_or_doubled(tmp_path
     kills = 0
     for _ in range(5):
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        lines = rng.randint(0, 3)
-        for _ in range(lines):  # wait for a few committed batches, then kill during the next one
+        for _ in range(rng.randint(0, 1)):  # wait for a committed batch or two, then kill during the next one
             if not proc.stdout.readline():
                 break
-        time.sleep(rng.uniform(0, 0.3))
+        time.sleep(rng.uniform(0, 0.1))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.communicate(timeout=60)
-    assert kills >= 3  # most runs were killed before they finished
+    assert kills >= 4  # most runs were killed before they finished
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
