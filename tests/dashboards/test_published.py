@@ -78,7 +78,9 @@ def test_the_marts_job_publishes_what_the_dashboards_open_on(dashboard_store, tm
     for load in (load_overview_data, load_roi_data):
         data = load("sqlite:///events.db", reports=tmp_path / "reports", cache=tmp_path / "cache")
         assert data.published is not None and data.published.job == "daily-dashboard-marts", data.origin
+        assert "data as of 2025-06-29 " in data.origin  # the newest event the run read, next to its run time
     computed = load_overview_data(dashboard_store, reports=tmp_path / "none", cache=tmp_path / "cache", insights=False)
+    assert "data as of 2025-06-29 " in computed.origin
     pd.testing.assert_frame_equal(mart_kpis(load_overview_data(dashboard_store, reports=tmp_path / "reports")),
                                   mart_kpis(computed))
     assert computed.published is None

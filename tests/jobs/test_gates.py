@@ -145,3 +145,26 @@ def test_a_file_source_or_a_store_without_events_is_a_clear_error(tmp_path):
     sqlite3.connect(tmp_path / "empty.db").close()
     with pytest.raises(WorkbenchError, match="the gates cannot read the events table of sqlite:///"):
         data_stats(f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+@pytest.mark.postgres
+def test_postgresql_gives_the_same_figures_as_sqlite(pg_url, gap_store):
+    """The gates' SQL on a real PostgreSQL server: per-day counts in UTC, the newest event per
+    team, the quarantine's size, all equal to the SQLite store's."""
+    import os
+
+    from pgserver import fresh_database
+
+    from analytics_lib import validate_events, write_events
+
+    url, events, quarantined = gap_store
+    pg = fresh_database(pg_url, f"gates_{os.getpid()}")
+    res = validate_events(events)
+    write_events(res, pg)
+    for w, team in [(time_window("2025-06-15", "2025-06-28"), None), (time_window("2025-06-21", "2025-06-29"),
+                                                                      ["team-c"]),
+                    (time_window("2025-06-15 06:30", "2025-06-28 12:00"), ["team-a", "team-b"]), (None, None)]:
+        a, b = data_stats(url, window=w, team=team), data_stats(pg, window=w, team=team)
+        assert (a.rows, a.latest, a.window_min, a.window_max, a.per_day_team) == \
+            (b.rows, b.latest, b.window_min, b.window_max, b.per_day_team), (w, team)
+        assert b.events == len(events) and b.quarantined == 0
