@@ -249,5 +249,5 @@ def test_ensure_system_deps_check_reports():
         status = [ln for ln in lines if ln.startswith(f"{pkg}: ")]
         assert len(status) == 1, r.stdout
         assert status[0].startswith((f"{pkg}: found", f"{pkg}: MISSING")), status[0]
-    assert "installing" not in r.stdout
+    assert not any(ln.endswith("installing ...") for ln in lines), r.stdout  # --check installs nothing
     assert elapsed < 10, f"--check took {elapsed:.1f} s"

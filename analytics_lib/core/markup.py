@@ -40,6 +40,26 @@ def md_escape(value: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=False))
 
 
+_CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.S)
+_BARE_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+def literal_dollars(markdown: str) -> str:
+    """Markdown whose ``$`` signs are dollar signs, never math: each one outside code is escaped.
+
+    Reports print money (``$0.0322``); two amounts in one paragraph must not become one math
+    span without spaces or emphasis. Code spans and fenced blocks are left as they are, and so
+    is a ``$`` already escaped.
+
+    Examples
+    --------
+    >>> literal_dollars("from $0.0322 to *$0.0319*, see `cost_$`")
+    'from \\$0.0322 to *\\$0.0319*, see `cost_$`'
+    """
+    parts = _CODE.split(markdown)
+    return "".join(p if i % 2 else _BARE_DOLLAR.sub(r"\\$", p) for i, p in enumerate(parts))
+
+
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     if tag == "img" and attribute == "src":
         return value if value.startswith("data:image/") and not value.startswith("data:image/svg") else None

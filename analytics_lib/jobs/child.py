@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics_lib.core.files import atomic_write
-from analytics_lib.core.markup import md_escape, sanitize_html
+from analytics_lib.core.markup import literal_dollars, md_escape, sanitize_html
 from analytics_lib.core.procs import die_with_parent
 from analytics_lib.core.redaction import redact
 from analytics_lib.jobs.common import _clock
@@ -110,7 +110,8 @@ def _preload_nbconvert() -> None:
     with contextlib.suppress(Exception):
         from nbconvert import HTMLExporter
 
-        HTMLExporter(exclude_input=True).template  # noqa: B018 - loads the template files
+        HTMLExporter(exclude_input=True, extra_template_basedirs=[str(Path(__file__).parent / "templates")],
+                     template_name="workbench_report").template  # noqa: B018 - loads the template files
 
 
 def _what_changed(compare: dict | None) -> str | None:
@@ -151,12 +152,19 @@ def _export_html(notebook: Path, target: Path, header: list, duration_s: float, 
                                                                         and o.get("name") == "stderr")]
             if not cell.outputs:
                 continue
+            for o in cell.outputs:  # narrative written by the library: money is money, never math
+                if "text/markdown" in o.get("data", {}):
+                    o["data"]["text/markdown"] = literal_dollars("".join(o["data"]["text/markdown"]))
+        else:
+            cell.source = literal_dollars(cell.source)
         cells.append(cell)
     nb.cells = cells
     # every Markdown cell and HTML/Markdown output passes the report sanitizer (names from the data
     # can hold markup: a team called <img onerror=...> must not run in a stakeholder's browser)
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            sanitize_html=True, filters={"clean_html": sanitize_html})
+                            sanitize_html=True, filters={"clean_html": sanitize_html},
+                            extra_template_basedirs=[str(Path(__file__).parent / "templates")],
+                            template_name="workbench_report")  # self-contained: no script from a CDN
     body, _ = exporter.from_notebook_node(nb)
     atomic_write(target, body)
 

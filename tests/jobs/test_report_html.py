@@ -1,0 +1,77 @@
+"""Published reports are self-contained: every shipped report notebook runs as its job on a store
+whose data ends today (gates included; the grid job runs the workflow notebook again and the marts
+job publishes no HTML), and each report.html, opened in a real headless Chromium with
+every request outside the file blocked, makes no request, typesets no math and prints money as
+money."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from jobs_helpers import ENV, WORKBENCH  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+JOBS = ("daily-workflow", "weekly-forecast", "monthly-roi", "weekly-user-predictions", "daily-kpi-alerts")
+
+
+@pytest.fixture(scope="module")
+def published(sqlite_store, tmp_path_factory):
+    store = sqlite_store(30_000, days=130, seed=0)  # the churn model needs 112 days
+    reports = tmp_path_factory.mktemp("reports")
+    out = subprocess.run([str(WORKBENCH), "jobs", "--store", store, "--reports", str(reports), "run", *JOBS],
+                         capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=1500)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return reports
+
+
+def test_every_report_is_self_contained_and_prints_money_as_money(published):
+    if not CHROMIUM.is_file():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{CHROMIUM} is missing (scripts/ensure_system_deps.py installs it)")
+        pytest.skip(f"{CHROMIUM} is missing")
+    from playwright.sync_api import sync_playwright
+
+    reports = sorted(published.glob("*/latest/report.html"))
+    assert {p.relative_to(published).parts[0] for p in reports} == set(JOBS)
+    money = 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            for report in reports:
+                page = browser.new_page()
+                outside, failed = [], []
+
+                def route(r, outside=outside):
+                    if r.request.url.startswith(("file://", "data:")):
+                        return r.continue_()
+                    outside.append(r.request.url)
+                    return r.abort()
+
+                page.route("**/*", route)
+                page.on("requestfailed", lambda req, failed=failed: failed.append(req.url))
+                page.goto(report.resolve().as_uri(), wait_until="load")
+                page.wait_for_timeout(300)
+                where = report.relative_to(published)
+                assert outside == [] and failed == [], (where, outside, failed)
+                assert page.locator("script[src], mjx-container, .MathJax, .MathJax_Display, span.math").count() == 0, \
+                    where
+                text = page.inner_text("body")
+                assert "Data as of" in text and "Data gates" in text, where
+                assert "\\$" not in text, where  # an escaped dollar sign never shows
+                money += text.count("$")
+                page.close()
+        finally:
+            browser.close()
+    assert money > 10  # the reports do print money, as text
