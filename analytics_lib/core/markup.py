@@ -45,7 +45,7 @@ _BARE_DOLLAR = re.compile(r"(?<!\\)\$")
 
 
 def literal_dollars(markdown: str) -> str:
-    """Markdown whose ``$`` signs are dollar signs, never math: each one outside code is escaped.
+    r"""Markdown whose ``$`` signs are dollar signs, never math: each one outside code is escaped.
 
     Reports print money (``$0.0322``); two amounts in one paragraph must not become one math
     span without spaces or emphasis. Code spans and fenced blocks are left as they are, and so
@@ -58,6 +58,37 @@ def literal_dollars(markdown: str) -> str:
     """
     parts = _CODE.split(markdown)
     return "".join(p if i % 2 else _BARE_DOLLAR.sub(r"\\$", p) for i, p in enumerate(parts))
+
+
+_TABLE = re.compile(r"<table\b[^>]*class=\"[^\"]*dataframe[^\"]*\"[^>]*>.*?</table>", re.S)
+_ROW_HEAD = re.compile(r"(<tr[^>]*>\s*)<th>(\d+)</th>")
+
+
+def drop_range_index(html_text: str) -> str:
+    """A pandas table whose row labels are just 0, 1, 2... shown without that column (it means
+    nothing to a reader); any other index (dates, names, a MultiIndex) is kept.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = drop_range_index(pd.DataFrame({"a": ["x", "y"]}).to_html())
+    >>> "<th>0</th>" in t, "<th>a</th>" in t, "<td>x</td>" in t
+    (False, True, True)
+    >>> "<th>2025-01-01</th>" in drop_range_index(pd.DataFrame({"a": [1]}, index=["2025-01-01"]).to_html())
+    True
+    """
+    def fix(m: re.Match) -> str:
+        table = m.group(0)
+        head, sep, body = table.partition("<tbody>")
+        if not sep or head.count("<tr") != 1:
+            return table  # no body, or a header of several rows (a MultiIndex): as it is
+        labels = [int(x) for x in re.findall(r"<tr[^>]*>\s*<th>(\d+)</th>", body)]
+        if not labels or labels != list(range(len(labels))) or len(labels) != body.count("<tr"):
+            return table
+        head = re.sub(r"(<tr[^>]*>\s*)<th></th>", r"\1", head, count=1)
+        return head + sep + _ROW_HEAD.sub(r"\1", body)
+
+    return _TABLE.sub(fix, html_text)
 
 
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:

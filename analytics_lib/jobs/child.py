@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics_lib.core.files import atomic_write
-from analytics_lib.core.markup import literal_dollars, md_escape, sanitize_html
+from analytics_lib.core.markup import drop_range_index, literal_dollars, md_escape, sanitize_html
 from analytics_lib.core.procs import die_with_parent
 from analytics_lib.core.redaction import redact
 from analytics_lib.jobs.common import _clock
@@ -152,9 +152,12 @@ def _export_html(notebook: Path, target: Path, header: list, duration_s: float, 
                                                                         and o.get("name") == "stderr")]
             if not cell.outputs:
                 continue
-            for o in cell.outputs:  # narrative written by the library: money is money, never math
-                if "text/markdown" in o.get("data", {}):
-                    o["data"]["text/markdown"] = literal_dollars("".join(o["data"]["text/markdown"]))
+            for o in cell.outputs:
+                data = o.get("data", {})
+                if "text/markdown" in data:  # narrative written by the library: money is money, never math
+                    data["text/markdown"] = literal_dollars("".join(data["text/markdown"]))
+                if "text/html" in data:  # a table's 0, 1, 2... row labels mean nothing to a reader
+                    data["text/html"] = drop_range_index("".join(data["text/html"]))
         else:
             cell.source = literal_dollars(cell.source)
         cells.append(cell)

@@ -244,7 +244,7 @@ def job_table(specs: Sequence[JobSpec], *, store: str | None = None, now: dateti
     --------
     >>> from analytics_lib.jobs.spec import load_job_specs
     >>> job_table(load_job_specs(), store="sqlite://")["job"].tolist()[:2]
-    ['daily-dashboard-marts', 'daily-workflow']
+    ['daily-dashboard-marts', 'daily-kpi-alerts']
     """
     import pandas as pd
 
@@ -355,7 +355,7 @@ def job_scheduler(specs: Sequence[JobSpec], *, store: str | None = None, reports
     >>> from analytics_lib.jobs.spec import load_job_specs
     >>> sched = job_scheduler(load_job_specs(), store="sqlite://")
     >>> sorted(j.id for j in sched.get_jobs())[:2]
-    ['daily-dashboard-marts', 'daily-workflow']
+    ['daily-dashboard-marts', 'daily-kpi-alerts']
     """
     from apscheduler.executors.pool import ThreadPoolExecutor as ApsPool
     from apscheduler.schedulers.blocking import BlockingScheduler

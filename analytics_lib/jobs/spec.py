@@ -644,7 +644,7 @@ def load_job_specs(folder: str | os.PathLike | None = None, *, root: str | os.Pa
     Examples
     --------
     >>> [s.name for s in load_job_specs()][:2]  # the shipped jobs in papermill_jobs/
-    ['daily-dashboard-marts', 'daily-workflow']
+    ['daily-dashboard-marts', 'daily-kpi-alerts']
     """
     folder = Path(folder) if folder is not None else paths.JOBS
     if not folder.is_dir():

@@ -1,8 +1,8 @@
 """Published reports are self-contained: every shipped report notebook runs as its job on a store
 whose data ends today (gates included; the grid job runs the workflow notebook again and the marts
 job publishes no HTML), and each report.html, opened in a real headless Chromium with
-every request outside the file blocked, makes no request, typesets no math and prints money as
-money."""
+every request outside the file blocked, makes no request, typesets no math, prints money as
+money and shows no table with meaningless 0, 1, 2... row labels."""
 from __future__ import annotations
 
 import os
@@ -67,6 +67,11 @@ def test_every_report_is_self_contained_and_prints_money_as_money(published):
                 assert outside == [] and failed == [], (where, outside, failed)
                 assert page.locator("script[src], mjx-container, .MathJax, .MathJax_Display, span.math").count() == 0, \
                     where
+                numbered = page.evaluate("""() => [...document.querySelectorAll('table.dataframe')].filter(t => {
+                    const ths = [...t.querySelectorAll('tbody tr')].map(r => r.querySelector('th'));
+                    return ths.length > 1 && ths.every((th, i) => th && th.textContent.trim() === String(i));
+                }).length""")
+                assert numbered == 0, (where, "a table shows 0, 1, 2... row labels")
                 text = page.inner_text("body")
                 assert "Data as of" in text and "Data gates" in text, where
                 assert "\\$" not in text, where  # an escaped dollar sign never shows

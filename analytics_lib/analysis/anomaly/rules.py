@@ -343,7 +343,7 @@ def evaluate_source(source: str | None, rules: Sequence[Rule | Mapping[str, Any]
 
 
 def rules_summary(states: pd.DataFrame) -> str:
-    """One Markdown line per rule, firing first (values from the data are escaped).
+    r"""One Markdown line per rule, firing first (values from the data are escaped).
 
     Examples
     --------
