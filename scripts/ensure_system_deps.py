@@ -58,6 +58,17 @@ def find_chromium() -> Path | None:
     return p if p.is_file() and os.access(p, os.X_OK) else None
 
 
+def find_pango() -> Path | None:
+    """Pango's FreeType backend, which WeasyPrint loads to lay out the report PDFs."""
+    found = sorted(Path("/usr/lib").glob("*/libpangoft2-1.0.so.0")) + sorted(Path("/lib").glob("*/libpangoft2-1.0.so.0"))
+    return found[0] if found else None
+
+
+def find_fonts() -> Path | None:
+    p = Path("/usr/share/fonts/truetype/dejavu")
+    return p if p.is_dir() else None
+
+
 @dataclass(frozen=True)
 class Dep:
     package: str
@@ -68,6 +79,8 @@ class Dep:
 DEPS = [
     Dep("postgresql", "tests marked 'postgres' (throwaway PostgreSQL servers)", find_pg_bin),
     Dep("chromium", "tests marked 'browser' (headless Chromium via Playwright)", find_chromium),
+    Dep("libpangoft2-1.0-0", "report PDFs (WeasyPrint lays them out with Pango)", find_pango),
+    Dep("fonts-dejavu-core", "report PDFs (a font with every glyph the reports print)", find_fonts),
 ]
 
 

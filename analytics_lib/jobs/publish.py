@@ -127,6 +127,17 @@ def _write_marts(ctx: PublishContext) -> list[Path]:
     return [*written, marts_dir / "manifest.json"]
 
 
+def _write_pdf(ctx: PublishContext) -> list[Path]:
+    """``report.pdf`` from the run's HTML report (WeasyPrint; no browser). Optional: a PDF that
+    fails is said in ``run.json`` and ``run.log``, and the run still publishes its HTML."""
+    from analytics_lib.report.pdf import report_pdf
+
+    info = ctx.info
+    title = (f"{info.get('job')}{'/' + info['variant'] if info.get('variant') else ''} · run {info.get('run_id')}"
+             + (f" · data as of {info['data_as_of']} UTC" if info.get("data_as_of") else ""))
+    return [report_pdf(ctx.run_dir / "report.html", ctx.run_dir / "report.pdf", title=title)]
+
+
 def _check_output(name: str, writer: Any) -> None:
     if not callable(writer):
         raise WorkbenchError(f"the report output {name!r} is not callable: register a function "
@@ -143,16 +154,27 @@ OUTPUT_WRITERS.register("html", lambda ctx: [], stage="notebook")
 OUTPUT_WRITERS.register("xlsx", _write_xlsx)
 OUTPUT_WRITERS.register("csv", _write_csv)
 OUTPUT_WRITERS.register("marts", _write_marts)
+OUTPUT_WRITERS.register("pdf", _write_pdf, optional=True)
 
 
-def _publish_tables(spec: JobSpec, run_dir: Path, info: Mapping[str, Any]) -> list[Path]:
-    """Every output of ``spec.outputs`` but the notebook's own (``html``), in the spec's order."""
+def _publish_tables(spec: JobSpec, run_dir: Path, info: Mapping[str, Any]) -> tuple[list[Path], dict[str, str]]:
+    """Every output of ``spec.outputs`` but the notebook's own (``html``), in the spec's order:
+    ``(files written, {optional output: why it failed})``. An output registered ``optional``
+    (the PDF) that fails is reported, not raised."""
     tables = _tables(run_dir / "tables")
     ctx = PublishContext(spec, run_dir, tables, {name: _read_table(p) for name, p in tables.items()}, info)
     written: list[Path] = []
+    problems: dict[str, str] = {}
     for name in spec.outputs:
-        written += [Path(p) for p in OUTPUT_WRITERS.get(name)(ctx)]
-    return written
+        writer = OUTPUT_WRITERS.get(name)
+        if not OUTPUT_WRITERS.meta(name).get("optional"):
+            written += [Path(p) for p in writer(ctx)]
+            continue
+        try:
+            written += [Path(p) for p in writer(ctx)]
+        except Exception as exc:  # noqa: BLE001 - said in run.json and run.log; the rest is published
+            problems[name] = f"{type(exc).__name__}: {exc}"
+    return written, problems
 
 
 def _sheet_name(name: str, used: set) -> str:

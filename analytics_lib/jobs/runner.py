@@ -343,6 +343,7 @@ class _Run:
     anchor: datetime | None = None
     attempts: list = field(default_factory=list)
     gates: list = field(default_factory=list)
+    output_problems: dict = field(default_factory=dict)
 
 
 def _window_text(w: Any) -> str:
@@ -583,10 +584,11 @@ def _finish(run: _Run, attempt: int, row_id: int, started: datetime, fp: Fingerp
                 "version": _version(), "notebook": str(spec.notebook)}
         t1 = time.monotonic()
         try:
-            written = _publish_tables(spec, run_dir, info)
+            written, run.output_problems = _publish_tables(spec, run_dir, info)
         except Exception as exc:  # a broken table or a full disk is a failed run, and latest does not move
             status, error = "failed", f"publishing failed: {type(exc).__name__}: {exc}"
-        _log(run_dir, f"--- {_clock()} tables published in {time.monotonic() - t1:.1f} s" + (f": {error}" if error else ""))
+        _log(run_dir, f"--- {_clock()} outputs published in {time.monotonic() - t1:.1f} s" + (f": {error}" if error else "")
+             + "".join(f"\n--- output {k} failed (the others are published): {v}" for k, v in run.output_problems.items()))
     if error and notebook.is_file():
         with contextlib.suppress(OSError):
             _add_banner(notebook, f"Run {run.run_id} attempt {attempt} {status.replace('_', ' ')}: {error}")
@@ -594,7 +596,7 @@ def _finish(run: _Run, attempt: int, row_id: int, started: datetime, fp: Fingerp
     run.attempts.append({"attempt": attempt, "status": status, "started_at": started, "ended_at": ended,
                          "error": error})
     manifest = {**_facts(run, fp), "status": status, "attempts": run.attempts,
-                "outputs": [str(p.relative_to(run_dir)) for p in outputs]}
+                "outputs": [str(p.relative_to(run_dir)) for p in outputs], "output_problems": run.output_problems}
     try:
         _write_json(run_dir / "run.json", manifest)
         if status == "succeeded":

@@ -568,6 +568,8 @@ def _check_outputs(path: Path, raw: dict) -> tuple[tuple[str, ...], tuple[str, .
     if not isinstance(outputs, list) or any(not isinstance(o, str) or o not in OUTPUT_WRITERS for o in outputs):
         raise _spec_error(path, "outputs", f"{outputs!r}: a list of {', '.join(OUTPUT_WRITERS.names())} "
                           "(the executed notebook is always kept)")
+    if "pdf" in outputs and "html" not in outputs:
+        raise _spec_error(path, "outputs", "'pdf' is made from the HTML report: add 'html' to outputs")
     marts = raw.get("marts")
     if marts is not None:
         if not isinstance(marts, list) or not all(isinstance(m, str) and re.fullmatch(r"[A-Za-z0-9_.-]+", m)

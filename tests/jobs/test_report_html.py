@@ -2,9 +2,10 @@
 whose data ends today (gates included; the grid job runs the workflow notebook again and the marts
 job publishes no HTML), and each report.html, opened in a real headless Chromium with
 every request outside the file blocked, makes no request, typesets no math, prints money as
-money and shows no table with meaningless 0, 1, 2... row labels."""
+money and shows no table with meaningless 0, 1, 2... row labels; and each job published its PDF."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -45,6 +46,10 @@ def test_every_report_is_self_contained_and_prints_money_as_money(published):
 
     reports = sorted(published.glob("*/latest/report.html"))
     assert {p.relative_to(published).parts[0] for p in reports} == set(JOBS)
+    for report in reports:  # and each shipped report job published its PDF
+        pdf = report.with_name("report.pdf")
+        assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size < 5 << 20, report
+        assert json.loads(report.with_name("run.json").read_text())["output_problems"] == {}, report
     money = 0
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
