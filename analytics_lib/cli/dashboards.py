@@ -66,7 +66,10 @@ def dashboards_serve(port: int, host: str, source: str | None, reports_dir: str 
     if no_token and token:
         raise WorkbenchError("--token and --no-token contradict each other: give one")
     env = {}
-    if source is not None:
+    if source is not None:  # a relative path means from here, not from the dashboards' folder (the kernels' cwd)
+        from analytics_lib.core.sources import absolute_source
+
+        source = absolute_source(source, Path.cwd())
         env["WORKBENCH_DB"] = source
     if reports_dir is not None:
         env[REPORTS_ENV] = str(Path(reports_dir).resolve())

@@ -676,8 +676,8 @@ class AssumptionPanel(widgets.VBox):
         self.base = {k: base[k] for k in ROI_CONTROLS}
         self.scenarios = dict(DEFAULT_SCENARIOS if scenarios is None else scenarios)
         b = self.base
-        num = {"continuous_update": False, "style": {"description_width": "170px"},
-               "layout": widgets.Layout(width="330px")}
+        num = {"continuous_update": False, "style": {"description_width": "190px"},
+               "layout": widgets.Layout(width="390px")}  # every label whole: the longest is 22 characters
         self.inputs: dict[str, widgets.Widget] = {
             "hourly_rate": widgets.FloatText(description="Hourly cost (USD)", value=float(b["hourly_rate"]), **num),
             "realisation_rate": widgets.FloatSlider(description="Realisation rate", value=float(b["realisation_rate"]),

@@ -42,7 +42,7 @@ def payback_period(cashflows: Sequence[float]) -> Payback:
     >>> payback_period([-1000, 300, 300, 300, 300]).months
     3.3333333333333335
     >>> print(payback_period([-1000, 100, 100]).reason)
-    cumulative net cash flow is still -800 after 2 months; at the last month's net of +100 it would take about 8.0 more months
+    cumulative net cash flow is still -$800 after 2 months; at the last month's net of +$100 it would take about 8.0 more months
     """
     v = _flows(cashflows)
     cum = np.cumsum(v)
@@ -54,9 +54,15 @@ def payback_period(cashflows: Sequence[float]) -> Payback:
         months = (k - 1) + (-cum[k - 1]) / v[k]
         return Payback(float(months), f"cumulative net cash flow turns positive in month {k}")
     last = v[-1]
-    tail = (f"at the last month's net of {last:+,.0f} it would take about {-cum[-1] / last:,.1f} more months"
-            if last > 0 else f"the last month's net is {last:+,.0f}, so it does not pay back at this rate")
-    return Payback(None, f"cumulative net cash flow is still {cum[-1]:,.0f} after {len(v) - 1} months; {tail}")
+    tail = (f"at the last month's net of {_usd(last, sign=True)} it would take about {-cum[-1] / last:,.1f} more months"
+            if last > 0 else f"the last month's net is {_usd(last, sign=True)}, so it does not pay back at this rate")
+    return Payback(None, f"cumulative net cash flow is still {_usd(cum[-1])} after {len(v) - 1} months; {tail}")
+
+
+def _usd(value: float, *, sign: bool = False) -> str:
+    """``-$1,234`` (the sign before the dollar); ``sign`` adds ``+`` to positive amounts."""
+    mark = "-" if value < 0 else ("+" if sign and value > 0 else "")
+    return f"{mark}${abs(value):,.0f}"
 
 
 def _flows(cashflows: Sequence[float]) -> np.ndarray:

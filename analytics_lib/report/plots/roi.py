@@ -7,10 +7,10 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from analytics_lib.core.errors import WorkbenchError
-from analytics_lib.report.plots.style import _USD, _axes, _no_data, _require
+from analytics_lib.report.plots.style import _USD, _axes, _no_data, _require, money_tick
 
 
 _KIND_COLORS = {"one-off": "#d62728", "actual": "#1f77b4", "mixed": "#6baed6", "forecast": "#9ecae1"}
@@ -103,8 +103,10 @@ def plot_tornado(tornado: pd.DataFrame, *, metric: str = "npv", ax: Axes | None 
     ax.axvline(0, color="0.5", lw=0.8, ls=":")
     ax.set_yticks(y, [f"{a}  ({r})" for a, r in zip(tornado["assumption"], tornado["range"])], fontsize=8)
     ax.xaxis.set_major_formatter(_USD if metric == "npv" else FuncFormatter(lambda v, _: f"{v:,.0f} %"))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # labels that never run into each other
     ax.legend(fontsize=8, frameon=False, loc="lower right")
-    ax.set(title=title, xlabel=f"{label}; base case {base:,.0f}", ylabel="assumption (range)")
+    shown = money_tick(base) if metric == "npv" else f"{base:,.0f} %"
+    ax.set(title=title, xlabel=f"{label}; base case {shown}", ylabel="assumption (range)")
     ax.grid(alpha=0.3, axis="x")
     return fig
 

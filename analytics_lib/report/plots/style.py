@@ -43,7 +43,33 @@ DEFAULT_KPIS: tuple = ("events", "active_users", "error_rate", ("latency_p50", "
 _SEVERITY_COLORS = {"low": "#9e9e9e", "medium": "#f2c14e", "high": "#f08a24", "critical": "#d62728"}
 _LIFECYCLE_COLORS = {"new": "#2ca02c", "returning": "#1f77b4", "resurrecting": "#ff7f0e", "dormant": "#d62728"}
 _COUNT = FuncFormatter(lambda v, _: f"{v:,.0f}")
-_USD = FuncFormatter(lambda v, _: f"${v:,.3f}" if 0 < abs(v) < 0.1 else f"${v:,.2f}" if abs(v) < 100 else f"${v:,.0f}")
+
+
+def money_tick(value: float, _pos: object = None) -> str:
+    """An axis label for money: the sign before the dollar, short for large amounts.
+
+    Examples
+    --------
+    >>> [money_tick(v) for v in (-4_000_000, -250_000, 0, 0.031, 12.5, 1_500, 48_000)]
+    ['-$4.0M', '-$250k', '$0', '$0.031', '$12.50', '$1,500', '$48k']
+    """
+    a, sign = abs(value), "-" if value < 0 else ""
+    if a >= 1e6:
+        text = f"{a / 1e6:,.1f}M"
+    elif a >= 1e4:
+        text = f"{a / 1e3:,.0f}k"
+    elif a >= 100:
+        text = f"{a:,.0f}"
+    elif a == 0:
+        text = "0"
+    elif a >= 0.1:
+        text = f"{a:,.2f}"
+    else:
+        text = f"{a:,.3f}"
+    return f"{sign}${text}"
+
+
+_USD = FuncFormatter(money_tick)
 
 
 # --------------------------------------------------------------------------------------------

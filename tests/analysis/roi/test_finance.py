@@ -21,7 +21,7 @@ def test_payback_against_a_hand_computed_table():
     late = payback_period([0, -100, 50, 100])  # no outlay, but the first month loses: 1 + 50 / 100
     assert late.months == pytest.approx(2.5)
     never = payback_period([-1000, 100, 100])
-    assert never.months is None and "-800" in never.reason and "8.0 more months" in never.reason
+    assert never.months is None and "-$800" in never.reason and "8.0 more months" in never.reason
     assert "does not pay back at this rate" in payback_period([-1000, 100, -10]).reason
 
 
