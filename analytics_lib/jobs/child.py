@@ -106,12 +106,16 @@ def _child_main() -> None:  # pragma: no cover - runs in the child process (test
     atomic_write(task["result"], json.dumps(result, default=str))
 
 
+#: The report's nbconvert template (templates/workbench_report): JupyterLab's look, self-contained
+#: (no require.js, MathJax, mermaid or widget manager from a CDN).
+_TEMPLATE = {"extra_template_basedirs": [str(Path(__file__).parent / "templates")], "template_name": "workbench_report"}
+
+
 def _preload_nbconvert() -> None:
     with contextlib.suppress(Exception):
         from nbconvert import HTMLExporter
 
-        HTMLExporter(exclude_input=True, extra_template_basedirs=[str(Path(__file__).parent / "templates")],
-                     template_name="workbench_report").template  # noqa: B018 - loads the template files
+        HTMLExporter(exclude_input=True, **_TEMPLATE).template  # noqa: B018 - loads the template files
 
 
 def _what_changed(compare: dict | None) -> str | None:
@@ -165,9 +169,7 @@ def _export_html(notebook: Path, target: Path, header: list, duration_s: float, 
     # every Markdown cell and HTML/Markdown output passes the report sanitizer (names from the data
     # can hold markup: a team called <img onerror=...> must not run in a stakeholder's browser)
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
-                            sanitize_html=True, filters={"clean_html": sanitize_html},
-                            extra_template_basedirs=[str(Path(__file__).parent / "templates")],
-                            template_name="workbench_report")  # self-contained: no script from a CDN
+                            sanitize_html=True, filters={"clean_html": sanitize_html}, **_TEMPLATE)
     body, _ = exporter.from_notebook_node(nb)
     atomic_write(target, body)
 
