@@ -39,8 +39,9 @@ test: $(VENV)/.installed ## set up, then run the whole test suite
 	$(PY) scripts/ensure_system_deps.py
 	$(BIN)/pytest
 
+# As root (a container), JupyterLab refuses to start without --allow-root.
 lab: $(VENV)/.installed $(DB) ## open JupyterLab with the project's kernel
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 # Every benchmarks/bench_*.py with --json; writes benchmarks/results/bench.json (all figures) and bench.txt (the table).
 bench: $(VENV)/.installed $(DB) ## run every benchmark (not part of the tests): benchmarks/results/bench.{json,txt}
