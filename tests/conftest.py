@@ -247,3 +247,44 @@ def pytest_sessionfinish(session, exitstatus):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --------------------------------------------------------------------------------------------
+# Accessibility: axe-core (the npm package), run in the browser tests through Playwright
+AXE_VERSION = "4.14.1"
+
+
+@pytest.fixture(scope="session")
+def axe_js() -> str:
+    """The source of axe-core's ``axe.min.js``, fetched once with ``npm pack`` into ``data/cache``."""
+    import subprocess
+    import tarfile
+
+    cached = ROOT / "data" / "cache" / f"axe-core-{AXE_VERSION}" / "axe.min.js"
+    if not cached.is_file():
+        import shutil
+        import tempfile
+
+        if shutil.which("npm") is None:
+            message = "npm is missing: the accessibility checks fetch axe-core with it (Debian: apt install npm)"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(message)
+            pytest.skip(message)
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["npm", "pack", f"axe-core@{AXE_VERSION}", "--silent"], cwd=tmp, check=True,
+                           capture_output=True, timeout=300)
+            with tarfile.open(Path(tmp) / f"axe-core-{AXE_VERSION}.tgz") as tar:
+                data = tar.extractfile("package/axe.min.js").read()
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp_file = cached.with_suffix(".tmp")
+        tmp_file.write_bytes(data)
+        os.replace(tmp_file, cached)
+    return cached.read_text(encoding="utf-8")
+
+
+def axe_violations(page, axe_source: str, impacts=("serious", "critical")) -> list:
+    """axe-core's violations on the page at ``impacts``: (rule, impact, nodes, first node's HTML)."""
+    page.add_script_tag(content=axe_source)
+    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+                          ".map(v => [v.id, v.impact, v.nodes.length, v.nodes[0].html.slice(0, 160)])")
+    return [v for v in found if v[1] in impacts]

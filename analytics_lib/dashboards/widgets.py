@@ -43,7 +43,7 @@ STYLE = """
 .wb-table table {border-collapse: collapse; font-size: 0.9em;} .wb-table th, .wb-table td {padding: 3px 8px;
  border-bottom: 1px solid #eee; text-align: right;}
 .wb-table td:first-child, .wb-table th:first-child {text-align: left;}
-.wb-panel-title {font-weight: 600; margin-top: 10px;} .wb-status {color: #777; font-size: 0.8em;}
+.wb-panel-title {font-weight: 600; margin-top: 10px;} .wb-status {color: #595959; font-size: 0.8em;}
 </style>
 """
 

@@ -194,6 +194,18 @@ def test_landing_page_lists_the_dashboards(page, site):
     assert _console_errors(page) == []
 
 
+def test_the_dashboards_have_no_serious_accessibility_problem(page, site, axe_js):
+    """axe-core on each dashboard once drawn: charts have alternative text, sliders a name, text
+    enough contrast (the template labels what the widgets draw)."""
+    from conftest import axe_violations
+
+    for name in ("workflow_overview", "forecast_explorer", "roi_calculator"):
+        _open(page, site, name)
+        page.wait_for_selector("#rendered_cells img[alt]", timeout=LOAD_TIMEOUT_MS)
+        assert axe_violations(page, axe_js) == [], name
+        assert all(a.startswith("Chart") for a in page.eval_on_selector_all("#rendered_cells img", "e => e.map(i => i.alt)"))
+
+
 def test_workflow_overview(page, site):
     from analytics_lib.dashboards.views import overview_view
 

@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from jobs_helpers import ENV, WORKBENCH  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, axe_violations  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,7 +37,7 @@ def published(sqlite_store, tmp_path_factory):
     return reports
 
 
-def test_every_report_is_self_contained_and_prints_money_as_money(published):
+def test_every_report_is_self_contained_and_prints_money_as_money(published, axe_js):
     if not CHROMIUM.is_file():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{CHROMIUM} is missing (scripts/ensure_system_deps.py installs it)")
@@ -80,6 +80,7 @@ def test_every_report_is_self_contained_and_prints_money_as_money(published):
                 text = page.inner_text("body")
                 assert "Data as of" in text and "Data gates" in text, where
                 assert "\\$" not in text, where  # an escaped dollar sign never shows
+                assert axe_violations(page, axe_js) == [], where  # no serious or critical accessibility problem
                 money += text.count("$")
                 page.close()
         finally:
