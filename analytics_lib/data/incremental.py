@@ -444,10 +444,27 @@ def ingest_batches(into: str | os.PathLike) -> pd.DataFrame:
     Examples
     --------
     >>> import tempfile
-    >>> ingest_batches(Path(tempfile.mkdtemp()) / "store").empty
-    True
+    >>> folder = Path(tempfile.mkdtemp()) / "store"
+    >>> ingest_batches(folder).empty, folder.exists()  # listing never creates a store
+    (True, False)
     """
-    target = _target(str(into))
+    into = str(into)
+    empty = pd.DataFrame(columns=["source", "item", "started_at", "seconds", "rows_read", "inserted",
+                                  "already_present", "quarantined", "outside_window"])
+    if not is_sql_url(into) and not (Path(into) / _STATE_DIR / "state.json").is_file():
+        return empty  # listing never creates a store
+    if is_sql_url(into):
+        import sqlalchemy as sa
+
+        from analytics_lib.data.sql import engine_for
+
+        engine = engine_for(into)  # a SQLite file that does not exist: an error, not a new file
+        try:
+            if not sa.inspect(engine).has_table("ingest_batches"):
+                return empty
+        finally:
+            engine.dispose()
+    target = _target(into)
     try:
         return target.batches()
     finally:
