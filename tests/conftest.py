@@ -288,3 +288,27 @@ def axe_violations(page, axe_source: str, impacts=("serious", "critical")) -> li
     found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
                           ".map(v => [v.id, v.impact, v.nodes.length, v.nodes[0].html.slice(0, 160)])")
     return [v for v in found if v[1] in impacts]
+
+
+# --------------------------------------------------------------------------------------------
+# The browser every browser test drives: Debian's Chromium (scripts/ensure_system_deps.py), never
+# `playwright install`
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def require_chromium() -> None:
+    """Skip (fail under CI=true) when Chromium or Playwright is missing."""
+    problem = None
+    if not CHROMIUM.is_file():
+        problem = f"{CHROMIUM} is missing (scripts/ensure_system_deps.py installs it)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError as exc:
+            problem = f"playwright is not installed ({exc})"
+    if problem:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(problem)
+        pytest.skip(problem)

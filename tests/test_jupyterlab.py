@@ -16,12 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TOKEN = "lab-test-token-7f3a"
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on show
 
@@ -34,10 +31,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(store, tmp_path_factory):
-    if not CHROMIUM.is_file():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is missing (scripts/ensure_system_deps.py installs it)")
-        pytest.skip(f"{CHROMIUM} is missing")
+    require_chromium()
     home = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", home / "notebooks", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     port = _free_port()

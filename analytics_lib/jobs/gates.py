@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.jobs.ledger import _aware
 
 
 #: Keys of a spec's ``gates:`` section.
@@ -204,15 +205,6 @@ class DataStats:
         return sum(self.per_day_team.values())
 
 
-def _as_utc(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    import pandas as pd
-
-    ts = pd.Timestamp(value)
-    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
-
-
 def data_stats(source: str, *, window: Any = None, team: Sequence[str] | None = None) -> DataStats:
     """Aggregates of a SQL source for the gates: pushed to the database, nothing loaded.
 
@@ -302,9 +294,9 @@ def data_stats(source: str, *, window: Any = None, team: Sequence[str] | None = 
     per = {}
     for d, t, n, _lo, _hi in rows:
         per[(str(d), t or "")] = per.get((str(d), t or ""), 0) + int(n)
-    lows = [_as_utc(r[3]) for r in rows if r[3] is not None]
-    highs = [_as_utc(r[4]) for r in rows if r[4] is not None]
-    return DataStats(latest=_as_utc(newest), per_day_team=per, window_min=min(lows) if lows else None,
+    lows = [_aware(r[3]) for r in rows if r[3] is not None]
+    highs = [_aware(r[4]) for r in rows if r[4] is not None]
+    return DataStats(latest=_aware(newest), per_day_team=per, window_min=min(lows) if lows else None,
                      window_max=max(highs) if highs else None, events=int(n_events or 0),
                      quarantined=None if n_quarantined is None else int(n_quarantined),
                      seconds=time.perf_counter() - t0, teams=tuple(team or ()))

@@ -19,15 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 from analytics_lib.core import paths
 from analytics_lib.dashboards.serve import DASHBOARDS, DashboardServer, start_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 #: Console errors that are not ours: Voilà's landing page (its own template) links Font Awesome 4
 #: from a CDN, offline here, and has no favicon. The dashboards' template links nothing from a
 #: CDN (analytics_lib/dashboards/share/voila/templates/workbench), so their pages must show no such error.
@@ -35,21 +33,6 @@ IGNORED = ("cdn.jsdelivr.net/npm/font-awesome@4.5.0/", "favicon.ico")
 SECRET = "s3cret-Pa55"
 SCREENSHOTS = paths.REPORTS / "screenshots"
 LOAD_TIMEOUT_MS = 90_000
-
-
-def _require_browser() -> None:
-    problem = None
-    if not CHROMIUM.is_file():
-        problem = f"{CHROMIUM} is missing (scripts/ensure_system_deps.py installs it)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError as exc:
-            problem = f"playwright is not installed ({exc})"
-    if problem:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(problem)
-        pytest.skip(problem)
 
 
 @dataclass
@@ -64,7 +47,7 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A store, the dashboards' data built once, and Voilà serving them (stopped at the end)."""
-    _require_browser()
+    require_chromium()
     from analytics_lib import validate_events, write_events
     from analytics_lib.data.synthetic.events import synthetic_events
     from analytics_lib.dashboards.published import load_overview_data, load_roi_data
@@ -89,7 +72,7 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    _require_browser()
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()

@@ -6,7 +6,6 @@ money and shows no table with meaningless 0, 1, 2... row labels; and each job pu
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +15,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from jobs_helpers import ENV, WORKBENCH  # noqa: E402
 
-from conftest import ROOT, axe_violations  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, axe_violations, require_chromium  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 JOBS = ("daily-workflow", "weekly-forecast", "monthly-roi", "weekly-user-predictions", "daily-kpi-alerts")
@@ -38,10 +34,7 @@ def published(sqlite_store, tmp_path_factory):
 
 
 def test_every_report_is_self_contained_and_prints_money_as_money(published, axe_js):
-    if not CHROMIUM.is_file():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is missing (scripts/ensure_system_deps.py installs it)")
-        pytest.skip(f"{CHROMIUM} is missing")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     reports = sorted(published.glob("*/latest/report.html"))

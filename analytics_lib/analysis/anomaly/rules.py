@@ -264,10 +264,10 @@ def _anomaly(r: Rule, series: pd.Series, last: pd.Timestamp, who: str) -> dict:
 
 
 def _forecast(r: Rule, series: pd.Series, last: pd.Timestamp, who: str) -> dict:
+    from analytics_lib.analysis.anomaly.series import EXTENSIVE_KPIS
     from analytics_lib.forecast.selection import auto_forecast
 
-    hist = series.fillna(0.0) if r.metric in ("events", "active_users", "sessions", "tokens_in", "tokens_out",
-                                               "cost_usd", "accepts") else series.dropna()
+    hist = series.fillna(0.0) if r.metric in EXTENSIVE_KPIS else series.dropna()  # a day without events: 0
     limit = f"reaches {_fmt(r.capacity)} within {r.horizon} days"
     if len(hist.dropna()) < 14:
         return {"state": "no data", "value": np.nan, "limit": limit,
