@@ -46,7 +46,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     'analysis.workflow.bottlenecks': ['bottleneck_table', 'SeverityThresholds'],
     'analysis.workflow.experience': ['satisfaction_vs_performance'],
     'analysis.workflow.funnels': ['funnel_table'],
-    'analysis.workflow.kpis': ['active_users', 'kpi_table', 'metric_table'],
+    'analysis.workflow.kpis': ['active_users', 'kpi_table', 'mark_partial', 'metric_table'],
     'analysis.workflow.retention': ['activity_histogram', 'lifecycle_table', 'retention_matrix'],
     'analysis.workflow.sessions': ['session_table', 'sessionize'],
     'analysis.workflow.transitions': ['path_variants', 'rework_table', 'transition_table'],

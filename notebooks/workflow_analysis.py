@@ -48,7 +48,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from analytics_lib import (activity_histogram, bottleneck_table, detect_anomalies, insight_table, insights_markdown,
-                           lifecycle_table, metric_table, ranked_insights, rework_table, satisfaction_vs_performance)
+                           lifecycle_table, mark_partial, metric_table, ranked_insights, rework_table,
+                           satisfaction_vs_performance)
 from analytics_lib.analysis.anomaly import score_threshold
 from analytics_lib.analysis.workflow import session_latency_satisfaction, weekday_hour_table
 from analytics_lib.compute import open_engine
@@ -110,12 +111,15 @@ plot_anomalies(daily, anomalies, metrics=["events", "error_rate", "latency_p95",
 #
 # Usage, quality and cost per period (`kpi_table`). Latency percentiles cover the
 # assistant's responses; the error rate is errors per LLM request; cost per accept is the
-# period's cost over its accepted changes. With `end="today"` the last period can be incomplete.
+# period's cost over its accepted changes. A period only partly inside the window or the data
+# (`coverage` below 1, e.g. the week still running) is marked partial: shaded in the chart,
+# named in the text, and its counts are not compared with whole periods.
 
 # %%
-kpis = eng.kpi_table(loaded, granularity=params.granularity)
+kpis = mark_partial(eng.kpi_table(loaded, granularity=params.granularity), params.granularity, window=params.window,
+                    first=events["ts"].min(), last=events["ts"].max(), as_of=pd.Timestamp.now(tz="UTC"))
 display(kpis)
-display(Markdown(kpi_summary(kpis)))
+display(Markdown(kpi_summary(kpis, params.granularity)))
 plot_kpi_trends(kpis);
 
 # %% [markdown]

@@ -175,20 +175,40 @@ def kpis(source: str, granularity: str, mapping: str | None, csv_path: str | Non
     from analytics_lib.compute.engine import open_engine
     from analytics_lib.report.params import check_engine_options
 
+    import pandas as pd
+
+    from analytics_lib.analysis.workflow.kpis import mark_partial
+    from analytics_lib.core.timewindow import time_window
+
     name, address = check_engine_options(engine, cluster)
     with open_engine(name, cluster=address) as eng:
         result = eng.load_events(source, mapping=mapping, start=start, end=end, team=list(team) or None)
         table = eng.kpi_table(result, granularity=granularity)
+        first, last = eng.time_span(result)
+    table = mark_partial(table, granularity, window=time_window(start, end), first=first, last=last,
+                         as_of=pd.Timestamp.now(tz="UTC"))
     where = getattr(result, "source", None) or result.summary.source
-    print_frame(_kpi_display(table), title=f"KPIs by {granularity.upper()} — {where}")
+    _print_kpis(table, granularity, title=f"KPIs by {granularity.upper()} — {where}")
     if csv_path:
         table.to_csv(csv_path)
 
 
-def _kpi_display(table: pd.DataFrame) -> pd.DataFrame:
+def _print_kpis(table: pd.DataFrame, granularity: str, *, title: str) -> None:
+    """The KPI columns people read, with a ``partial`` column and a footnote when a period
+    (``coverage`` below 1, :func:`~analytics_lib.analysis.workflow.kpis.mark_partial`) is only partly covered."""
+    from analytics_lib.core.timewindow import partial_label
+
     cols = ["events", "active_users", "sessions", "cache_hit_rate", "error_rate", "latency_p95", "cost_usd",
             "cost_per_accept", "satisfaction"]
-    return table[cols]
+    shown = table[cols].copy()
+    labels = [partial_label(c, p, granularity.upper()) for p, c in zip(table.index, table["coverage"])]
+    n = sum(bool(x) for x in labels)
+    if n:
+        shown.insert(0, "partial", [x.removeprefix("partial: ") for x in labels])
+    print_frame(shown, title=title)
+    if n:
+        console.print(f"{n} partial period(s): the window or the data covers only part of them, so their counts "
+                      "and costs are not comparable with whole periods (rates and percentiles are)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,8 +312,8 @@ def run(source: str, weeks: int) -> None:
     import pandas as pd
     from analytics_lib.data.load import load_events
     from analytics_lib.data.sql import store_summary
-    from analytics_lib.core.timewindow import parse_when
-    from analytics_lib.analysis.workflow.kpis import kpi_table
+    from analytics_lib.core.timewindow import parse_when, time_window
+    from analytics_lib.analysis.workflow.kpis import kpi_table, mark_partial
 
     print_frame(store_summary(source), title=f"store {_safe(source)}", index=False)
     today = parse_when("today")
@@ -303,8 +323,10 @@ def run(source: str, weeks: int) -> None:
     result = load_events(source, start=start, end=end)
     _print_summary(result.summary)
     console.print(f"loaded and validated in {time.perf_counter() - t0:.1f} s")
-    print_frame(_kpi_display(kpi_table(result.events, granularity="W")),
-                title=f"weekly KPIs, {start} .. {end} (UTC weeks from Monday)")
+    ts = result.events["ts"]
+    table = mark_partial(kpi_table(result.events, granularity="W"), "W", window=time_window(start, end),
+                         first=ts.min(), last=ts.max(), as_of=pd.Timestamp.now(tz="UTC"))
+    _print_kpis(table, "W", title=f"weekly KPIs, {start} .. {end} (UTC weeks from Monday)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,7 +397,7 @@ def anomalies(source: str, state_dir: str, metric: tuple[str, ...], granularity:
 
     from analytics_lib.analysis.anomaly.monitor import AnomalyMonitor
     from analytics_lib.analysis.workflow.kpis import kpi_table
-    from analytics_lib.core.timewindow import time_window
+    from analytics_lib.core.timewindow import period_coverage, time_window
     from analytics_lib.data.load import load_events
 
     level: str | float = sensitivity
@@ -390,12 +412,8 @@ def anomalies(source: str, state_dir: str, metric: tuple[str, ...], granularity:
     table = kpi_table(result.events, granularity=granularity)
     held = 0
     if not include_partial:  # periods cut by the window's bounds or by "now" are partial
-        window = time_window(start, end)
-        cap = min(pd.Timestamp.now(tz="UTC"), window.end) if window.end is not None else pd.Timestamp.now(tz="UTC")
-        step = {"D": pd.Timedelta(days=1), "W": pd.Timedelta(days=7), "M": pd.offsets.MonthBegin(1)}[granularity.upper()]
-        complete = (table.index + step) <= cap
-        if window.start is not None:
-            complete &= table.index >= window.start
+        complete = period_coverage(table.index, granularity, window=time_window(start, end),
+                                   as_of=pd.Timestamp.now(tz="UTC")).to_numpy() >= 1
         held = int((~complete).sum())
         table = table[complete]
     if table.empty:

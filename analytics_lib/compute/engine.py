@@ -71,6 +71,12 @@ class Engine:
         """The validated events as one pandas frame, equal to ``load_events(...).events``."""
         raise NotImplementedError
 
+    def time_span(self, events) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """The first and last event time of what :meth:`load_events` returned ((None, None) when empty),
+        for :func:`~analytics_lib.analysis.workflow.kpis.mark_partial`."""
+        ts = self.pandas_events(events)["ts"]
+        return (ts.min(), ts.max()) if len(ts) else (None, None)
+
     # --- analyses -------------------------------------------------------------------------------
     def run(self, analysis: str, events, *args, **options) -> Any:
         """The registered analysis ``analysis`` (``"kpi_table"``, a plug-in's...) on ``events``.

@@ -2,7 +2,8 @@
 
 ``parse_when("-28d")``, ``time_window(start, end)`` (a date-valued end includes that day),
 ``check_granularity`` (``D``, ``W``, ``M`` and their pandas frequencies), ``period_start`` and
-``period_index`` (UTC periods of timestamps), ``epoch_micros`` (timestamps as int64 microseconds).
+``period_index`` (UTC periods of timestamps), ``period_coverage`` and ``partial_label`` (periods
+only partly inside a window or the data), ``epoch_micros`` (timestamps as int64 microseconds).
 """
 from __future__ import annotations
 
@@ -266,7 +267,95 @@ def period_index(lo: pd.Timestamp, hi: pd.Timestamp, granularity: str) -> pd.Dat
 
 
 def period_end(start: pd.Timestamp, granularity: str) -> pd.Timestamp:
+    """The start of the next period (the end, excluded, of the period that starts at ``start``)."""
     return start + (pd.DateOffset(months=1) if granularity == "M" else pd.Timedelta(days=7 if granularity == "W" else 1))
+
+
+def _utc(value) -> pd.Timestamp | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    t = pd.Timestamp(value)
+    return t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
+
+
+def period_coverage(periods, granularity: str, *, window: TimeWindow | None = None, first=None, last=None,
+                    as_of=None) -> pd.Series:
+    """The share (0 to 1) of each period's time that the figures of the period cover.
+
+    A period is covered from ``max(window.start, first day with data)`` to ``min(window.end,
+    end of the last day with data, as_of)``: the day of ``first`` and of ``last`` count as
+    whole days (a store does not say whether its last day is complete), the window's bounds
+    and ``as_of`` (the clock, for a period still filling up) as they are. A period with a
+    coverage below 1 is *partial*: its sums (events, cost, users) are not comparable with
+    those of a whole period.
+
+    Parameters
+    ----------
+    periods : DatetimeIndex or sequence of Timestamp
+        Period starts (UTC; naive ones are read as UTC), as in a KPI table's index.
+    granularity : {"D", "W", "M"}
+    window : TimeWindow, optional
+        The window the figures were computed over; None: no bound.
+    first, last : Timestamp, optional
+        The first and last event (or day) of the data; None: no bound.
+    as_of : Timestamp, optional
+        Time up to which data can exist (the run's time); None: no bound.
+
+    Returns
+    -------
+    Series
+        Coverage per period, indexed like ``periods`` and named ``coverage``.
+
+    Examples
+    --------
+    >>> weeks = pd.DatetimeIndex(["2026-11-09", "2026-11-16", "2026-11-23"], tz="UTC")
+    >>> period_coverage(weeks, "W", window=time_window("2026-11-11", "2026-11-29"),
+    ...                 last="2026-11-26 17:00").round(3).tolist()
+    [0.714, 1.0, 0.571]
+    """
+    g = check_granularity(granularity)
+    idx = pd.DatetimeIndex(periods)
+    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    if len(idx) == 0:
+        return pd.Series([], index=idx, dtype="float64", name="coverage")
+    ends = pd.DatetimeIndex([period_end(p, g) for p in idx]) if g == "M" else idx + pd.Timedelta(days=7 if g == "W" else 1)
+    lo = [t for t in (_utc(window.start) if window else None, _utc(first)) if t is not None]
+    hi = [t for t in (_utc(window.end) if window else None, _utc(as_of)) if t is not None]
+    if first is not None:
+        lo[-1] = lo[-1].floor("D")
+    if last is not None:
+        hi.append(_utc(last).floor("D") + pd.Timedelta(days=1))
+    begin, ends = idx.as_unit("ns").asi8, ends.as_unit("ns").asi8
+    start = np.maximum(begin, max(lo).as_unit("ns").value) if lo else begin
+    stop = np.minimum(ends, min(hi).as_unit("ns").value) if hi else ends
+    share = np.clip((stop - start) / (ends - begin).astype("float64"), 0.0, 1.0)
+    return pd.Series(share, index=pd.DatetimeIndex(periods), name="coverage")
+
+
+def partial_label(coverage: float, period, granularity: str) -> str:
+    """How much of a partial period the figures cover (``"partial: 3.6 of 7 days"``); empty when whole.
+
+    Parameters
+    ----------
+    coverage : float
+        The period's coverage (:func:`period_coverage`).
+    period : Timestamp
+        The period's start.
+    granularity : {"D", "W", "M"}
+
+    Examples
+    --------
+    >>> partial_label(0.5, pd.Timestamp("2026-02-01"), "M"), partial_label(1.0, pd.Timestamp("2026-02-02"), "W")
+    ('partial: 14 of 28 days', '')
+    """
+    if not np.isfinite(coverage) or coverage >= 1 - 1e-9:
+        return ""
+    g = check_granularity(granularity)
+    p = pd.Timestamp(period)
+    days = (period_end(p, g) - p).days
+    covered = coverage * days
+    text = f"{covered:.0f}" if abs(covered - round(covered)) < 0.05 else f"{covered:.1f}"
+    return f"partial: {text} of {days} day{'s' if days > 1 else ''}"
 
 
 def epoch_micros(ts: pd.Series) -> np.ndarray:

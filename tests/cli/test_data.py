@@ -78,6 +78,13 @@ def test_sample_to_parquet_with_truth_then_kpis(tmp_path):
     res = invoke("kpis", str(out), "-g", "W", "--csv", str(kpi_csv))
     assert res.exit_code == 0 and "active_users" in res.output
     assert pd.read_csv(kpi_csv)["events"].sum() == len(raw)
+    # a window from a Wednesday: its first week is marked partial in the table, the note and the CSV
+    res = invoke("kpis", str(out), "-g", "W", "--start", "2025-06-04", "--end", "2025-06-29", "--csv", str(kpi_csv))
+    assert res.exit_code == 0, res.output
+    first = next(line for line in res.output.splitlines() if "2025-06-02" in line)
+    assert "5 of 7 days" in first and "1 partial period(s)" in " ".join(res.output.split())
+    table = pd.read_csv(kpi_csv, index_col="period")
+    assert table["coverage"].round(4).tolist() == [round(5 / 7, 4), 1.0, 1.0, 1.0]
 
 
 def test_run_main_job_on_a_store(tmp_path):

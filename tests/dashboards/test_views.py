@@ -31,6 +31,21 @@ def test_overview_view_compares_with_the_period_before(mart):
     assert "team-a, 2025-06-15 to 2025-06-28 (14 days)" in v.summary
 
 
+def test_overview_view_marks_what_the_data_covers_only_in_part(mart):
+    # the data ends on 2025-06-29 (a Sunday): a window to 2025-07-05 has 7 days without data
+    v = overview_view(mart, start=dt.date(2025, 6, 16), end=dt.date(2025, 7, 5), team=ALL_TEAMS, granularity="W")
+    assert "(20 days, 14 with data)" in v.summary
+    tiles = v.tiles.set_index("kpi")
+    assert "partial: data on 14 of 20 days" in tiles.loc["sessions", "change_text"]
+    assert tiles.loc["sessions", "tone"] == "neutral" and tiles.loc["cost_usd", "tone"] == "neutral"
+    assert "partial" not in tiles.loc["cache_hit_rate", "change_text"]  # a rate stays comparable
+    assert v.kpis["coverage"].tolist() == [1.0, 1.0]  # the weeks shown are whole
+    # a window from a Wednesday: its first week is partial
+    w = overview_view(mart, start=dt.date(2025, 6, 11), end=dt.date(2025, 6, 29), team=ALL_TEAMS, granularity="W")
+    assert w.kpis["coverage"].round(4).tolist() == [round(5 / 7, 4), 1.0, 1.0]
+    assert "partial" not in w.tiles["change_text"].str.cat()
+
+
 @pytest.mark.parametrize("controls, message", [
     ({"start": "2025-06-20", "end": "2025-06-10"}, "empty"),
     ({"start": None, "end": "2025-06-10"}, "start date is empty"),

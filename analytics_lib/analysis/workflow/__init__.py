@@ -32,6 +32,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'RESPONSE_TYPES',
         'latency_quantiles',
         'kpi_table',
+        'mark_partial',
         'KPI_COLUMNS',
         'active_users',
         'AGGREGATIONS',

@@ -11,7 +11,8 @@ import pandas as pd
 from analytics_lib.analysis.workflow.sessions import sessionize
 from analytics_lib.core import schema as S
 from analytics_lib.core.errors import WorkbenchError
-from analytics_lib.core.timewindow import US_PER_S, check_granularity, epoch_micros, period_index, period_start
+from analytics_lib.core.timewindow import (US_PER_S, TimeWindow, check_granularity, epoch_micros, period_index,
+                                          period_start)
 
 
 #: Event types that are LLM requests (for error rate and cost per request).
@@ -142,6 +143,45 @@ def kpi_table(events: pd.DataFrame, *, granularity: str = "D",
     for c in ("events", "active_users", "sessions", "accepts"):
         out[c] = out[c].astype("int64")
     return out[KPI_COLUMNS]
+
+
+def mark_partial(kpis: pd.DataFrame, granularity: str, *, window: TimeWindow | None = None, first=None, last=None,
+                 as_of=None) -> pd.DataFrame:
+    """A KPI table with a ``coverage`` column: the share of each period the figures cover.
+
+    Periods cut by the window, by the data's first or last day or by ``as_of`` (a period still
+    filling up) have a coverage below 1 and are *partial*: tables, charts
+    (:func:`~analytics_lib.report.plots.workflow.plot_kpi_trends`) and narratives
+    (:func:`~analytics_lib.report.narrative.workflow.kpi_summary`) mark them, so that a week of
+    two days is not read as a collapse. Definition: :func:`analytics_lib.core.timewindow.period_coverage`.
+
+    Parameters
+    ----------
+    kpis : DataFrame
+        Indexed by period start (:func:`kpi_table`).
+    granularity : {"D", "W", "M"}
+        The table's granularity.
+    window : TimeWindow, optional
+        The window the events were loaded for.
+    first, last : Timestamp, optional
+        The first and last event of the data (for events sorted by time: the first and last ``ts``).
+    as_of : Timestamp, optional
+        The time of the run (``pd.Timestamp.now(tz="UTC")`` for a live command).
+
+    Examples
+    --------
+    >>> from analytics_lib import synthetic_events
+    >>> ev = synthetic_events(5_000, days=28, end="2025-06-25", seed=0).events
+    >>> k = mark_partial(kpi_table(ev, granularity="W"), "W", first=ev["ts"].min(), last=ev["ts"].max())
+    >>> k["coverage"].round(2).tolist()
+    [0.71, 1.0, 1.0, 1.0, 0.29]
+    """
+    from analytics_lib.core.timewindow import period_coverage
+
+    out = kpis.copy()
+    out["coverage"] = period_coverage(kpis.index, granularity, window=window, first=first, last=last,
+                                      as_of=as_of).to_numpy()
+    return out
 
 
 KPI_COLUMNS = ["events", "active_users", "sessions", "events_per_user", "sessions_per_user", "cache_hit_rate",

@@ -115,6 +115,17 @@ class DaskEngine(Engine):
         with _using(self.client):
             return collected_events(events.events.compute())
 
+    def time_span(self, events):  # noqa: D102
+        """The first and last event time, computed on the cluster (two reductions, one pass)."""
+        import dask
+
+        if not isinstance(events, DaskEvents):
+            raise WorkbenchError(f"time_span takes what Engine.load_events returned (DaskEvents), "
+                                 f"not {type(events).__name__}")
+        with _using(self.client):
+            lo, hi = dask.compute(events.events["ts"].min(), events.events["ts"].max())
+        return (None, None) if pd.isna(lo) else (lo, hi)
+
     # --- analyses -------------------------------------------------------------------------------
     def run(self, analysis: str, events, *args, **options) -> Any:  # noqa: D102
         """The registered analysis ``analysis`` on ``events``, distributed where it can be.

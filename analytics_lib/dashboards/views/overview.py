@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from analytics_lib.core.compat import renamed
-from analytics_lib.analysis.workflow.kpis import KPI_COLUMNS
+from analytics_lib.analysis.workflow.kpis import KPI_COLUMNS, mark_partial
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.timewindow import TimeWindow, check_granularity
 from analytics_lib.dashboards.marts import KPI_FORMATS, OVERVIEW_KPIS, OverviewMart
@@ -141,7 +141,7 @@ def kpi_totals(data: DashboardData | OverviewMart, *, dates: TimeWindow, team: s
 
 
 def kpi_tiles(current: pd.Series, previous: pd.Series | None = None, *,
-              kpis: Sequence[str] = OVERVIEW_KPIS) -> pd.DataFrame:
+              kpis: Sequence[str] = OVERVIEW_KPIS, partial: str = "") -> pd.DataFrame:
     """Tiles of KPIs with their change against the previous period.
 
     Parameters
@@ -153,6 +153,11 @@ def kpi_tiles(current: pd.Series, previous: pd.Series | None = None, *,
     kpis : sequence of str
         The KPIs, one tile each, in order (default ``OVERVIEW_KPIS``); a KPI not in
         ``KPI_FORMATS`` is shown as a plain number under its own name.
+    partial : str
+        Non-empty when the data covers only part of the window or of the previous period
+        (e.g. ``"partial: data on 9 of 14 days"``): the change of a count or a cost is then
+        shown with this note and a neutral tone (sums over fewer days are not comparable);
+        rates, percentiles and scores keep theirs.
 
     Returns
     -------
@@ -173,11 +178,12 @@ def kpi_tiles(current: pd.Series, previous: pd.Series | None = None, *,
         value = current.get(k, np.nan)
         prev = previous.get(k, np.nan) if previous is not None else np.nan
         change, text = kpi_change(value, prev, kind)
-        tone = "neutral" if up_good is None or not np.isfinite(change) or change == 0 else \
+        cut = bool(partial) and kind in ("count", "usd")
+        tone = "neutral" if cut or up_good is None or not np.isfinite(change) or change == 0 else \
             ("good" if (change > 0) == up_good else "bad")
+        note = (" vs previous period" + (f" ({partial})" if cut else "")) if np.isfinite(change) else ""
         rows.append({"kpi": k, "label": label, "kind": kind, "value": value, "previous": prev, "change": change,
-                     "text": format_kpi(value, kind),
-                     "change_text": text + (" vs previous period" if np.isfinite(change) else ""), "tone": tone})
+                     "text": format_kpi(value, kind), "change_text": text + note, "tone": tone})
     return pd.DataFrame(rows)
 
 
@@ -226,6 +232,13 @@ def mart_funnel(data: DashboardData | OverviewMart, *, dates: TimeWindow | None 
                          "drop_off": 1 - step_conv, "median_time_s": np.nan})
 
 
+def _covered_days(window: TimeWindow, mart: OverviewMart) -> int:
+    """Days of ``window`` between the data's first and last day (both included)."""
+    lo = max(window.start, mart.first_day)
+    hi = min(window.end, mart.last_day + pd.Timedelta(days=1))
+    return max(0, (hi - lo).days)
+
+
 @dataclass(frozen=True)
 class OverviewView:
     """Everything the workflow overview shows for one set of control values.
@@ -239,7 +252,8 @@ class OverviewView:
     tiles : DataFrame
         :func:`kpi_tiles` of the window against the previous one.
     kpis : DataFrame
-        :func:`mart_kpis` per period.
+        :func:`mart_kpis` per period, with ``coverage`` (:func:`analytics_lib.mark_partial`:
+        the chart shades the periods the window or the data covers only in part).
     funnel : DataFrame
         :func:`mart_funnel`.
     bottlenecks : DataFrame
@@ -307,6 +321,12 @@ def overview_view(data: DashboardData | OverviewMart, *, start: Any, end: Any, t
     previous = TimeWindow(window.start - (window.end - window.start), window.start)
     current = kpi_totals(mart, dates=window, team=t)
     before = kpi_totals(mart, dates=previous, team=t) if _rows(mart.daily, previous, t).any() else None
+    days = (window.end - window.start).days
+    covered = [_covered_days(w, mart) for w in (window, previous)]
+    partial = ""
+    if before is not None and min(covered) < days:
+        partial = (f"partial: data on {covered[0]} of {days} days, {covered[1]} before" if covered[0] < days
+                   else f"partial: data on {covered[1]} of the {days} days before")
     b = mart.bottlenecks[_rows(mart.bottlenecks.rename(columns={"period": "day"}), window, t)]
     bottlenecks = b.sort_values("rank", kind="stable").head(10).reset_index(drop=True)
     ins = mart.insights
@@ -314,11 +334,14 @@ def overview_view(data: DashboardData | OverviewMart, *, start: Any, end: Any, t
         s, e = pd.to_datetime(ins["start"], utc=True), pd.to_datetime(ins["end"], utc=True)
         overlaps = (s.isna() | (s < window.end)) & (e.isna() | (e > window.start))
         ins = ins[overlaps.to_numpy()]
-    days = (window.end - window.start).days
-    summary = (f"{'All teams' if t is None else t}, {_day_text(window)} ({days} day{'s' if days > 1 else ''}); "
-               f"changes are against {_day_text(previous)}"
-               + ("" if before is not None else " (no data then)") + ".")
+    summary = (f"{'All teams' if t is None else t}, {_day_text(window)} ({days} day{'s' if days > 1 else ''}"
+               + (f", {covered[0]} with data" if covered[0] < days else "") + f"); changes are against "
+               f"{_day_text(previous)}" + ("" if before is not None else " (no data then)")
+               + (f" ({covered[1]} day{'s' if covered[1] != 1 else ''} with data)"
+                  if before is not None and covered[1] < days else "") + ".")
+    kpis = mark_partial(mart_kpis(mart, dates=window, team=t, granularity=g), g, window=window,
+                        first=mart.first_day, last=mart.last_day)
     return OverviewView(window=window, previous=previous, team=t, granularity=g,
-                        tiles=kpi_tiles(current, before), kpis=mart_kpis(mart, dates=window, team=t, granularity=g),
+                        tiles=kpi_tiles(current, before, partial=partial), kpis=kpis,
                         funnel=mart_funnel(mart, dates=window, team=t), bottlenecks=bottlenecks,
                         insights=ins.head(10).reset_index(drop=True), summary=summary)

@@ -94,13 +94,19 @@ def anomaly_summary(anomalies: pd.DataFrame, daily: pd.DataFrame, *, sensitivity
             f"{threshold:g} robust standard deviations, widened for short windows) over {len(daily)} days.")
 
 
-def kpi_summary(kpis: pd.DataFrame) -> str:
-    """The last period's headline KPIs, and the totals over every period.
+def kpi_summary(kpis: pd.DataFrame, granularity: str | None = None) -> str:
+    r"""The last whole period's headline KPIs, the partial periods, and the totals over every period.
+
+    When ``kpis`` has a ``coverage`` column (:func:`~analytics_lib.analysis.workflow.kpis.mark_partial`),
+    the headline is the last period the data covers whole, and periods only partly covered
+    are named as such (their counts are not comparable with whole periods).
 
     Parameters
     ----------
     kpis : DataFrame
-        ``kpi_table(...)``: one row per period (index ``period``).
+        ``kpi_table(...)``: one row per period (index ``period``), optionally with ``coverage``.
+    granularity : {"D", "W", "M"}, optional
+        The table's granularity, to say how many days a partial period covers.
 
     Returns
     -------
@@ -108,19 +114,31 @@ def kpi_summary(kpis: pd.DataFrame) -> str:
 
     Examples
     --------
-    >>> k = pd.DataFrame({"active_users": [10, 12], "events": [500, 640], "error_rate": [0.01, 0.02],
-    ...                   "latency_p95": [900.0, 950.0], "cost_usd": [12.5, 15.25]},
-    ...                  index=pd.DatetimeIndex(["2025-06-02", "2025-06-09"], name="period"))
-    >>> print(kpi_summary(k))
-    Last period (2025-06-09): **12** active users, **640** events, error rate **2.0%**, p95 latency **950 ms**, cost **\\$15.25**. Over all 2 periods: 1,140 events and \\$27.75.
+    >>> k = pd.DataFrame({"active_users": [10, 12, 3], "events": [500, 640, 90], "error_rate": [0.01, 0.02, 0.0],
+    ...                   "latency_p95": [900.0, 950.0, 990.0], "cost_usd": [12.5, 15.25, 2.0],
+    ...                   "coverage": [1.0, 1.0, 2 / 7]},
+    ...                  index=pd.DatetimeIndex(["2025-06-02", "2025-06-09", "2025-06-16"], name="period"))
+    >>> print(kpi_summary(k, "W"))
+    Last whole period (2025-06-09): **12** active users, **640** events, error rate **2.0%**, p95 latency **950 ms**, cost **\$15.25**. Partial period, not comparable with whole ones: 2025-06-16 (partial: 2 of 7 days). Over all 3 periods: 1,230 events and \$29.75.
     """
+    from analytics_lib.core.timewindow import partial_label
+
     if kpis.empty:
         return "No period in the window holds events."
-    last = {c: kpis[c].iloc[-1] for c in ("active_users", "events", "error_rate", "latency_p95", "cost_usd")}
-    return (f"Last period ({kpis.index[-1]:%Y-%m-%d}): **{last['active_users']:,}** active users, "
+    cover = kpis["coverage"] if "coverage" in kpis else pd.Series(1.0, index=kpis.index)
+    whole = kpis[cover.to_numpy() >= 1 - 1e-9]
+    row, label = (whole, "Last whole period") if len(whole) and len(whole) < len(kpis) else (kpis, "Last period")
+    last = {c: row[c].iloc[-1] for c in ("active_users", "events", "error_rate", "latency_p95", "cost_usd")}
+    text = (f"{label} ({row.index[-1]:%Y-%m-%d}): **{last['active_users']:,}** active users, "
             f"**{last['events']:,}** events, error rate **{share(last['error_rate'])}**, "
-            f"p95 latency **{last['latency_p95']:,.0f} ms**, cost **{money(last['cost_usd'])}**. "
-            f"Over all {len(kpis)} periods: {kpis['events'].sum():,} events and {money(kpis['cost_usd'].sum())}.")
+            f"p95 latency **{last['latency_p95']:,.0f} ms**, cost **{money(last['cost_usd'])}**. ")
+    partial = [(p, c) for p, c in cover.items() if c < 1 - 1e-9]
+    if partial:
+        named = [f"{p:%Y-%m-%d} ({partial_label(c, p, granularity) if granularity else f'{c:.0%} covered'})"
+                 for p, c in partial]
+        text += (f"Partial period{'s' if len(partial) > 1 else ''}, not comparable with whole ones: "
+                 f"{', '.join(named)}. ")
+    return text + f"Over all {len(kpis)} periods: {kpis['events'].sum():,} events and {money(kpis['cost_usd'].sum())}."
 
 
 def session_funnel_summary(funnel: pd.DataFrame) -> str:

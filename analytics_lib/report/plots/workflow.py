@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
@@ -28,7 +29,9 @@ def plot_kpi_trends(kpis: pd.DataFrame, *, metrics: Sequence[str | Sequence[str]
     Parameters
     ----------
     kpis : DataFrame
-        From :func:`analytics_lib.kpi_table` (indexed by ``period``).
+        From :func:`analytics_lib.kpi_table` (indexed by ``period``). With a ``coverage``
+        column (:func:`analytics_lib.mark_partial`), partial periods are shaded and drawn with
+        hollow markers, and a legend says why.
     metrics : sequence
         KPI columns, one per panel; an entry that is a list draws several columns of the
         same unit in one panel (``["latency_p50", "latency_p95"]``).
@@ -68,6 +71,7 @@ def plot_kpi_trends(kpis: pd.DataFrame, *, metrics: Sequence[str | Sequence[str]
         fig = axes[0].get_figure(root=True)
         bottom = {id(a) for a in axes}
     x = pd.DatetimeIndex(kpis.index)
+    partial = _partial_spans(kpis)
     for a, cols in zip(axes, panels):
         labels = [KPI_LABELS.get(c, (c, c, "number")) for c in cols]
         title = labels[0][0] if len(cols) == 1 else " / ".join(lab[0] for lab in labels)
@@ -75,9 +79,15 @@ def plot_kpi_trends(kpis: pd.DataFrame, *, metrics: Sequence[str | Sequence[str]
         if kpis.empty or kpis[cols].isna().all().all():
             _no_data(a, title, xlabel, labels[0][1])
             continue
+        for lo, hi in partial:
+            a.axvspan(lo, hi, facecolor="#bbbbbb", alpha=0.35, hatch="//", edgecolor="#777777", linewidth=0, zorder=0)
         for c, lab in zip(cols, labels):
-            a.plot(x, kpis[c].astype("float64"), marker="o" if len(x) <= 40 else None, markersize=3,
-                   linewidth=1.6, label=lab[0])
+            y = kpis[c].astype("float64")
+            line, = a.plot(x, y, marker="o" if len(x) <= 40 else None, markersize=3, linewidth=1.6, label=lab[0])
+            if partial:  # partial periods: hollow markers on the shaded span
+                cut = kpis["coverage"].to_numpy(dtype="float64") < 1 - 1e-9
+                a.plot(x[cut], y[cut], linestyle="none", marker="o", markersize=6, markerfacecolor="white",
+                       markeredgecolor=line.get_color(), markeredgewidth=1.4, zorder=3)
         a.set(title=title, ylabel=labels[0][1], xlabel=xlabel)
         _format_value_axis(a, labels[0][2])
         a.grid(alpha=0.3)
@@ -88,7 +98,22 @@ def plot_kpi_trends(kpis: pd.DataFrame, *, metrics: Sequence[str | Sequence[str]
         if len(cols) > 1:
             a.legend(fontsize=8, frameon=False)
         _date_axis(a)
+    if partial:
+        fig.legend(handles=[Patch(facecolor="#bbbbbb", alpha=0.35, hatch="//", edgecolor="#777777",
+                                  label="partial period (only partly covered: counts not comparable)")],
+                   loc="outside lower center" if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+                   else "lower center", fontsize=8, frameon=False)
     return fig
+
+
+def _partial_spans(kpis: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The span to shade (centred on the period's point) of each period whose ``coverage`` is below 1."""
+    if "coverage" not in kpis or kpis.empty:
+        return []
+    idx = pd.DatetimeIndex(kpis.index)
+    step = (idx[1:] - idx[:-1]).min() if len(idx) > 1 else pd.Timedelta(days=1)
+    cover = kpis["coverage"].to_numpy(dtype="float64")
+    return [(p - step / 2, p + step / 2) for p, c in zip(idx, cover) if c < 1 - 1e-9]
 
 
 def plot_activity_heatmap(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:

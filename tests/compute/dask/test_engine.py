@@ -98,6 +98,7 @@ def test_open_engine_starts_and_stops_a_local_cluster(sample_small):
         ref = load_events(sample_small.events.head(20_000), now=NOW).events
         pd.testing.assert_frame_equal(eng.retention_matrix(loaded, periods=3), W.retention_matrix(ref, periods=3))
         pd.testing.assert_frame_equal(eng.pandas_events(loaded), ref)
+        assert eng.time_span(loaded) == (ref["ts"].min(), ref["ts"].max())
     deadline = time.monotonic() + 30
     while any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in workers):
         assert time.monotonic() < deadline, "the local cluster's processes outlived the engine"

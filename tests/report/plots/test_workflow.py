@@ -105,6 +105,20 @@ def test_kpi_trends_panels_and_axes(results):
         plots.plot_kpi_trends(kpis, metrics=["events", "cost_usd", "sessions"], ax=grid)
 
 
+def test_kpi_trends_shade_partial_periods(results):
+    _, kpis, _ = results["kpi_trends"]
+    marked = kpis.assign(coverage=1.0)
+    marked.iloc[[0, -1], marked.columns.get_loc("coverage")] = [0.4, 0.25]
+    fig = plots.plot_kpi_trends(marked, metrics=["events", "error_rate"])
+    for a in _main_axes(fig):
+        assert len(a.patches) == 2, "one shaded span per partial period"
+        hollow = [ln for ln in a.get_lines() if ln.get_linestyle() == "None"]
+        assert len(hollow) == 1 and len(hollow[0].get_xdata()) == 2
+    assert "partial period" in fig.legends[0].get_texts()[0].get_text()
+    plain = plots.plot_kpi_trends(kpis.assign(coverage=1.0), metrics=["events"])
+    assert not _main_axes(plain)[0].patches and not plain.legends
+
+
 def test_funnel_labels_show_counts_and_conversion(results):
     _, funnel, _ = results["funnel"]
     fig = plots.plot_funnel(funnel, unit="sessions")
