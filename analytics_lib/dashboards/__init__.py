@@ -26,7 +26,8 @@ Environment: ``WORKBENCH_REPORTS`` (where runs are published; default ``reports/
 ``WORKBENCH_DASHBOARD_CACHE`` (default ``data/processed/dashboards``) and ``WORKBENCH_DB``
 (the store, see :mod:`analytics_lib.core.paths`).
 
-Modules: ``marts``, ``published``, ``serve``, ``voila_app``, ``widgets``, ``views``.
+Modules: ``marts``, ``published``, ``serve``, ``voila_app``, ``widgets``, ``urlstate`` (shareable
+views: :class:`ShareLink` keeps the controls in the page URL), ``views``.
 """
 from analytics_lib.core.lazy import lazy_exports
 
@@ -86,6 +87,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'WorkbenchVoila',
         'main',
     ],
+    'urlstate': ['page_query', 'control_text', 'control_value', 'ShareLink'],
     'widgets': [
         'STYLE',
         'DashboardHeader',

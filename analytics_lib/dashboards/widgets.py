@@ -557,6 +557,7 @@ class FilterBar(widgets.HBox):
                 s = lo
         options = [("All teams", ALL_TEAMS)] + [(t, t) for t in teams]
         team_value = team[0] if isinstance(team, (list, tuple)) and len(team) == 1 else team
+        self.days = (lo, hi)
         self.start = widgets.DatePicker(description="From", value=s)
         self.end = widgets.DatePicker(description="To", value=e)
         self.team = widgets.Dropdown(description="Team", options=options,
@@ -574,6 +575,11 @@ class FilterBar(widgets.HBox):
     def controls(self) -> dict[str, widgets.Widget]:
         """Keyword of :func:`overview_view` to widget."""
         return {"start": self.start, "end": self.end, "team": self.team, "granularity": self.granularity}
+
+    @property
+    def limits(self) -> dict[str, tuple[Any, Any]]:
+        """The data's first and last day, the bounds of both dates (for :class:`ShareLink`)."""
+        return {"start": self.days, "end": self.days}
 
     @classmethod
     def for_data(cls, data: DashboardData | None, **values: Any) -> "FilterBar":

@@ -41,6 +41,7 @@ from analytics_lib.report.plots.forecast import plot_forecast
 from analytics_lib.dashboards.widgets import (
     ChartPanel, DashboardHeader, ForecastBar, KpiTiles, LiveView, MessageArea, ProgressPanel, TablePanel, TextPanel)
 from analytics_lib.dashboards.views import forecast_view
+from analytics_lib.dashboards.urlstate import ShareLink
 from analytics_lib.dashboards.published import load_overview_data
 
 header = DashboardHeader(subtitle="Loading the data…")
@@ -60,7 +61,8 @@ scores = TablePanel(title="Backtest accuracy on the last windows (MASE: 1.0 is t
                     columns=["model", "mase", "smape", "mae", "coverage"],
                     formats={"mase": "{:.2f}", "smape": "{:.1f}%", "mae": "{:,.1f}", "coverage": "{:.0%}"},
                     rename={"mase": "MASE", "smape": "sMAPE", "mae": "MAE", "coverage": "interval coverage"})
-display(controls, tiles, chart, scores, origin)
+link = ShareLink(controls.controls)  # the view in the page URL: copy the link to share it
+display(controls, link, tiles, chart, scores, origin)
 view = LiveView(forecast_view, data, controls=controls.controls, messages=messages, progress=progress,
                 fixed={"granularity": granularity, "n_windows": n_windows, "level": level, "memo": {}},
                 outputs={"tiles": tiles, "chart": chart, "scores": scores, "origin": origin})

@@ -49,6 +49,7 @@ from IPython.display import display
 from analytics_lib.report.plots.roi import plot_roi_distribution, plot_tornado
 from analytics_lib.dashboards.widgets import (
     AssumptionPanel, ChartPanel, DashboardHeader, KpiTiles, LiveView, MessageArea, ProgressPanel, TablePanel)
+from analytics_lib.dashboards.urlstate import ShareLink
 from analytics_lib.dashboards.published import load_roi_data
 from analytics_lib.dashboards.views import roi_view
 
@@ -74,7 +75,8 @@ scenario_table = TablePanel(
     formats={"benefits": "${:,.0f}", "costs": "${:,.0f}", "roi_pct": "{:.1f}%", "npv": "${:,.0f}",
              "payback_months": "{:.1f}"},
     rename={"roi_pct": "ROI", "npv": "NPV", "payback_months": "payback (months)"})
-display(assumptions, tiles, tornado, distribution, scenario_table)
+link = ShareLink(assumptions.controls)  # the view in the page URL: copy the link to share it
+display(assumptions, link, tiles, tornado, distribution, scenario_table)
 view = LiveView(roi_view, data, controls=assumptions.controls, messages=messages, progress=progress,
                 fixed={"scenarios": scenarios, "n_simulations": n_simulations, "seed": seed},
                 outputs={"tiles": tiles, "tornado": tornado, "simulation": distribution, "scenarios": scenario_table})

@@ -37,6 +37,7 @@ from analytics_lib.report.plots.workflow import plot_funnel, plot_kpi_trends
 from analytics_lib.dashboards.marts import OVERVIEW_KPIS
 from analytics_lib.dashboards.widgets import (
     ChartPanel, DashboardHeader, FilterBar, KpiTiles, LiveView, MessageArea, ProgressPanel, TablePanel, TextPanel)
+from analytics_lib.dashboards.urlstate import ShareLink
 from analytics_lib.dashboards.published import load_overview_data
 from analytics_lib.dashboards.views import overview_view
 
@@ -63,7 +64,8 @@ bottlenecks = TablePanel(
 insights = TablePanel(title="Ranked insights (all teams) that overlap the window",
                       columns=["rank", "severity", "title", "recommendation"],
                       empty="No ranked insight overlaps this window.")
-display(filters, summary, tiles, trend, funnel, bottlenecks, insights)
+link = ShareLink(filters.controls, limits=filters.limits)  # the view in the page URL: copy the link to share it
+display(filters, link, summary, tiles, trend, funnel, bottlenecks, insights)
 view = LiveView(overview_view, data, controls=filters.controls, messages=messages, progress=progress,
                 outputs={"summary": summary, "tiles": tiles, "kpis": trend, "funnel": funnel,
                          "bottlenecks": bottlenecks, "insights": insights})

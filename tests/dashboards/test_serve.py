@@ -111,12 +111,16 @@ def _console_errors(page) -> list[str]:
     return [e for e in page.errors if not any(s in e for s in IGNORED)]
 
 
-def _open(page, site: Site, name: str) -> float:
+def _open(page, site: Site, name: str, **query: str) -> float:
     t0 = time.monotonic()
-    page.goto(site.server.dashboard_url(name), wait_until="commit")  # never the `load` event (NOTES-platform)
+    page.goto(site.server.dashboard_url(name, **query), wait_until="commit")  # never `load` (NOTES-platform)
+    _drawn(page)
+    return time.monotonic() - t0
+
+
+def _drawn(page) -> None:
     page.wait_for_selector(".wb-tile", timeout=LOAD_TIMEOUT_MS)
     page.wait_for_selector('.wb-status[data-state="ok"]', timeout=LOAD_TIMEOUT_MS)
-    return time.monotonic() - t0
 
 
 def _refreshes(page) -> int:
@@ -220,6 +224,39 @@ def test_workflow_overview(page, site):
     assert "empty" in message and "Traceback" not in page.inner_text("body")
     assert _tiles(page) == expected  # the last good numbers stay
     assert _console_errors(page) == [], seconds
+
+
+def test_a_copied_link_opens_the_same_view_and_a_reload_keeps_it(page, site):
+    import datetime as dt
+
+    from analytics_lib.dashboards.views import overview_view
+
+    last = site.overview.value.last_day.date()
+    start, end = (last - dt.timedelta(days=20)).isoformat(), (last - dt.timedelta(days=6)).isoformat()
+    _open(page, site, "workflow_overview", start=start, end=end, team="team-b", granularity="W")
+    _assert_clean(page)
+    assert (page.input_value(".wb-start input"), page.input_value(".wb-end input"),
+            page.input_value(".wb-team select")) == (start, end, "team-b")
+    assert "mod-active" in page.get_attribute(".wb-granularity button:has-text('Week')", "class")
+    assert _tiles(page) == _expected_tiles(overview_view(site.overview, start=start, end=end, team="team-b",
+                                                         granularity="W"))
+    assert page.query_selector(".wb-share-note") is None
+
+    n = _refreshes(page)  # a change goes into the address bar, the token stays
+    page.select_option(".wb-team select", "team-a")
+    _wait_refresh(page, n)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('team') === 'team-a'", timeout=30_000)
+    assert "token=" in page.url and f"start={start}" in page.url and "granularity=W" in page.url
+    expected = _expected_tiles(overview_view(site.overview, start=start, end=end, team="team-a", granularity="W"))
+    page.reload(wait_until="commit")  # a reload (or the copied link) shows the same view
+    _drawn(page)
+    assert page.input_value(".wb-team select") == "team-a" and _tiles(page) == expected
+
+    _open(page, site, "workflow_overview", team="<b>nobody</b>", start="1999-01-01", granularity="Q")
+    note = page.inner_text(".wb-share-note")  # ignored with a visible note, never an error page
+    assert "Ignored from the link" in note and "team='<b>nobody</b>'" in note and "granularity='Q'" in note
+    assert page.input_value(".wb-team select") == "All teams"
+    _assert_clean(page)
 
 
 def test_forecast_explorer(page, site):
