@@ -8,7 +8,7 @@ DB := data/workbench.db
 export MPLBACKEND ?= Agg
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lab sample bench lock clean
+.PHONY: help install run test lab sample bench lock clean approve-visual
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-9s %s\n", $$1, $$2}'
@@ -38,6 +38,12 @@ run: $(VENV)/.installed $(DB) ## set up, then run every scheduled job once on th
 test: $(VENV)/.installed ## set up, then run the whole test suite
 	$(PY) scripts/ensure_system_deps.py
 	$(BIN)/pytest
+
+# After an intended change of how a dashboard or a report PDF looks: re-take the pictures the visual
+# tests compare with (tests/visual/*.png), then look at them and commit them (tests/visual_regression.py).
+approve-visual: $(VENV)/.installed ## re-approve the visual tests' images after an intended change of the look
+	$(PY) scripts/ensure_system_deps.py
+	WORKBENCH_APPROVE_VISUAL=1 $(BIN)/pytest -p no:cacheprovider -q tests/dashboards/test_visual.py tests/report/test_pdf_visual.py
 
 # As root (a container), JupyterLab refuses to start without --allow-root.
 lab: $(VENV)/.installed $(DB) ## open JupyterLab with the project's kernel

@@ -22,6 +22,7 @@ from analytics_lib.dashboards.views.common import _mart, dashboard_window
 from analytics_lib.dashboards.views.forecast import FORECAST_METRICS, FORECAST_MODELS
 from analytics_lib.dashboards.views.overview import mart_kpis
 from analytics_lib.dashboards.views.roi import ROI_CONTROLS, scenario_values
+from analytics_lib.report.plots.colors import subplots
 
 if TYPE_CHECKING:
     from analytics_lib.dashboards.published import DashboardData
@@ -36,8 +37,8 @@ STYLE = """
 .wb-tiles {display: flex; flex-wrap: wrap; gap: 10px; margin: 6px 0;}
 .wb-tile {border: 1px solid #ddd; border-radius: 8px; padding: 8px 12px; min-width: 150px; background: #fafafa;}
 .wb-tile-label {font-size: 0.85em; color: #555;} .wb-tile-value {font-size: 1.6em; font-weight: 600;}
-.wb-tile-change {font-size: 0.8em; color: #666;} .wb-good .wb-tile-change {color: #2e7d32;}
-.wb-bad .wb-tile-change {color: #c62828;}
+.wb-tile-change {font-size: 0.8em; color: #595959;} .wb-good .wb-tile-change {color: #005a8c;}
+.wb-bad .wb-tile-change {color: #a33a00;} .wb-tone {font-weight: 600;}
 .wb-message-error {background: #fdecea; border-left: 4px solid #c62828; padding: 8px 12px; margin: 6px 0;}
 .wb-message-info {background: #e8f0fe; border-left: 4px solid #1a73e8; padding: 8px 12px; margin: 6px 0;}
 .wb-table table {border-collapse: collapse; font-size: 0.9em;} .wb-table th, .wb-table td {padding: 3px 8px;
@@ -195,21 +196,27 @@ class ProgressPanel(widgets.HBox):
                          "ok" if ok else "error")
 
 
+#: Said in words as well as in colour (colour-blind readers, print): whether a change is good news.
+_TONE_WORD = {"good": ' <span class="wb-tone">(better)</span>', "bad": ' <span class="wb-tone">(worse)</span>'}
+
+
 def tile_html(tiles: pd.DataFrame) -> str:
     """The HTML of a row of tiles (``kpi, label, text, change_text, tone`` per row).
 
     Each tile is ``<div class="wb-tile wb-<tone>" data-kpi="<kpi>">`` with its label, value
-    (``.wb-tile-value``) and change line, so tests and stylesheets can find them.
+    (``.wb-tile-value``) and change line, so tests and stylesheets can find them. A good or bad
+    change is said in words too ("(better)", "(worse)"), not only in colour (blue and vermillion,
+    which colour-blind readers tell apart).
 
     Examples
     --------
     >>> tile_html(pd.DataFrame([{"kpi": "npv", "label": "NPV", "text": "$1,000", "change_text": "", "tone": "good"}]))
-    '<div class="wb-tiles"><div class="wb-tile wb-good" data-kpi="npv"><div class="wb-tile-label">NPV</div><div class="wb-tile-value">$1,000</div><div class="wb-tile-change"></div></div></div>'
+    '<div class="wb-tiles"><div class="wb-tile wb-good" data-kpi="npv"><div class="wb-tile-label">NPV</div><div class="wb-tile-value">$1,000</div><div class="wb-tile-change"> <span class="wb-tone">(better)</span></div></div></div>'
     """
     cells = [f'<div class="wb-tile wb-{html.escape(str(r.tone))}" data-kpi="{html.escape(str(r.kpi))}">'
              f'<div class="wb-tile-label">{html.escape(str(r.label))}</div>'
              f'<div class="wb-tile-value">{html.escape(str(r.text))}</div>'
-             f'<div class="wb-tile-change">{html.escape(str(r.change_text))}</div></div>'
+             f'<div class="wb-tile-change">{html.escape(str(r.change_text))}{_TONE_WORD.get(str(r.tone), "")}</div></div>'
              for r in tiles.itertuples(index=False)]  # a handful of tiles
     return '<div class="wb-tiles">' + "".join(cells) + "</div>"
 
@@ -267,8 +274,8 @@ CHART_LAYOUTS: dict[str, dict[str, Any]] = {
     "plot_backtest_scores": {"figsize": (8.0, 3.0),
                              "margins": {"left": 0.22, "right": 0.97, "top": 0.88, "bottom": 0.18}},
     "plot_tornado": {"figsize": (10.0, 5.0), "margins": {"left": 0.42, "right": 0.97, "top": 0.9, "bottom": 0.12}},
-    "plot_roi_distribution": {"figsize": (10.0, 4.0),
-                              "margins": {"left": 0.08, "right": 0.98, "top": 0.88, "bottom": 0.14}},
+    "plot_roi_distribution": {"figsize": (10.0, 4.0),  # room on the right for the legend
+                              "margins": {"left": 0.08, "right": 0.76, "top": 0.88, "bottom": 0.14}},
 }
 
 
@@ -323,7 +330,7 @@ class ChartPanel(widgets.VBox):
 
         options = dict(self.options)
         if self.figsize is not None:
-            fig, axes = plt.subplots(*self.grid, figsize=self.figsize, sharex=self.grid != (1, 1), squeeze=False)
+            fig, axes = subplots(*self.grid, figsize=self.figsize, sharex=self.grid != (1, 1), squeeze=False)
             fig.subplots_adjust(**self.margins)
             options["ax"] = axes[0, 0] if self.grid == (1, 1) else axes.ravel()
         try:
@@ -349,7 +356,8 @@ def table_html(frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None,
         shown as dates; missing values as an en dash.
     formats : mapping of str to str, optional
         ``{column: format string}`` such as ``{"p95_ms": "{:,.0f}"}``; columns not in ``frame``
-        are ignored. Default: values as ``str`` gives them.
+        are ignored; money (``"${:,.0f}"``) prints its sign first (``-$1,500``). Default: values
+        as ``str`` gives them.
     empty : str
         The text shown instead of an empty table (default ``"nothing to show"``).
     rename : mapping of str to str, optional
@@ -359,13 +367,16 @@ def table_html(frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None,
     --------
     >>> table_html(pd.DataFrame({"p95_ms": [1234.5]}), formats={"p95_ms": "{:,.0f}"})
     '<div class="wb-table"><table><thead><tr><th>p95_ms</th></tr></thead><tbody><tr><td>1,234</td></tr></tbody></table></div>'
+    >>> "<td>-$1,500</td>" in table_html(pd.DataFrame({"npv": [-1500.0]}), formats={"npv": "${:,.0f}"})
+    True
     """
     if frame.empty:
         return f'<div class="wb-table wb-empty">{html.escape(empty)}</div>'
     shown = frame.copy()
     for c, fmt in (formats or {}).items():
         if c in shown:
-            shown[c] = [("–" if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT else fmt.format(v))
+            shown[c] = [("–" if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT
+                         else fmt.format(v).replace("$-", "-$"))  # money prints sign first: -$1,320
                         for v in shown[c]]
     for c in shown.columns:
         if isinstance(shown[c].dtype, pd.DatetimeTZDtype):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from conftest import require_chromium
 
 from analytics_lib.core import paths
 from analytics_lib.dashboards.serve import DASHBOARDS, DashboardServer, start_server
@@ -68,36 +68,6 @@ def site(tmp_path_factory):
         pids = server.kernel_pids()
         server.stop()
         assert not [p for p in pids if _running(p)], "kernels left behind"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    try:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-    finally:
-        pw.stop()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
-    p = context.new_page()
-    p.errors = []
-    p.on("console", lambda m: p.errors.append(f"console: {m.text} {m.location.get('url', '')}")
-         if m.type == "error" else None)
-    p.on("pageerror", lambda e: p.errors.append(f"page error: {e}"))
-    try:
-        yield p
-    finally:
-        context.close()
 
 
 def _running(pid: int) -> bool:

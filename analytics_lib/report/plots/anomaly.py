@@ -13,8 +13,9 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.report.plots.colors import BAD
 from analytics_lib.report.plots.style import (
-    KPI_LABELS, _SEVERITY_COLORS, _axes, _date_axis, _format_value_axis, _no_data, _require)
+    KPI_LABELS, _SEVERITY_COLORS, _axes, _date_axis, _format_value_axis, _no_data, _require, _subplots)
 
 
 # --------------------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def plot_anomalies(series: pd.DataFrame | pd.Series, anomalies: pd.DataFrame, *,
         raise WorkbenchError("plot_anomalies: there is no metric to draw; pass metrics=[...]")
     _require(frame, metrics, "plot_anomalies")
     if ax is None:
-        fig, grid = plt.subplots(len(metrics), 1, figsize=(11, 2.8 * len(metrics) + 0.6), sharex=True,
+        fig, grid = _subplots(len(metrics), 1, figsize=(11, 2.8 * len(metrics) + 0.6), sharex=True,
                                  layout="constrained", squeeze=False)
         axes = list(grid.ravel())
         for a in axes[:-1]:
@@ -147,7 +148,7 @@ def plot_attribution(attribution, *, top: int = 8, ax: Axes | None = None) -> Fi
     labels = [f"{s}  [{d}]" for s, d in zip(rows["segment"].astype(str), rows["dimension"].astype(str))]
     yy = np.arange(len(rows))
     chosen = attribution.top.get("segment") if attribution.top else None
-    colors = ["#d62728" if s == chosen else "#9e9e9e" for s in rows["segment"]]
+    colors = [BAD if s == chosen else "#9e9e9e" for s in rows["segment"]]
     ax.barh(yy, rows["contribution"].to_numpy(dtype="float64"), color=colors, height=0.6)
     ax.scatter(rows["exposure"].to_numpy(dtype="float64"), yy, color="black", s=18, zorder=3, label="share of events")
     ax.axvline(0, color="0.3", linewidth=0.8)

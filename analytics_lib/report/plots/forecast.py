@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analytics_lib.report.plots.style import _axes, _date_axis, _no_data, _require
+from analytics_lib.report.plots.style import _axes, _date_axis, _no_data, _require, _subplots
 
 
 def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, *, capacity: float | None = None,
@@ -45,7 +45,7 @@ def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, *, capacity: fl
     if ax is not None and len(ids) == 1:
         fig, axes = ax.figure, [ax]
     else:
-        fig, axes = plt.subplots(len(ids), 1, figsize=(10, 3.2 * len(ids)), squeeze=False, layout="constrained")
+        fig, axes = _subplots(len(ids), 1, figsize=(10, 3.2 * len(ids)), squeeze=False, layout="constrained")
         axes = list(axes[:, 0])
     for a, uid in zip(axes, ids):
         h = history[history["unique_id"] == uid]
@@ -122,7 +122,7 @@ def plot_components(components: pd.DataFrame, *, ax: Axes | None = None) -> Figu
     if components.empty or not cols:
         fig, ax = _axes(ax, (10, 3))
         return _no_data(ax, "Components", "date", "value")
-    fig, axes = plt.subplots(len(cols), 1, figsize=(10, 2.2 * len(cols)), sharex=True, squeeze=False)
+    fig, axes = _subplots(len(cols), 1, figsize=(10, 2.2 * len(cols)), sharex=True, squeeze=False)
     for a, c in zip(axes[:, 0], cols):
         a.plot(components["ds"], components[c], lw=1, color="tab:green" if c == "trend" else "tab:purple")
         a.set_ylabel(c)

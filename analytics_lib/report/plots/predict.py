@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from analytics_lib.core.errors import WorkbenchError
-from analytics_lib.report.plots.style import _axes, _no_data, _require
+from analytics_lib.report.plots.colors import CYCLE
+from analytics_lib.report.plots.style import _axes, _no_data, _require, _subplots
 
 
 _MODEL_LABELS = {"churn_probability": "churn model (calibrated)", "recency_rule": "recency rule (baseline)"}
@@ -48,7 +49,7 @@ def plot_reliability(reliability: pd.DataFrame, *, ax: Axes | None = None) -> Fi
     if reliability.empty:
         return _no_data(ax, title, xlabel, ylabel)
     ax.plot([0, 1], [0, 1], color="0.5", ls="--", lw=1, label="perfectly calibrated")
-    for (name, g), color in zip(reliability.groupby("model", sort=False), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+    for (name, g), color in zip(reliability.groupby("model", sort=False), CYCLE):
         x, y = g["mean_predicted"].to_numpy(dtype="float64"), g["observed_rate"].to_numpy(dtype="float64")
         err = np.vstack([y - g["ci_low"].to_numpy(dtype="float64"), g["ci_high"].to_numpy(dtype="float64") - y])
         ax.errorbar(x, y, yerr=np.clip(err, 0, None), color=color, lw=1.5, capsize=3, alpha=0.9,
@@ -132,7 +133,7 @@ def plot_partial_dependence(partial_dependence: pd.DataFrame, *, ylabel: str = "
     features = list(dict.fromkeys(partial_dependence["feature"]))
     n = max(len(features), 1)
     if ax is None:
-        fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), layout="constrained", squeeze=False)
+        fig, axes = _subplots(1, n, figsize=(4.2 * n, 3.8), layout="constrained", squeeze=False)
         axes = list(axes[0])
     else:
         axes = list(ax)

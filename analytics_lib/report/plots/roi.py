@@ -10,10 +10,12 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.report.plots.colors import BAD, GOOD, OKABE_ITO
 from analytics_lib.report.plots.style import _USD, _axes, _no_data, _require, money_tick
 
 
-_KIND_COLORS = {"one-off": "#d62728", "actual": "#1f77b4", "mixed": "#6baed6", "forecast": "#9ecae1"}
+_KIND_COLORS = {"one-off": OKABE_ITO["vermillion"], "actual": OKABE_ITO["blue"], "mixed": OKABE_ITO["sky_blue"],
+                "forecast": "#B9DDF2"}
 
 
 def _frame_of(result, attr: str) -> pd.DataFrame:
@@ -52,7 +54,7 @@ def plot_cashflows(result, *, ax: Axes | None = None) -> Figure:
     ax.axhline(0, color="0.3", lw=0.8)
     payback = getattr(result, "payback_months", None)
     if payback is not None:
-        ax.axvline(payback, color="#2ca02c", ls="--", lw=1.5, label=f"payback: {payback:,.1f} months")
+        ax.axvline(payback, color=OKABE_ITO["bluish_green"], ls="--", lw=1.5, label=f"payback: {payback:,.1f} months")
     handles = [Patch(color=_KIND_COLORS[k], label=f"net, {k}") for k in _KIND_COLORS if (kinds == k).any()]
     ax.legend(handles=handles + ax.get_legend_handles_labels()[0], fontsize=8, frameon=False, loc="upper left",
               bbox_to_anchor=(1.0, 1.0))
@@ -97,8 +99,8 @@ def plot_tornado(tornado: pd.DataFrame, *, metric: str = "npv", ax: Axes | None 
         base = float(np.median(np.r_[tornado[lo_c].to_numpy(), tornado[hi_c].to_numpy()]))
     y = np.arange(len(tornado))[::-1]
     lo, hi = tornado[lo_c].to_numpy(dtype="float64"), tornado[hi_c].to_numpy(dtype="float64")
-    ax.barh(y, lo - base, left=base, color="#d62728", alpha=0.8, label="low end of the range")
-    ax.barh(y, hi - base, left=base, color="#2ca02c", alpha=0.8, label="high end of the range")
+    ax.barh(y, lo - base, left=base, color=BAD, alpha=0.8, label="low end of the range")
+    ax.barh(y, hi - base, left=base, color=GOOD, alpha=0.8, label="high end of the range")
     ax.axvline(base, color="black", lw=1)
     ax.axvline(0, color="0.5", lw=0.8, ls=":")
     ax.set_yticks(y, [f"{a}  ({r})" for a, r in zip(tornado["assumption"], tornado["range"])], fontsize=8)
@@ -147,7 +149,7 @@ def plot_roi_distribution(simulation, *, metric: str = "roi_pct", bins: int = 60
     row = simulation.summary.set_index("metric").loc[metric]
     for q, style in (("p10", ":"), ("p50", "-"), ("p90", ":")):
         ax.axvline(row[q], color="black", ls=style, lw=1.2, label=f"{q.upper()}: {row[q]:,.0f}")
-    ax.axvline(0, color="#d62728", lw=1, label=f"zero; P(ROI > 0) = {simulation.prob_positive:.0%}")
+    ax.axvline(0, color=BAD, lw=1, label=f"zero; P(ROI > 0) = {simulation.prob_positive:.0%}")
     ax.xaxis.set_major_formatter(_USD if metric == "npv" else FuncFormatter(lambda x, _: f"{x:,.0f} %"))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -176,9 +178,10 @@ def plot_value_by(table: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     >>> from analytics_lib import roi_result, synthetic_events
     >>> fig = plot_value_by(roi_result(roi_inputs(synthetic_events(3_000, days=28, seed=0).events)).by_team)  # doctest: +SKIP
     """
-    parts = [("time_value_usd", "time saved", "#2ca02c", 1), ("cache_savings_usd", "cache savings", "#98df8a", 1),
-             ("usage_spend_usd", "LLM and metered spend", "#ff7f0e", -1), ("licence_usd", "licences", "#d62728", -1),
-             ("fixed_usd", "fixed infra and one-off (allocated)", "#9467bd", -1)]
+    o = OKABE_ITO  # benefits in blues, costs in orange, vermillion and purple
+    parts = [("time_value_usd", "time saved", o["blue"], 1), ("cache_savings_usd", "cache savings", o["sky_blue"], 1),
+             ("usage_spend_usd", "LLM and metered spend", o["orange"], -1), ("licence_usd", "licences", o["vermillion"], -1),
+             ("fixed_usd", "fixed infra and one-off (allocated)", o["reddish_purple"], -1)]
     _require(table, ["group", "net_usd"] + [c for c, *_ in parts], "plot_value_by")
     fig, ax = _axes(ax, (10, 0.5 * max(len(table), 4) + 1.5))
     title, xlabel = "Where the value comes from (observed period)", "USD (benefits right, costs left)"
@@ -227,7 +230,7 @@ def plot_scenarios(scenarios: pd.DataFrame, *, ax: Axes | None = None) -> Figure
         return _no_data(ax, title, "scenario", ylabel)
     x = np.arange(len(scenarios))
     npv = scenarios["npv"].to_numpy(dtype="float64")
-    ax.bar(x, npv, color=np.where(npv >= 0, "#2ca02c", "#d62728"), width=0.6)
+    ax.bar(x, npv, color=np.where(npv >= 0, GOOD, BAD), width=0.6)
     for xi, (v, roi, pb) in enumerate(zip(npv, scenarios["roi_pct"], scenarios["payback_months"])):
         pay = "no payback" if pd.isna(pb) else f"payback {pb:,.1f} mo"
         ax.annotate(f"ROI {roi:,.0f} %\n{pay}", (xi, v), textcoords="offset points", xytext=(0, 4 if v >= 0 else -4),

@@ -15,6 +15,8 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from analytics_lib.core import schema as S
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.report.plots.colors import OKABE_ITO
+from analytics_lib.report.plots.colors import subplots as _subplots
 
 
 #: Title, axis label (with unit) and kind (``count``, ``rate``, ``usd``, ``score``, ``number``) of each KPI column.
@@ -40,8 +42,10 @@ KPI_LABELS: dict[str, tuple[str, str, str]] = {
 #: The panels :func:`plot_kpi_trends` draws by default (a list draws its columns in one panel).
 DEFAULT_KPIS: tuple = ("events", "active_users", "error_rate", ("latency_p50", "latency_p95"), "cost_usd",
                        "cost_per_accept", "cache_hit_rate", "satisfaction")
-_SEVERITY_COLORS = {"low": "#9e9e9e", "medium": "#f2c14e", "high": "#f08a24", "critical": "#d62728"}
-_LIFECYCLE_COLORS = {"new": "#2ca02c", "returning": "#1f77b4", "resurrecting": "#ff7f0e", "dormant": "#d62728"}
+# colour-blind safe (analytics_lib.report.plots.colors; checked in tests/report/plots/test_colors.py)
+_SEVERITY_COLORS = {"low": "#bbbbbb", "medium": OKABE_ITO["yellow"], "high": OKABE_ITO["orange"], "critical": "#A6361C"}
+_LIFECYCLE_COLORS = {"new": OKABE_ITO["sky_blue"], "returning": OKABE_ITO["blue"], "resurrecting": OKABE_ITO["orange"],
+                     "dormant": OKABE_ITO["vermillion"]}
 _COUNT = FuncFormatter(lambda v, _: f"{v:,.0f}")
 
 
@@ -76,7 +80,7 @@ _USD = FuncFormatter(money_tick)
 # helpers
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+        fig, ax = _subplots(figsize=figsize, layout="constrained")
         return fig, ax
     return ax.get_figure(root=True), ax
 

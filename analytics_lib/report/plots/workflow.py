@@ -16,9 +16,10 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from analytics_lib.core.errors import WorkbenchError
+from analytics_lib.report.plots.colors import BAD, CYCLE, GOOD
 from analytics_lib.report.plots.style import (
     DEFAULT_KPIS, KPI_LABELS, _COUNT, _LIFECYCLE_COLORS, _SEVERITY_COLORS, _USD, _axes, _date_axis,
-    _format_value_axis, _no_data, _require, _seconds, _short_count, _text_color, _type_order)
+    _format_value_axis, _no_data, _require, _seconds, _short_count, _subplots, _text_color, _type_order)
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,7 +55,7 @@ def plot_kpi_trends(kpis: pd.DataFrame, *, metrics: Sequence[str | Sequence[str]
     if ax is None:
         ncols = 1 if len(panels) == 1 else 2
         nrows = math.ceil(len(panels) / ncols)
-        fig, grid = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 2.6 * nrows + 0.6), sharex=True,
+        fig, grid = _subplots(nrows, ncols, figsize=(6.2 * ncols, 2.6 * nrows + 0.6), sharex=True,
                                  layout="constrained", squeeze=False)
         axes = list(grid.ravel())
         for extra in axes[len(panels):]:
@@ -437,10 +438,10 @@ def plot_activity_histogram(histogram: pd.DataFrame, *, ax: Axes | None = None) 
     if histogram.empty or not histogram["users"].sum():
         return _no_data(ax, title, xlabel, ylabel)
     power = histogram["power_user"].to_numpy(bool) if "power_user" in histogram.columns else np.zeros(days, bool)
-    ax.bar(histogram["active_days"], histogram["users"], color=np.where(power, "#d62728", "#4c72b0"), width=0.8)
-    handles = [Patch(color="#4c72b0", label="users")]
+    ax.bar(histogram["active_days"], histogram["users"], color=np.where(power, BAD, GOOD), width=0.8)
+    handles = [Patch(color=GOOD, label="users")]
     if power.any():
-        handles.append(Patch(color="#d62728", label="power users (at or above the\n90th percentile of active days)"))
+        handles.append(Patch(color=BAD, label="power users (at or above the\n90th percentile of active days)"))
     ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.yaxis.set_major_formatter(_COUNT)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -491,7 +492,7 @@ def plot_cost_by(metric: pd.DataFrame, *, ylabel: str = "cost per period (USD)",
     if wide.shape[1] == 0:
         return _no_data(ax, title, xlabel, ylabel, note="all values are zero")
     x = pd.DatetimeIndex(wide.index)
-    colors = [plt.get_cmap("tab10")(j % 10) for j in range(wide.shape[1])]
+    colors = [CYCLE[j % len(CYCLE)] for j in range(wide.shape[1])]
     if len(x) > 3:
         ax.stackplot(x, wide.T.to_numpy(dtype="float64"), labels=[str(c) for c in wide.columns], colors=colors,
                      alpha=0.85)

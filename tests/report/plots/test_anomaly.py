@@ -12,6 +12,7 @@ from analytics_lib import WorkbenchError  # noqa: E402
 from analytics_lib.analysis.anomaly.attribution import drill_down  # noqa: E402
 from analytics_lib.analysis.anomaly.detect import detect_anomalies  # noqa: E402
 from analytics_lib.report import plots  # noqa: E402
+from analytics_lib.report.plots.colors import BAD  # noqa: E402
 
 
 QUALITY = ["error_rate", "latency_p95"]
@@ -37,7 +38,7 @@ def test_plot_attribution_highlights_the_headline(sample_small):
     fig = plots.plot_attribution(att, top=5)
     ax = fig.axes[0]
     assert len(ax.patches) == 5 and ax.get_xlabel() and ax.get_ylabel()
-    highlight = matplotlib.colors.to_rgb("#d62728")
+    highlight = matplotlib.colors.to_rgb(BAD)
     red = [i for i, p in enumerate(ax.patches) if np.allclose(p.get_facecolor()[:3], highlight)]
     assert len(red) == 1
     assert ax.get_yticklabels()[red[0]].get_text().startswith(att.top["segment"])
