@@ -78,7 +78,8 @@ def _child_main() -> None:  # pragma: no cover - runs in the child process (test
             pm.execute_notebook(task["input"], task["output"], parameters=task["parameters"],
                                 kernel_name=task["kernel"], cwd=task["cwd"], progress_bar=False,
                                 execution_timeout=task["cell_timeout"], start_timeout=task["start_timeout"],
-                                request_save_on_cell_execute=True, autosave_cell_every=10)
+                                request_save_on_cell_execute=True, autosave_cell_every=10,
+                                extra_arguments=list(KERNEL_ARGS))
             result = {"status": "succeeded"}
         except pm.PapermillExecutionError as exc:
             result = {"status": "failed", "kind": "exception", "ename": exc.ename, "evalue": exc.evalue,
@@ -105,6 +106,10 @@ def _child_main() -> None:  # pragma: no cover - runs in the child process (test
     result.setdefault("duration_s", time.monotonic() - t0)
     atomic_write(task["result"], json.dumps(result, default=str))
 
+
+#: Options of a job's kernel: figures drawn at twice their resolution and shown at their usual size
+#: (crisp in the PDF, about 200 dpi, and on high-density screens).
+KERNEL_ARGS = ("--InlineBackend.figure_formats=retina",)
 
 #: The report's nbconvert template (templates/workbench_report): JupyterLab's look, self-contained
 #: (no require.js, MathJax, mermaid or widget manager from a CDN).

@@ -1,0 +1,69 @@
+"""Visual regression of the report PDFs: the first two pages (title block and contents, the first
+section) of each shipped report job's PDF, made the
+way a run makes it (the job's notebook and parameters executed by papermill with the jobs' kernel options, the stakeholders' HTML
+with the run's header, WeasyPrint) on a store whose data ends on 2025-06-30, with the dates and the
+run's facts and the test's folders fixed so that the page does not change with the day or the machine, drawn at 100 dpi and compared with
+``tests/visual/`` (tolerance and the approve command: ``tests/visual_regression.py``)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import ROOT
+from visual_regression import check_image
+
+pytestmark = pytest.mark.slow
+
+#: Each shipped report job with the dates that pin it to the test store's data.
+JOBS = {
+    "daily-workflow": {"start": "2025-06-02", "end": "2025-06-29"},
+    "weekly-forecast": {"start": "2025-01-01", "end": "2025-06-29"},
+    "monthly-roi": {"end": "2025-06-29"},
+    "weekly-user-predictions": {"cutoff": "2025-06-29"},
+    "daily-kpi-alerts": {"at": "2025-06-30T06:15:00+00:00"},
+}
+
+
+@pytest.fixture(scope="module")
+def source(sqlite_store) -> str:
+    return sqlite_store(30_000, days=130, seed=0, end="2025-06-30")  # the churn model needs 112 days
+
+
+def _page_png(pdf, index: int, scale: float = 100 / 72) -> bytes:
+    import io
+
+    import pypdfium2
+
+    doc = pypdfium2.PdfDocument(str(pdf))
+    try:
+        image = doc[index].render(scale=scale).to_pil()
+    finally:
+        doc.close()
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("job", list(JOBS))
+def test_first_pdf_pages_look_as_approved(job, source, tmp_path, tmp_path_factory):
+    import papermill
+
+    from analytics_lib.jobs.child import KERNEL_ARGS, _export_html
+    from analytics_lib.jobs.spec import load_job_spec
+    from analytics_lib.report.pdf import report_pdf
+
+    spec = load_job_spec(ROOT / "papermill_jobs" / f"{job}.yaml", root=ROOT)
+    params = {**spec.parameters, **JOBS[job], "source": source, "output_dir": str(tmp_path / "tables")}
+    if spec.alerts:
+        params["rules"] = [r.as_dict() for r in spec.alerts]
+    executed = tmp_path / "notebook.ipynb"
+    papermill.execute_notebook(str(spec.notebook), str(executed), parameters=params, kernel_name="python3",
+                               cwd=str(ROOT), progress_bar=False, extra_arguments=list(KERNEL_ARGS))
+    # the test's folders (in the parameters table) differ by run and machine: one fixed text instead
+    temp = re.escape(str(tmp_path_factory.getbasetemp().parent))
+    executed.write_text(re.sub(temp + r"[^\s\"'<>\\]*", "(test folder)", executed.read_text()))
+    header = [["Job", job], ["Run", "the approved picture"], ["Data as of", "2025-06-29 23:59 UTC"]]
+    _export_html(executed, tmp_path / "report.html", header, 0.0)
+    pdf = report_pdf(tmp_path / "report.html", tmp_path / "report.pdf", title=f"{job} · visual test")
+    problems = [check_image(_page_png(pdf, i), f"pdf-{job}-page{i + 1}") for i in (0, 1)]  # contents, first section
+    assert [p for p in problems if p] == []
