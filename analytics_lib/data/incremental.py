@@ -19,6 +19,7 @@ what is left; stored events are never doubled (``event_id`` is the key) and neve
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -248,82 +249,168 @@ class _SqlTarget:
         self.engine.dispose()
 
 
+def _id_hashes(ids: Any) -> np.ndarray:
+    """64-bit hashes of event ids (as text): what a folder store keeps in memory to recognise
+    stored events (a hash match is confirmed on the ids themselves before an event is skipped)."""
+    return pd.util.hash_array(np.asarray(ids, dtype=object), categorize=False)  # validated ids are text
+
+
+def _part_name(key: str, item: str) -> str:
+    return hashlib.sha256(json.dumps([key, item]).encode()).hexdigest()[:20]
+
+
+def _reference_schema(folder: Path):
+    import pyarrow.parquet as pq
+
+    first = next(iter(sorted(folder.glob("part-*.parquet"))), None)
+    return pq.read_schema(first) if first is not None else None
+
+
+def _conform(table, ref):
+    """The parts of a folder share one schema (readers of the folder unify them): a column that
+    is empty in this batch (type null) takes the type the folder's parts have."""
+    import pyarrow as pa
+
+    fields = []
+    for f in table.schema:
+        if pa.types.is_null(f.type):
+            want = ref.field(f.name).type if ref is not None and f.name in ref.names else pa.string()
+            fields.append(pa.field(f.name, want))
+        else:
+            fields.append(f)
+    return table.cast(pa.schema(fields)) if fields != list(table.schema) else table
+
+
+def _write_part(frame: pd.DataFrame, target: Path, ref) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # lz4 without dictionaries: the fastest to write of the compressed forms here; statistics only
+    # for the time column (what readers of a window skip row groups by)
+    pq.write_table(_conform(pa.Table.from_pandas(frame, preserve_index=False), ref), target, compression="lz4",
+                   use_dictionary=False, write_statistics=[c for c in ("ts",) if c in frame.columns])
+
+
+@dataclass
+class _Staged:
+    """A batch read, validated and written under hidden names by the reader (a worker process):
+    what the main process needs to commit it without the events themselves."""
+
+    summary: Any
+    n_quarantined: int
+    hashes: np.ndarray
+    quarantine_ids: list
+    staged: Path | None
+    staged_quarantine: Path | None
+    started: str
+    read_s: float
+
+
+def _stage(piece: "_Piece", folder: Path, name: str) -> _Staged:
+    """Read and validate ``piece``, hash its ids and write its events and quarantine as hidden parts
+    (``.part-<name>.parquet.tmp``): the slow work, done beside the main process's commits."""
+    from analytics_lib.data.sql import _quarantine_for_sql
+
+    t0 = time.perf_counter()
+    started = pd.Timestamp.now("UTC").isoformat(timespec="seconds")
+    res = piece.read()
+    ev = res.events
+    q = _quarantine_for_sql(res.quarantine, res.summary.source)
+    staged = staged_q = None
+    if len(ev):
+        staged = folder / f".part-{name}.parquet.tmp"
+        _write_part(ev, staged, _reference_schema(folder))
+    if len(q):
+        staged_q = folder / "_quarantine" / f".part-{name}.parquet.tmp"
+        _write_part(q, staged_q, _reference_schema(folder / "_quarantine"))
+    return _Staged(res.summary, int(len(res.quarantine)), _id_hashes(ev["event_id"]) if len(ev) else
+                   np.empty(0, dtype=np.uint64), q["quarantine_id"].tolist() if len(q) else [], staged, staged_q,
+                   started, time.perf_counter() - t0)
+
+
 class _FolderTarget:
     """A folder store: ``part-<batch>.parquet`` files of clean events (what readers of the folder
-    read), ``_quarantine/``, and ``_ingest/state.json`` (positions and the batch records)."""
+    read), ``_quarantine/``, and ``_ingest/state.json`` (positions and the batch records).
+
+    Batches arrive staged (:func:`_stage`): written under hidden names by the reader. A batch
+    without an event already stored (the usual case) is committed by renaming its parts and
+    replacing the state file; only a batch read again (after a crash, a rewritten file) has its
+    stored events filtered out and its part written again."""
+
+    staged = True
 
     def __init__(self, folder: Path):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "_quarantine").mkdir(exist_ok=True)
         (folder / _STATE_DIR).mkdir(exist_ok=True)
+        for stale in [*folder.glob(".part-*.tmp"), *(folder / "_quarantine").glob(".part-*.tmp")]:
+            stale.unlink(missing_ok=True)  # staged by a run that was killed: never committed
         self.path = folder / _STATE_DIR / "state.json"
         try:
             self.doc = json.loads(self.path.read_text()) if self.path.is_file() else {"sources": {}, "batches": []}
         except ValueError as exc:
             raise WorkbenchError(f"{self.path} is not readable JSON ({exc}): restore it or remove the folder store") \
                 from None
-        self._ids = self._stored_ids(folder)
-        self._qids = self._stored_ids(folder / "_quarantine", "quarantine_id")
+        self._hashes = set(_id_hashes(self._stored(folder)).tolist())
+        self._ids: set | None = None  # the stored ids themselves, read only to confirm a hash match
+        self._qids = set(self._stored(folder / "_quarantine", "quarantine_id"))
 
     @staticmethod
-    def _stored_ids(folder: Path, column: str = "event_id") -> set:
+    def _stored(folder: Path, column: str = "event_id") -> list:
         import pyarrow.parquet as pq
 
-        ids: set = set()
+        ids: list = []
         for p in sorted(folder.glob("part-*.parquet")):
-            ids.update(pq.read_table(p, columns=[column]).column(column).to_pylist())
+            ids.extend(pq.read_table(p, columns=[column]).column(column).to_pylist())
         return ids
 
     def state(self, key: str) -> dict:
         return dict(self.doc["sources"].get(key, {}))
 
-    def _conform(self, table, folder: Path):
-        """The parts of a folder share one schema (readers of the folder unify them): a column that
-        is empty in this batch (type null) takes the type the folder's parts have."""
-        import pyarrow as pa
+    def part_name(self, key: str, item: str) -> str:
+        return _part_name(key, item)
+
+    def commit(self, key: str, state: dict, res: _Staged, batch: dict) -> tuple[int, int, int]:
         import pyarrow.parquet as pq
 
-        first = next(iter(sorted(folder.glob("part-*.parquet"))), None)
-        ref = pq.read_schema(first) if first is not None else None
-        fields = []
-        for f in table.schema:
-            if pa.types.is_null(f.type):
-                want = ref.field(f.name).type if ref is not None and f.name in ref.names else pa.string()
-                fields.append(pa.field(f.name, want))
-            else:
-                fields.append(f)
-        return table.cast(pa.schema(fields)) if fields != list(table.schema) else table
-
-    def commit(self, key: str, state: dict, res, batch: dict) -> tuple[int, int, int]:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from analytics_lib.data.sql import _quarantine_for_sql
-
-        name = hashlib.sha256(json.dumps([key, batch["item"]]).encode()).hexdigest()[:20]
-        ev = res.events
-        ids = ev["event_id"].astype(str).tolist()
-        stored = np.fromiter(map(self._ids.__contains__, ids), dtype=bool, count=len(ids))  # O(batch), in C
-        fresh = ev[~stored] if stored.any() else ev
-        q = _quarantine_for_sql(res.quarantine, res.summary.source)
-        q = q[[i not in self._qids for i in q["quarantine_id"]]] if not q.empty else q
-        for frame, target in ((fresh, self.folder / f"part-{name}.parquet"),
-                              (q, self.folder / "_quarantine" / f"part-{name}.parquet")):
-            if len(frame):  # written under a hidden name, then renamed: a reader never sees half a part
-                tmp = target.with_name(f".{target.name}.tmp")
-                table = self._conform(pa.Table.from_pandas(frame, preserve_index=False), target.parent)
-                pq.write_table(table, tmp, compression="lz4",
-                               use_dictionary=False)  # the fastest to write of the compressed forms here
-                os.replace(tmp, target)
+        name = _part_name(key, batch["item"])
+        known = np.fromiter(map(self._hashes.__contains__, res.hashes.tolist()), dtype=bool, count=len(res.hashes))
+        fresh = len(res.hashes)
+        if known.any():  # confirm on the ids themselves (a 64-bit hash match is almost surely the same id)
+            if self._ids is None:
+                self._ids = set(map(str, self._stored(self.folder)))
+            ev = pq.read_table(res.staged).to_pandas()
+            keep = ~ev["event_id"].astype(str).isin(self._ids).to_numpy()
+            fresh = int(keep.sum())
+            if fresh and not keep.all():
+                _write_part(ev[keep], res.staged, _reference_schema(self.folder))
+        q_new = [i not in self._qids for i in res.quarantine_ids]
+        if res.staged_quarantine is not None and not all(q_new):
+            q = pq.read_table(res.staged_quarantine).to_pandas()
+            if any(q_new):
+                _write_part(q[np.array(q_new)], res.staged_quarantine, _reference_schema(self.folder / "_quarantine"))
+        parts = []
+        for staged, n, where in ((res.staged, fresh, self.folder), (res.staged_quarantine, sum(q_new),
+                                                                      self.folder / "_quarantine")):
+            final = where / f"part-{name}.parquet"
+            if staged is not None:  # a reader never sees half a part: renamed whole, or dropped
+                if n and final.exists():  # the same item again with new events (a file changed twice)
+                    final = where / f"part-{name}-{len(self.doc['batches'])}.parquet"
+                if n:
+                    os.replace(staged, final)
+                else:
+                    staged.unlink(missing_ok=True)
+            parts.append(final)
         self.doc["sources"][key] = state
-        self.doc["batches"].append({"source": key, **batch, "inserted": int(len(fresh)),
-                                    "already_present": int(len(ev) - len(fresh)), "quarantined": int(len(q))})
+        self.doc["batches"].append({"source": key, **batch, "inserted": fresh,
+                                    "already_present": int(len(res.hashes) - fresh), "quarantined": int(sum(q_new))})
         atomic_write(self.path, json.dumps(self.doc, default=str))  # the commit: position and record together
-        self._ids.update(ids if fresh is ev else fresh["event_id"].astype(str).tolist())
-        if len(q):
-            self._qids.update(q["quarantine_id"])
-        return int(len(fresh)), int(len(ev) - len(fresh)), int(len(q))
+        self._hashes.update(res.hashes.tolist())
+        if self._ids is not None and fresh:  # kept complete once read (only batches read again need it)
+            self._ids.update(map(str, pq.read_table(parts[0], columns=["event_id"]).column("event_id").to_pylist()))
+        self._qids.update(res.quarantine_ids)
+        return fresh, int(len(res.hashes) - fresh), int(sum(q_new))
 
     def batches(self) -> pd.DataFrame:
         return pd.DataFrame(self.doc["batches"])
@@ -389,21 +476,36 @@ def ingest_incremental(source: str | os.PathLike, into: str | os.PathLike, *,
                                                       naive_utc=naive_utc)]
         else:
             pieces = list(_pending(source, state, mapping=mapping, encoding=encoding))
-        with _reader(len(pieces)) as ahead:
-            # the next batch is read and validated (in a worker process) while this one is written
-            future = ahead.submit(_timed_read, pieces[0][1]) if pieces else None
+        staged = getattr(target, "staged", False)
+
+        def read(i: int):
+            piece = pieces[i][1]
+            if staged:
+                return ahead.submit(_stage, piece, target.folder, target.part_name(key, piece.item))
+            return ahead.submit(_timed_read, piece)
+
+        workers = 2 if staged else 1  # staged batches are read, validated and written by the workers
+        with _reader(len(pieces), workers) as ahead:
+            # the next batches are read (in worker processes) while this one is committed, in order
+            queue = collections.deque(read(i) for i in range(min(workers, len(pieces))))
             for i, (item_key, piece) in enumerate(pieces):
-                res, started, read_s = future.result()
-                future = ahead.submit(_timed_read, pieces[i + 1][1]) if i + 1 < len(pieces) else None
+                res = queue.popleft().result()
+                if isinstance(res, _Staged):
+                    started, read_s, summary, n_quarantined = res.started, res.read_s, res.summary, res.n_quarantined
+                else:
+                    res, started, read_s = res
+                    summary, n_quarantined = res.summary, int(len(res.quarantine))
+                if i + workers < len(pieces):
+                    queue.append(read(i + workers))
                 t0 = time.perf_counter()
                 new_state = piece.state if not item_key else {**state, item_key: piece.state}
                 batch = {"item": piece.item, "started_at": started, "seconds": round(read_s, 3),
-                         "rows_read": int(res.summary.rows_read), "outside_window": int(res.summary.rows_outside_window)}
+                         "rows_read": int(summary.rows_read), "outside_window": int(summary.rows_outside_window)}
                 ins, present, quarantined = target.commit(key, new_state, res, batch)
                 state = new_state
                 b = IngestBatch(source=key, item=piece.item, started_at=started,
                                 seconds=round(read_s + time.perf_counter() - t0, 3), rows_read=batch["rows_read"],
-                                inserted=ins, already_present=present, quarantined=int(len(res.quarantine)),
+                                inserted=ins, already_present=present, quarantined=n_quarantined,
                                 outside_window=batch["outside_window"])
                 taken.append(b)
                 if on_batch is not None:
@@ -414,9 +516,9 @@ def ingest_incremental(source: str | os.PathLike, into: str | os.PathLike, *,
 
 
 @contextlib.contextmanager
-def _reader(n: int):
-    """Where batches are read: a forked worker process when there are several (reading and
-    validating the next batch uses the second core while this process writes), else here."""
+def _reader(n: int, workers: int = 1):
+    """Where batches are read: forked worker processes when there are several (reading and
+    validating the next batches uses the other core while this process commits), else here."""
     import multiprocessing
 
     if n < 2 or "fork" not in multiprocessing.get_all_start_methods():
@@ -426,7 +528,7 @@ def _reader(n: int):
     from analytics_lib.core.procs import die_with_parent
     from analytics_lib.data import load, sql  # noqa: F401 - imported once, before the fork: the worker has them
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+    with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=multiprocessing.get_context("fork"),
                              initializer=die_with_parent, initargs=(9,)) as pool:  # SIGKILL with us
         yield pool
 

@@ -95,6 +95,26 @@ def test_only_what_is_new_is_taken_once(tmp_path, kind):
         assert load_events(into).summary.rows_kept == n
 
 
+@pytest.mark.parametrize("kind", ["sql", "folder"])
+def test_a_file_rewritten_twice_keeps_every_event(tmp_path, kind):
+    """A Parquet export replaced by a longer one, twice: its stored events are recognised, the new
+    ones added, and no part of the store is replaced by a later read of the same file."""
+    ev = synthetic_events(3_000, days=28, seed=5, end="2025-06-30", malformed_share=0).events
+    src, into = tmp_path / "exports", f"sqlite:///{tmp_path / 'store.db'}" if kind == "sql" else str(tmp_path / "store")
+    src.mkdir()
+    before = 0
+    for i, n in enumerate((1_000, 2_000, len(ev))):
+        ev.iloc[:n].to_parquet(src / "events.parquet", index=False)
+        os.utime(src / "events.parquet", ns=(10**18 + i, 10**18 + i))  # a new mtime, whatever the clock's resolution
+        [b] = ingest_incremental(src, into)
+        assert (b.inserted, b.already_present) == (n - before, before), b
+        before = n
+    assert _stored(into)[:2] == (len(ev), len(ev))
+    if kind == "folder":
+        assert len(list((tmp_path / "store").glob("part-*.parquet"))) == 3
+        assert not list((tmp_path / "store").glob(".part-*"))  # nothing staged is left behind
+
+
 def test_a_table_is_read_past_its_watermark(tmp_path):
     ev = synthetic_events(3_000, days=28, seed=4, end="2025-06-30").events.sort_values("ts")
     src = f"sqlite:///{tmp_path / 'source.db'}"
