@@ -1,9 +1,9 @@
 """Shareable dashboard views: every control's value in the page's URL (query string).
 
 A copied link opens the same view, and a reload restores it (Voilà issue #13). The kernel reads
-the page's query string once (:func:`page_query`: Voilà passes it to the kernel, also to a
-pre-heated one through ``voila.utils.get_query_string``) and :class:`ShareLink` sets the
-controls from it before the first view is computed. After that, every change of a control
+the page's query string (:func:`page_query`: Voilà passes it to a kernel started for the page;
+a pre-heated kernel gets it from the page itself, see :class:`ShareLink`) and :class:`ShareLink`
+sets the controls from it. After that, every change of a control
 rewrites a hidden element of the page (``.wb-url-state``: the query of the current values and
 the names the dashboard owns); the workbench Voilà template mirrors it into the address bar
 with ``history.replaceState`` (no reload, other parameters such as ``token`` kept).
@@ -15,6 +15,7 @@ Outside Voilà (JupyterLab, papermill) there is no query string and nothing chan
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import os
@@ -27,18 +28,24 @@ from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.dashboards.views.common import parse_number
 
 
+def preheated() -> bool:
+    """Whether this kernel was started ahead of its page (Voilà's pre-heated pool): its page's
+    query string arrives only when a viewer claims it."""
+    return os.environ.get("VOILA_PREHEAT", "False") != "False"
+
+
 def page_query() -> str:
     """The query string of the page this kernel serves ("" outside Voilà).
 
     Inside Voilà the server puts the page's query in the kernel's environment
-    (``QUERY_STRING``); a pre-heated kernel waits here for the request that claims it.
+    (``QUERY_STRING``); in a pre-heated kernel this waits for the request that claims it.
 
     Examples
     --------
     >>> isinstance(page_query(), str)
     True
     """
-    if os.environ.get("VOILA_PREHEAT", "False") != "False":
+    if preheated():
         from voila.utils import get_query_string
 
         return get_query_string() or ""
@@ -113,19 +120,28 @@ def control_value(w: widgets.Widget, text: str) -> Any:
     raise WorkbenchError(f"a {type(w).__name__} is not restored from a link")
 
 
-class ShareLink(widgets.HTML):
+class ShareLink(widgets.VBox):
     """Keeps the controls and the page URL in step: restores them from it, writes them back to it.
 
     Create it after the controls and before the :class:`~analytics_lib.dashboards.widgets.LiveView`,
-    so the first view already has the link's values, and display it (it shows a note only when
-    the link held values that were ignored).
+    display it (it shows a note only when the link held values that were ignored) and
+    :meth:`bind` the view to it.
+
+    Two ways the link's values reach the kernel. A kernel started for its page finds the page's
+    query string in its environment (:func:`page_query`) and sets the controls at once, so the
+    first view already has them. A pre-heated kernel ran the notebook before anyone asked for
+    the page (with the defaults: the page is ready at once); the page then hands its query
+    string to the hidden input ``.wb-url-in`` (the workbench template does it once the widgets
+    are live) and the link's values are set in one refresh of the bound view. Values equal to
+    the current ones change nothing, so the second way is harmless after the first.
 
     Parameters
     ----------
     controls : mapping of str to widget
         URL parameter name to control (a bar's ``controls``).
     query : str, optional
-        The query string to restore from; None (default): :func:`page_query`.
+        The query string to restore from now; None (default): :func:`page_query` in a kernel
+        started for its page, nothing in a pre-heated one.
     limits : mapping of str to (low, high), optional
         Bounds a restored value must lie in (both included), e.g. the data's first and last
         day for the date pickers (:attr:`FilterBar.limits`).
@@ -139,34 +155,56 @@ class ShareLink(widgets.HTML):
     ('team-a', 28, {'horizon': 'outside 1 to 60'})
     >>> horizon.value = 14; link.query
     'team=team-a&horizon=14'
+    >>> link.incoming.value = "?horizon=20"; horizon.value  # what the page hands over
+    20
     """
 
     def __init__(self, controls: Mapping[str, widgets.Widget], *, query: str | None = None,
-                 limits: Mapping[str, tuple[Any, Any]] | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.controls = dict(controls)
+                 limits: Mapping[str, tuple[Any, Any]] | None = None) -> None:
+        self.controls, self.limits = dict(controls), dict(limits or {})
         self.ignored: dict[str, str] = {}
-        given = dict(urllib.parse.parse_qsl(page_query() if query is None else query, keep_blank_values=True))
-        self._given = {k: v for k, v in given.items() if k in self.controls}
-        for name, w in self.controls.items():  # only the dashboard's own names; token and others are not ours
-            if name in given:
-                try:
-                    value = control_value(w, given[name])
-                    lo, hi = (limits or {}).get(name, (None, None))
-                    if (lo is not None and value < lo) or (hi is not None and value > hi):
-                        raise WorkbenchError(f"outside {_text(lo)} to {_text(hi)}")
-                    w.value = value
-                except WorkbenchError as exc:
-                    self.ignored[name] = str(exc)
+        self._given: dict[str, str] = {}
+        self.view: Any = None
+        self.note = widgets.HTML()
+        self.incoming = widgets.Text(layout=widgets.Layout(display="none"))
+        self.incoming.add_class("wb-url-in")
+        super().__init__([self.note, self.incoming])
+        self.add_class("wb-share")
         for w in self.controls.values():
             w.observe(self._render, names="value")
-        self.add_class("wb-share")
-        self._render()
+        self.incoming.observe(lambda change: self.restore(change["new"]), names="value")
+        self.restore(query if query is not None else ("" if preheated() else page_query()))
+
+    def bind(self, view: Any) -> None:
+        """Set later link values (see the class) in one refresh of ``view``, a
+        :class:`~analytics_lib.dashboards.widgets.LiveView`."""
+        self.view = view
 
     @property
     def query(self) -> str:
         """The query string of the current control values (the dashboard's names only)."""
         return urllib.parse.urlencode({name: control_text(w) for name, w in self.controls.items()})
+
+    def restore(self, query: str) -> None:
+        """Set the controls from ``query``; what a control cannot take is ignored and noted."""
+        given = dict(urllib.parse.parse_qsl(query.lstrip("?"), keep_blank_values=True))
+        self._given = {k: v for k, v in given.items() if k in self.controls}  # not the token, not others'
+        self.ignored, values = {}, {}
+        for name, text in self._given.items():
+            w = self.controls[name]
+            try:
+                value = control_value(w, text)
+                lo, hi = self.limits.get(name, (None, None))
+                if (lo is not None and value < lo) or (hi is not None and value > hi):
+                    raise WorkbenchError(f"outside {_text(lo)} to {_text(hi)}")
+                values[name] = value
+            except WorkbenchError as exc:
+                self.ignored[name] = str(exc)
+        changed = {n: v for n, v in values.items() if self.controls[n].value != v}
+        with self.view.hold() if self.view is not None and changed else contextlib.nullcontext():
+            for name, value in changed.items():
+                self.controls[name].value = value
+        self._render()
 
     def _render(self, change: Mapping[str, Any] | None = None) -> None:
         note = ""
@@ -175,6 +213,5 @@ class ShareLink(widgets.HTML):
                               for name, why in self.ignored.items())
             note = (f'<div class="wb-message wb-message-info wb-share-note" role="status">Ignored from the link: '
                     f"{items}. The default is shown instead.</div>")
-        self.value = (note + f'<span class="wb-url-state" hidden data-keys="{html.escape(",".join(self.controls))}" '
-                      f'data-query="{html.escape(self.query)}"></span>')
-
+        self.note.value = (note + f'<span class="wb-url-state" hidden data-keys="{html.escape(",".join(self.controls))}" '
+                           f'data-query="{html.escape(self.query)}"></span>')

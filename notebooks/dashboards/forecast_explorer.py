@@ -66,3 +66,4 @@ display(controls, link, tiles, chart, scores, origin)
 view = LiveView(forecast_view, data, controls=controls.controls, messages=messages, progress=progress,
                 fixed={"granularity": granularity, "n_windows": n_windows, "level": level, "memo": {}},
                 outputs={"tiles": tiles, "chart": chart, "scores": scores, "origin": origin})
+link.bind(view)  # a link's values that arrive later (a pre-heated kernel) update the view once

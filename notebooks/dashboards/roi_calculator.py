@@ -80,4 +80,5 @@ display(assumptions, link, tiles, tornado, distribution, scenario_table)
 view = LiveView(roi_view, data, controls=assumptions.controls, messages=messages, progress=progress,
                 fixed={"scenarios": scenarios, "n_simulations": n_simulations, "seed": seed},
                 outputs={"tiles": tiles, "tornado": tornado, "simulation": distribution, "scenarios": scenario_table})
+link.bind(view)  # a link's values that arrive later (a pre-heated kernel) update the view once
 assumptions.bind(view)

@@ -69,3 +69,4 @@ display(filters, link, summary, tiles, trend, funnel, bottlenecks, insights)
 view = LiveView(overview_view, data, controls=filters.controls, messages=messages, progress=progress,
                 outputs={"summary": summary, "tiles": tiles, "kpis": trend, "funnel": funnel,
                          "bottlenecks": bottlenecks, "insights": insights})
+link.bind(view)  # a link's values that arrive later (a pre-heated kernel) update the view once

@@ -229,6 +229,40 @@ def test_a_copied_link_opens_the_same_view_and_a_reload_keeps_it(page, site):
     _assert_clean(page)
 
 
+def test_a_link_to_a_preheated_kernel_updates_the_ready_page_once(browser, site, tmp_path):
+    """A pre-heated kernel ran the notebook with the defaults before the page was asked for: the
+    link's values arrive with the request and update the view in one refresh (the page's first
+    content is not held back for them)."""
+    import psutil
+
+    from analytics_lib.dashboards.views import overview_view
+
+    last = site.overview.value.last_day.date().isoformat()
+    with start_server(env=site.env, log_path=tmp_path / "voila.log", preheat=1, max_kernels=6) as server:
+        deadline = time.monotonic() + 180
+        while True:  # the pool: one kernel per dashboard, each done running its notebook
+            procs = [psutil.Process(p) for p in server.kernel_pids() if psutil.pid_exists(p)]
+            busy = sum(p.cpu_percent(0.5) for p in procs)
+            if len(procs) >= 3 and busy < 10:
+                break
+            assert time.monotonic() < deadline, "the pre-heated kernels never settled"
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        try:
+            page.goto(server.dashboard_url("workflow_overview", end=last, team="team-b", granularity="M"),
+                      wait_until="commit")
+            page.wait_for_function("() => { const s = document.querySelector('.wb-status'); "
+                                   "return s && Number(s.dataset.refresh) >= 2 && s.dataset.state === 'ok'; }",
+                                   timeout=LOAD_TIMEOUT_MS)
+            assert _refreshes(page) == 2  # the defaults (pre-heated), then the link's values at once
+            assert page.input_value(".wb-team select") == "team-b" and page.input_value(".wb-end input") == last
+            start = page.input_value(".wb-start input")
+            assert _tiles(page) == _expected_tiles(overview_view(site.overview, start=start, end=last, team="team-b",
+                                                                 granularity="M"))
+            page.wait_for_function("() => location.search.includes('team=team-b')", timeout=30_000)
+        finally:
+            page.close()
+
+
 def test_forecast_explorer(page, site):
     from analytics_lib.dashboards.widgets import ForecastBar
     from analytics_lib.dashboards.views import forecast_view

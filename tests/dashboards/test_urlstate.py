@@ -25,11 +25,11 @@ def test_a_link_restores_every_control_and_follows_changes():
                      query="token=abc&start=2025-05-10&end=2025-05-31&team=team-b&granularity=W&utm=x")
     assert (bar.start.value, bar.end.value, bar.team.value, bar.granularity.value) == \
         (dt.date(2025, 5, 10), dt.date(2025, 5, 31), "team-b", "W")
-    assert link.ignored == {} and "wb-share-note" not in link.value
+    assert link.ignored == {} and "wb-share-note" not in link.note.value
     assert dict(urllib.parse.parse_qsl(link.query)) == {"start": "2025-05-10", "end": "2025-05-31", "team": "team-b",
                                                         "granularity": "W"}  # never the token or others
     bar.granularity.value = "M"
-    assert "granularity=M" in link.value and 'data-keys="start,end,team,granularity"' in link.value
+    assert "granularity=M" in link.note.value and 'data-keys="start,end,team,granularity"' in link.note.value
 
 
 def test_bad_values_are_ignored_with_an_escaped_note():
@@ -40,8 +40,8 @@ def test_bad_values_are_ignored_with_an_escaped_note():
         (dt.date(2025, 6, 1), dt.date(2025, 6, 29), "all", "D")  # the defaults stay
     assert set(link.ignored) == {"start", "end", "team", "granularity"}
     assert link.ignored["start"] == "outside 2025-05-01 to 2025-06-29"
-    assert "<script>" not in link.value and "&lt;script&gt;" in link.value
-    assert 'role="status"' in link.value and "Ignored from the link" in link.value
+    assert "<script>" not in link.note.value and "&lt;script&gt;" in link.note.value
+    assert 'role="status"' in link.note.value and "Ignored from the link" in link.note.value
 
 
 def test_forecast_and_roi_controls_take_numbers_in_range():
@@ -59,6 +59,23 @@ def test_forecast_and_roi_controls_take_numbers_in_range():
     assert (panel.inputs["hourly_rate"].value, panel.inputs["realisation_rate"].value,
             panel.inputs["horizon_months"].value) == (120.0, 0.7, 24)
     assert list(link.ignored) == ["realisation_rate"] and "hourly_rate=120" in link.query
+
+
+def test_values_the_page_hands_over_later_refresh_the_view_once(monkeypatch):
+    """A pre-heated kernel: nothing read from the environment; the page hands its query over."""
+    from analytics_lib.dashboards.widgets import LiveView, MessageArea, TextPanel
+
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    bar, calls = _bar(), []
+    link = ShareLink(bar.controls, limits=bar.limits)
+    assert link.ignored == {} and bar.team.value == "all"
+    view = LiveView(lambda data, **v: calls.append(v) or type("V", (), {"text": str(v)})(), 1,
+                    controls=bar.controls, outputs={"text": TextPanel()}, messages=MessageArea())
+    link.bind(view)
+    link.incoming.value = "team=team-b&granularity=W&end=2025-06-20"
+    assert len(calls) == 2 and calls[-1]["team"] == "team-b" and calls[-1]["granularity"] == "W"
+    link.incoming.value = "team=team-b"  # nothing changes: no refresh
+    assert len(calls) == 2
 
 
 def test_outside_voila_there_is_no_query(monkeypatch):
