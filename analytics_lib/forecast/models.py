@@ -514,47 +514,85 @@ def _lag_regressor(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex
     return ModelFit(out[0], paths=out[1:])
 
 
-def _fourier_yearly(ds: pd.DatetimeIndex, k: int = 10) -> np.ndarray:
+#: Long seasons the local models (seasonal period: a week of days, a day of hours...) do not see,
+#: removed as Fourier terms: (period in days, harmonics, least history in days). Yearly for
+#: daily and weekly steps (Prophet's 10 pairs); weekly for hourly and finer steps, harmonics
+#: 1-10 but 7 (the daily cycle is the model's own season; 6 and 8 let the day's shape change
+#: between weekdays and weekends).
+LONG_SEASONS = {"yearly": (365.25, tuple(range(1, 11)), 730.0), "weekly": (7.0, (1, 2, 3, 4, 5, 6, 8, 9, 10), 21.0)}
+
+
+def _fourier(ds: pd.DatetimeIndex, period_days: float, harmonics: Sequence[int]) -> np.ndarray:
     days = np.asarray((ds - pd.Timestamp("2000-01-01")) / pd.Timedelta(days=1), dtype="float64")
-    arg = 2 * np.pi * np.outer(days / 365.25, np.arange(1, k + 1))
+    arg = 2 * np.pi * np.outer(days / period_days, np.asarray(harmonics, dtype="float64"))
     return np.hstack([np.sin(arg), np.cos(arg)])
 
 
-_YEARLY_LAST: dict = {}  # the last series' yearly pattern: the local models are fitted one after another on it
+_SEASON_LAST: dict = {}  # the last series' long-season pattern: the local models are fitted one after another on it
 
 
-def _yearly_pattern(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Yearly Fourier pattern (with a linear trend, by least squares) over the history and the future."""
-    key = (ds[0], ds[-1], len(ds), future[0], len(future), y.tobytes())
-    pattern = _YEARLY_LAST.get(key)
+def _long_pattern(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex,
+                  season: str) -> tuple[np.ndarray, np.ndarray]:
+    """A long season's Fourier pattern (with a linear trend, by least squares) over the history and the future."""
+    key = (season, ds[0], ds[-1], len(ds), future[0], len(future), y.tobytes())
+    pattern = _SEASON_LAST.get(key)
     if pattern is None:
-        f_past, f_future = _fourier_yearly(ds), _fourier_yearly(future)
+        period, harmonics, _ = LONG_SEASONS[season]
+        f_past, f_future = _fourier(ds, period, harmonics), _fourier(future, period, harmonics)
         t = np.arange(len(ds), dtype="float64") / len(ds)
         ok = ~np.isnan(y)
         X = np.column_stack([np.ones(len(ds)), t, f_past])
         beta = np.linalg.lstsq(X[ok], y[ok], rcond=None)[0]
         pattern = (f_past @ beta[2:], f_future @ beta[2:])
-        _YEARLY_LAST.clear()  # one entry (threads of a Dask worker may replace it: `pattern` is ours)
-        _YEARLY_LAST[key] = pattern
+        _SEASON_LAST.clear()  # one entry (threads of a Dask worker may replace it: `pattern` is ours)
+        _SEASON_LAST[key] = pattern
     return pattern
 
 
-def _yearly_adjusted(fn: Callable) -> Callable:
-    """Give a local model yearly seasonality (daily or weekly steps, two years of history).
+def long_season(freq: str, span: pd.Timedelta) -> str | None:
+    """The long season a local model at ``freq`` misses and the history is long enough to estimate:
+    ``"yearly"`` (daily or weekly steps, two years), ``"weekly"`` (hourly or finer steps, three
+    weeks) or None.
 
-    The yearly pattern (10 Fourier pairs, Prophet's default) is estimated by least squares
-    together with a linear trend on the whole history, removed before the model is fitted on
-    the (possibly shorter) recent history, and added back to its forecast and paths.
+    Parameters
+    ----------
+    freq : str
+        The series' pandas frequency.
+    span : Timedelta
+        From the first to the last observation.
+
+    Examples
+    --------
+    >>> long_season("h", pd.Timedelta(days=60)), long_season("D", pd.Timedelta(days=800)), long_season("MS", pd.Timedelta(days=3000))
+    ('weekly', 'yearly', None)
+    """
+    step = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(step, pd.offsets.Tick) and step.nanos < pd.Timedelta(days=1).value:
+        season = "weekly"
+    elif isinstance(step, pd.offsets.Tick) or step.rule_code.split("-")[0] in ("D", "W", "B"):
+        season = "yearly"
+    else:
+        return None
+    return season if span >= pd.Timedelta(days=LONG_SEASONS[season][2]) else None
+
+
+def _long_season_adjusted(fn: Callable) -> Callable:
+    """Give a local model the long season it misses (:func:`long_season`): yearly for daily and
+    weekly steps, weekly (24 x 7) for hourly ones.
+
+    The pattern (Fourier terms, :data:`LONG_SEASONS`) is estimated by least squares together with
+    a linear trend on the whole history, removed before the model is fitted on the (possibly
+    shorter) recent history, and added back to its forecast and paths.
     """
     def model(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: ModelContext,
               memo: dict | None = None) -> ModelFit:
-        step = pd.tseries.frequencies.to_offset(ctx.freq)
-        short_step = isinstance(step, pd.offsets.Tick) or step.rule_code.split("-")[0] in ("D", "W", "B")
-        if not short_step or (ds[-1] - ds[0]) < pd.Timedelta(days=730):
+        season = long_season(ctx.freq, ds[-1] - ds[0])
+        if season is None:
             return fn(y, ds, future, ctx, memo)
-        past_season, future_season = _yearly_pattern(y, ds, future)
+        past_season, future_season = _long_pattern(y, ds, future, season)
         fit = fn(y - past_season, ds, future, ctx, memo)
-        comps = fit.components.assign(yearly=past_season[-len(fit.components):]) if fit.components is not None else None
+        comps = fit.components.assign(**{season: past_season[-len(fit.components):]}) \
+            if fit.components is not None else None
         paths = fit.paths + future_season if fit.paths is not None else None
         return ModelFit(fit.mean + future_season, sd=fit.sd, paths=paths, components=comps)
 
@@ -575,8 +613,9 @@ MODELS = Registry("forecast model", "analytics_workbench.forecast_models", check
 COMPLEXITY = ("seasonal_naive", "sba", "tsb", "theta", "ets", "arima", "lag_regressor", "prophet")
 #: The intermittent-demand models ``auto_forecast`` adds to mostly-zero count series.
 INTERMITTENT_MODELS = ("sba", "tsb")
-_BUILT_IN = {"seasonal_naive": _seasonal_naive, "theta": _yearly_adjusted(_theta), "ets": _yearly_adjusted(_ets),
-             "arima": _yearly_adjusted(_arima), "lag_regressor": _lag_regressor, "prophet": _prophet,
+_BUILT_IN = {"seasonal_naive": _seasonal_naive, "theta": _long_season_adjusted(_theta),
+             "ets": _long_season_adjusted(_ets),
+             "arima": _long_season_adjusted(_arima), "lag_regressor": _lag_regressor, "prophet": _prophet,
              "sba": _sba, "tsb": _tsb}
 #: Fewest observations a built-in model is fitted on (metadata ``min_length``; default 2): with
 #: fewer, its columns are NaN for that series and ``auto_forecast`` says so in ``selection.fallback``.
