@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
