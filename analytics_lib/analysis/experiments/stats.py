@@ -111,6 +111,13 @@ def _values(x, name: str) -> np.ndarray:
 def mean_effect(control: Sequence[float], treatment: Sequence[float], *, alpha: float = 0.05) -> Effect:
     """The difference of two means (one value per user), Welch's standard error, normal interval.
 
+    Parameters
+    ----------
+    control, treatment : sequence of float
+        One value per user of each group (missing values are left out).
+    alpha : float
+        1 - the interval's level.
+
     Examples
     --------
     >>> e = mean_effect([3.0, 4.0, 5.0, 4.0], [4.0, 5.0, 6.0, 5.0])
@@ -173,6 +180,15 @@ def cuped(y: Sequence[float], x: Sequence[float], *, theta: float | None = None)
     Pass the users of both groups together (``theta`` pooled, so the adjustment cannot create
     an effect). Users without a pre-period value get ``x`` = its mean (no adjustment).
 
+    Parameters
+    ----------
+    y : sequence of float
+        The metric per user during the experiment.
+    x : sequence of float
+        The same users' metric before it (NaN: none).
+    theta : float, optional
+        The coefficient; None (default): ``cov(y, x) / var(x)``.
+
     Returns
     -------
     (ndarray, float)
@@ -218,6 +234,15 @@ def srm_test(counts: Mapping[str, int], expected: Mapping[str, float] | None = N
 def check_srm(counts: Mapping[str, int], expected: Mapping[str, float] | None = None, *,
               alpha: float = SRM_ALPHA) -> float:
     """The SRM p-value; raises when the users per variant do not match the planned split.
+
+    Parameters
+    ----------
+    counts : mapping of str to int
+        Users per variant.
+    expected : mapping of str to float, optional
+        Planned shares (any scale); None: equal.
+    alpha : float
+        The p-value below which the split is a mismatch (default :data:`SRM_ALPHA`).
 
     Raises
     ------
