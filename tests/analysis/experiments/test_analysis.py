@@ -1,0 +1,73 @@
+"""Experiments on the event log: the assignment table's bad rows are quarantined with reasons and
+counts reconcile; on generated events with planted experiments the real effects are found inside
+their intervals (accept rate, cost per accept, the latency guardrail breached) and the A/A test
+finds nothing; a broken split, an unknown metric or experiment and a single variant stop with a
+clear message."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analytics_lib import WorkbenchError
+from analytics_lib.analysis.experiments import experiment_results, user_metrics, validate_assignments
+from analytics_lib.data.synthetic.events import synthetic_events
+from analytics_lib.data.synthetic.experiments import plant_experiments
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return plant_experiments(synthetic_events(400_000, days=56, end="2025-06-30", seed=1).events)
+
+
+def test_bad_assignment_rows_are_quarantined_with_reasons():
+    a = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3", None, "u5"],
+                      "experiment": "x", "variant": ["a", "b", "a", "a", "b", "a", "a"],
+                      "assigned_at": ["2025-06-01", "2025-06-01", "2025-06-03", "2025-06-02", "2025-06-01",
+                                      "2025-06-01", "yesterday-ish"]})
+    v = validate_assignments(a)
+    assert len(v.assignments) + len(v.quarantine) == len(a)
+    assert v.assignments["user_id"].tolist() == ["u2", "u3"]
+    assert v.assignments.set_index("user_id").loc["u2", "assigned_at"] == pd.Timestamp("2025-06-02", tz="UTC")
+    assert sorted(v.quarantine["reason"]) == ["conflicting_assignment", "conflicting_assignment",
+                                              "duplicate_assignment", "missing_required", "unparsable_timestamp"]
+    with pytest.raises(WorkbenchError, match="lacks the column"):
+        validate_assignments(a.drop(columns="variant"))
+
+
+def test_user_metrics_count_from_the_assignment_on(planted):
+    u = user_metrics(planted.events, planted.assignments, "prompt-v2")
+    assert len(u) == int((planted.assignments["experiment"] == "prompt-v2").sum())
+    ev = planted.events
+    one = u.iloc[0]
+    mine = ev[(ev["user_id"].astype(str) == one["user_id"]) & (ev["ts"] >= one["assigned_at"])]
+    assert one["accepts"] == (mine["event_type"] == "accept").sum()
+    assert one["generations"] == (mine["event_type"] == "generation").sum()
+
+
+def test_planted_effects_are_found_within_their_intervals(planted):
+    expected = planted.truth["prompt-v2"]["expected"]
+    r = experiment_results(planted.events, planted.assignments, "prompt-v2",
+                           metrics=["accept_rate", "cost_per_accept", "satisfaction"], guardrails=["latency_ms"])
+    e = r.effects.set_index("metric")
+    for m in ("accept_rate", "cost_per_accept", "latency_ms"):
+        assert e.loc[m, "relative_low"] < expected[m] < e.loc[m, "relative_high"], (m, e.loc[m].to_dict())
+    assert e.loc["accept_rate", "decision"].startswith("treatment better than control")
+    assert e.loc["latency_ms", "decision"].startswith("guardrail breached")
+    assert e.loc["satisfaction", "decision"].startswith("no significant difference")
+    assert e.loc["latency_ms", "variance_reduction"] > 0.1  # CUPED: a user's latency before predicts it after
+    aa = experiment_results(planted.events, planted.assignments, "cache-aa", control="a")
+    assert (aa.effects["p_value"] > 0.05).all() and not aa.effects["decision"].str.contains("better|worse").any()
+
+
+def test_broken_splits_and_bad_requests_stop_with_a_message(planted):
+    a = planted.assignments
+    lost = a[(a["experiment"] == "prompt-v2") & (a["variant"] == "treatment")].iloc[::4].index
+    with pytest.raises(WorkbenchError, match="sample ratio mismatch"):
+        experiment_results(planted.events, a.drop(lost), "prompt-v2")
+    with pytest.raises(WorkbenchError, match="unknown experiment metric"):
+        experiment_results(planted.events, a, "prompt-v2", metrics=["accept_rat"])
+    with pytest.raises(WorkbenchError, match="has no assignment rows"):
+        experiment_results(planted.events, a, "nope")
+    one = a[(a["experiment"] == "prompt-v2") & (a["variant"] == "control")]
+    with pytest.raises(WorkbenchError, match="at least two variants"):
+        experiment_results(planted.events, one, "prompt-v2")
