@@ -30,11 +30,15 @@ from analytics_lib.core.errors import WorkbenchError
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--malformed-share", default=0.002, show_default=True, type=click.FloatRange(0, 0.5, max_open=True),
               help="Share of extra malformed rows, so the quarantine has something to show.")
-def sample(target: str, n_events: int, days: int, end: str | None, seed: int, malformed_share: float) -> None:
+@click.option("--experiments/--no-experiments", default=True, show_default=True,
+              help="Plant two experiments (prompt-v2 with real effects, an A/A test) over the last 28 days and "
+                   "store their assignments (database targets only).")
+def sample(target: str, n_events: int, days: int, end: str | None, seed: int, malformed_share: float,
+           experiments: bool) -> None:
     """Generate the sample event log (seeded) and write it with its ground truth.
 
     The ground truth (planted drop-offs, cache hit rates, incident, model switch, churned
-    users...) is written as JSON next to the target (``<name>.truth.json``).
+    users, experiments...) is written as JSON next to the target (``<name>.truth.json``).
     """
     from analytics_lib.data.synthetic.events import synthetic_events
     from analytics_lib.core.sources import is_sql_url
@@ -46,9 +50,23 @@ def sample(target: str, n_events: int, days: int, end: str | None, seed: int, ma
     console.print(f"generated {len(data.events):,} rows in {time.perf_counter() - t0:.1f} s")
     truth = data.truth.to_dict()
     if is_sql_url(target):
+        import dataclasses
+
         result = validate_events(data.events, source=f"synthetic_events(seed={seed})")
         _print_summary(result.summary)
+        planted = None
+        if experiments:
+            from analytics_lib.data.synthetic.experiments import plant_experiments
+
+            planted = plant_experiments(result.events, seed=seed)
+            result = dataclasses.replace(result, events=planted.events)
+            truth["experiments"] = planted.truth
         w = write_events(result, target, progress=True)
+        if planted is not None:
+            from analytics_lib.data.assignments import write_assignments
+
+            n = write_assignments(planted.assignments, target)
+            console.print(f"planted experiments {', '.join(planted.truth)}: {n:,} assignments stored")
         console.print(f"wrote {w.inserted:,} new events ({w.already_present:,} already present) and "
                       f"{w.quarantine_inserted:,} quarantined rows to {_safe(target)}")
         truth_path = _truth_path_for_url(target)

@@ -23,6 +23,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'user_metrics',
         'ExperimentResult',
         'experiment_results',
+        'experiment_looks',
     ],
     'stats': [
         'SRM_ALPHA',

@@ -136,11 +136,17 @@ def user_metrics(events: pd.DataFrame, assignments: pd.DataFrame, experiment: st
         raise WorkbenchError(f"experiment {experiment!r} has no assignment rows: the table has "
                              f"{', '.join(map(repr, known)) or 'none'}")
     a = a[["user_id", "variant", "assigned_at"]].reset_index(drop=True)
+    return _sum_users(a, _event_parts(events, a), end=end, pre_days=pre_days)
+
+
+def _event_parts(events: pd.DataFrame, a: pd.DataFrame) -> pd.DataFrame:
+    """Per event of an assigned user: what each metric sums, its time and its user's assignment time (us)."""
     ev = events[events[S.USER_ID].astype(str).isin(set(a["user_id"]))]
     at = ev[S.USER_ID].astype(str).map(a.set_index("user_id")["assigned_at"])
     et = ev[S.EVENT_TYPE].astype(str)
-    parts = pd.DataFrame({
+    return pd.DataFrame({
         "user_id": ev[S.USER_ID].astype(str).to_numpy(),
+        "ts": epoch_micros(ev[S.TS]), "at": epoch_micros(pd.to_datetime(at, utc=True)),
         "accepts": (et == "accept").to_numpy(dtype="float64"),
         "generations": (et == "generation").to_numpy(dtype="float64"),
         "satisfaction_sum": ev[S.SATISFACTION].fillna(0).to_numpy(dtype="float64"),
@@ -152,16 +158,24 @@ def user_metrics(events: pd.DataFrame, assignments: pd.DataFrame, experiment: st
         "cost_usd": ev[S.COST_USD].fillna(0).to_numpy(dtype="float64"),
         "sessions": (et == "session_start").to_numpy(dtype="float64"),
     })
-    ts, at = epoch_micros(ev[S.TS]), epoch_micros(pd.to_datetime(at, utc=True))
+
+
+def _micros(t) -> int:
+    t = pd.Timestamp(t)
+    return int((t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")).value // 1000)
+
+
+def _sum_users(a: pd.DataFrame, parts: pd.DataFrame, *, end, pre_days: int) -> pd.DataFrame:
+    ts, at = parts["ts"].to_numpy(), parts["at"].to_numpy()
     during = ts >= at
     if end is not None:
-        during &= ts < epoch_micros(pd.Series([pd.Timestamp(end)]).dt.tz_localize(None).dt.tz_localize("UTC")
-                                    if pd.Timestamp(end).tz is None else pd.Series([pd.Timestamp(end)]))[0]
+        during &= ts < _micros(end)
+        a = a[epoch_micros(a["assigned_at"]) < _micros(end)]  # only users assigned by then
     before = (ts < at) & (ts >= at - int(pre_days) * DAY_US) if pre_days else np.zeros(len(ts), bool)
     out = a.set_index("user_id")
     for prefix, mask in (("", during), ("pre_", before)):
         sums = parts[mask].groupby("user_id")[list(_PARTS)].sum()
-        out = out.join(sums.add_prefix(prefix)).fillna({f"{prefix}{c}": 0.0 for c in _PARTS})
+        out = out.join(sums.add_prefix(prefix), how="left").fillna({f"{prefix}{c}": 0.0 for c in _PARTS})
     return out.reset_index()
 
 
@@ -260,10 +274,16 @@ def experiment_results(events: pd.DataFrame, assignments: pd.DataFrame, experime
     if unknown:
         raise WorkbenchError(f"unknown experiment metric(s) {', '.join(map(repr, unknown))}: use "
                              f"{', '.join(EXPERIMENT_METRICS)}")
-    from analytics_lib.analysis.insights.stats import benjamini_hochberg
-
     valid = validate_assignments(assignments)
     users = user_metrics(events, valid.assignments, experiment, end=end, pre_days=pre_days)
+    return _results(users, experiment, metrics=metrics, guardrails=guardrails, alpha=alpha, control=control,
+                    shares=shares, cuped=cuped, tau=tau)
+
+
+def _results(users: pd.DataFrame, experiment: str, *, metrics, guardrails, alpha, control, shares, cuped,
+             tau) -> ExperimentResult:
+    from analytics_lib.analysis.insights.stats import benjamini_hochberg
+
     counts = users["variant"].value_counts().sort_index().to_dict()
     srm_p = check_srm(counts, shares)
     variants = sorted(counts)
@@ -284,6 +304,65 @@ def experiment_results(events: pd.DataFrame, assignments: pd.DataFrame, experime
         effects.loc[primary, "q_value"] = benjamini_hochberg(effects.loc[primary, "p_value"].to_numpy())
     effects["decision"] = [_decision(r, control, alpha) for r in effects.itertuples()]
     return ExperimentResult(experiment, control, {k: int(v) for k, v in counts.items()}, srm_p, effects)
+
+
+def experiment_looks(events: pd.DataFrame, assignments: pd.DataFrame, experiment: str, *,
+                     metrics: Sequence[str] = ("accept_rate",), alpha: float = 0.05, control: str | None = None,
+                     shares: Mapping[str, float] | None = None, cuped: bool = True, pre_days: int = 14,
+                     tau: float = 0.05) -> pd.DataFrame:
+    """The effects as they could have been read at the end of every day of the experiment.
+
+    The always-valid p-value is the running minimum over the looks and the confidence sequence
+    the running intersection of the intervals (both stay valid however often one looks), so the
+    last look's numbers are those a team reading the table every day would act on.
+
+    Parameters
+    ----------
+    events, assignments, experiment
+        As :func:`experiment_results`.
+    metrics : sequence of str
+        The metrics followed (names in :data:`EXPERIMENT_METRICS`).
+    alpha, control, shares, cuped, pre_days, tau
+        As :func:`experiment_results`.
+
+    Returns
+    -------
+    DataFrame
+        ``look`` (the day's end, UTC), ``variant, metric, users, diff, low, high, relative,
+        relative_low, relative_high, p_value`` (running), ``fixed_horizon_p`` (that look alone).
+    """
+    unknown = [m for m in metrics if m not in EXPERIMENT_METRICS]
+    if unknown:
+        raise WorkbenchError(f"unknown experiment metric(s) {', '.join(map(repr, unknown))}: use "
+                             f"{', '.join(EXPERIMENT_METRICS)}")
+    valid = validate_assignments(assignments).assignments
+    a = valid[valid["experiment"] == experiment][["user_id", "variant", "assigned_at"]].reset_index(drop=True)
+    if a.empty:
+        raise WorkbenchError(f"experiment {experiment!r} has no assignment rows")
+    parts = _event_parts(events, a)
+    first = a["assigned_at"].min().floor("D") + pd.Timedelta(days=1)
+    last = pd.Timestamp(int(parts["ts"].max()) * 1000, tz="UTC").floor("D") + pd.Timedelta(days=1)
+    rows = []
+    for look in pd.date_range(first, last, freq="D"):
+        users = _sum_users(a, parts, end=look, pre_days=pre_days)
+        try:
+            r = _results(users, experiment, metrics=list(metrics), guardrails=[], alpha=alpha, control=control,
+                         shares=shares, cuped=cuped, tau=tau)
+        except WorkbenchError as exc:
+            if "sample ratio mismatch" in str(exc):
+                raise
+            continue  # too few users yet
+        e = r.effects.assign(look=look, users=sum(r.users.values()))
+        rows.append(e)
+    if not rows:
+        raise WorkbenchError(f"{experiment!r}: no day had enough users in every variant for an estimate")
+    out = pd.concat(rows, ignore_index=True)
+    g = out.groupby(["variant", "metric"], sort=False)
+    out["p_value"] = g["p_value"].cummin()
+    for c, f in (("low", "cummax"), ("high", "cummin"), ("relative_low", "cummax"), ("relative_high", "cummin")):
+        out[c] = getattr(g[c], f)()
+    return out[["look", "variant", "metric", "users", "control", "treatment", "diff", "low", "high", "relative",
+                "relative_low", "relative_high", "p_value", "fixed_horizon_p"]]
 
 
 def _metric_row(pair: pd.DataFrame, is_t: np.ndarray, metric: str, role: str, variant: str, *, alpha: float,
@@ -337,5 +416,8 @@ def _decision(r, control: str, alpha: float) -> str:
         return (f"guardrail breached: {r.variant} worse than {control} ({span})" if sig and worse
                 else f"guardrail holds ({span})")
     if not sig:
+        if r.role == "primary" and r.p_value < alpha:
+            return (f"not significant after the false-discovery control over the primary metrics ({span}, "
+                    f"always-valid p = {r.p_value:.3f}, q = {r.q_value:.3f})")
         return f"no significant difference yet ({span}, always-valid p = {r.p_value:.2f})"
     return f"{r.variant} {'worse' if worse else 'better'} than {control} ({span})"

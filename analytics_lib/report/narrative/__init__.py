@@ -4,11 +4,14 @@ Notebooks only display these paragraphs (``display(Markdown(kpi_summary(kpis)))`
 picks the worst funnel step or the busiest day lives here. Values from the data are escaped and
 money is written so that no page reads it as math.
 
-Modules: ``forecast``, ``predict``, ``roi``, ``text``, ``workflow``.
+Modules: ``experiments``, ``forecast``, ``predict``, ``roi``, ``text``, ``workflow``.
 """
 from analytics_lib.core.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    'experiments': [
+        'experiment_summary',
+    ],
     'forecast': [
         'history_summary',
         'growth_summary',
