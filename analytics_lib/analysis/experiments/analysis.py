@@ -221,7 +221,8 @@ def experiment_results(events: pd.DataFrame, assignments: pd.DataFrame, experime
                        metrics: Sequence[str] = ("accept_rate", "satisfaction", "cost_per_accept"),
                        guardrails: Sequence[str] = ("latency_ms", "error_rate"), alpha: float = 0.05,
                        control: str | None = None, shares: Mapping[str, float] | None = None, cuped: bool = True,
-                       pre_days: int = 14, tau: float = 0.05, end: pd.Timestamp | None = None) -> ExperimentResult:
+                       pre_days: int = 14, tau: float = 0.05, end: pd.Timestamp | None = None,
+                       cohort=None) -> ExperimentResult:
     """Effects of every variant of ``experiment`` against its control, with decisions.
 
     Parameters
@@ -250,6 +251,10 @@ def experiment_results(events: pd.DataFrame, assignments: pd.DataFrame, experime
         are those the test is tuned for).
     end : Timestamp, optional
         Only events before it (a look in the past).
+    cohort : Cohort, optional
+        Analyse only the assigned users who belong to this saved cohort
+        (:class:`~analytics_lib.analysis.workflow.cohorts.Cohort`; the SRM check then compares
+        the cohort's split with the plan).
 
     Returns
     -------
@@ -274,8 +279,12 @@ def experiment_results(events: pd.DataFrame, assignments: pd.DataFrame, experime
     if unknown:
         raise WorkbenchError(f"unknown experiment metric(s) {', '.join(map(repr, unknown))}: use "
                              f"{', '.join(EXPERIMENT_METRICS)}")
-    valid = validate_assignments(assignments)
-    users = user_metrics(events, valid.assignments, experiment, end=end, pre_days=pre_days)
+    valid = validate_assignments(assignments).assignments
+    if cohort is not None:
+        valid = valid[valid["user_id"].isin(set(cohort.users(events)))]
+        if valid.empty:
+            raise WorkbenchError(f"cohort {cohort.name!r} has no user assigned to an experiment")
+    users = user_metrics(events, valid, experiment, end=end, pre_days=pre_days)
     return _results(users, experiment, metrics=metrics, guardrails=guardrails, alpha=alpha, control=control,
                     shares=shares, cuped=cuped, tau=tau)
 

@@ -8,7 +8,11 @@ Ordering: events are ordered by time and, for equal timestamps, by their positio
 frame (validated frames are sorted stably by ``ts``), so ties are broken the same way
 everywhere.
 
-Modules: ``bottlenecks``, ``experience``, ``funnels``, ``kpis``, ``retention``, ``sessions``, ``transitions``.
+Saved cohorts (``cohorts``: :class:`Cohort`, users by properties and behaviour in a window) filter
+the events of any of them, and the users of an experiment.
+
+Modules: ``bottlenecks``, ``cohorts``, ``experience``, ``funnels``, ``kpis``, ``retention``, ``sessions``,
+``transitions``.
 """
 from analytics_lib.core.lazy import lazy_exports
 
@@ -16,6 +20,9 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     'bottlenecks': [
         'SeverityThresholds',
         'bottleneck_table',
+    ],
+    'cohorts': [
+        'Cohort',
     ],
     'experience': [
         'satisfaction_vs_performance',

@@ -71,3 +71,33 @@ def test_broken_splits_and_bad_requests_stop_with_a_message(planted):
     one = a[(a["experiment"] == "prompt-v2") & (a["variant"] == "control")]
     with pytest.raises(WorkbenchError, match="at least two variants"):
         experiment_results(planted.events, one, "prompt-v2")
+
+
+def test_a_saved_cohort_restricts_funnels_retention_and_experiments_alike(planted, tmp_path):
+    from analytics_lib import funnel_table, lifecycle_table, retention_matrix
+    from analytics_lib.analysis.workflow import Cohort
+
+    spec = {"name": "accepting-team-a", "window": {"start": "2025-05-05", "end": "2025-06-01"},
+            "properties": {"team": ["team-a"]}, "behaviour": [{"event_type": "accept", "at_least": 3}]}
+    cohort = Cohort.from_dict(spec)
+    assert Cohort.load(cohort.save(tmp_path / "c.yaml")) == cohort
+    ev = planted.events
+    members = set(cohort.users(ev))
+    window = ev[(ev["ts"] >= "2025-05-05") & (ev["ts"] < "2025-06-02")]
+    accepts = window[window["event_type"] == "accept"].groupby(window["user_id"].astype(str), observed=True).size()
+    team_a = set(window.loc[window["team"] == "team-a", "user_id"].astype(str))
+    assert members == {u for u in team_a if accepts.get(u, 0) >= 3} and len(members) > 20
+    sub = cohort.filter(ev)
+    assert set(sub["user_id"].astype(str)) == members
+    steps = ["session_start", "generation", "accept"]
+    assert funnel_table(sub, steps, unit="user")["entities"].iloc[0] <= len(members)
+    assert retention_matrix(sub, granularity="W")["size"].sum() <= len(members)
+    assert len(lifecycle_table(sub, granularity="W")) > 0
+    r = experiment_results(ev, planted.assignments, "prompt-v2", metrics=["accept_rate"], guardrails=[], cohort=cohort)
+    assert sum(r.users.values()) == len(members & set(planted.assignments.loc[
+        planted.assignments["experiment"] == "prompt-v2", "user_id"]))
+    for bad, message in (({"name": "x", "properties": {"colour": ["red"]}}, "not one of"),
+                         ({"name": "x", "behaviour": [{"event_type": "accept"}]}, "at_least and/or at_most"),
+                         ({"properties": {}}, "needs a name"), ({"name": "x", "window": {"start": "soon"}}, "soon")):
+        with pytest.raises(WorkbenchError, match=message):
+            Cohort.from_dict(bad)
