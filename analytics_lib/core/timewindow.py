@@ -319,12 +319,10 @@ def period_coverage(periods, granularity: str, *, window: TimeWindow | None = No
     if len(idx) == 0:
         return pd.Series([], index=idx, dtype="float64", name="coverage")
     ends = pd.DatetimeIndex([period_end(p, g) for p in idx]) if g == "M" else idx + pd.Timedelta(days=7 if g == "W" else 1)
-    lo = [t for t in (_utc(window.start) if window else None, _utc(first)) if t is not None]
-    hi = [t for t in (_utc(window.end) if window else None, _utc(as_of)) if t is not None]
-    if first is not None:
-        lo[-1] = lo[-1].floor("D")
-    if last is not None:
-        hi.append(_utc(last).floor("D") + pd.Timedelta(days=1))
+    f, la = _utc(first), _utc(last)  # None for a missing or NaT bound (no data: no bound)
+    lo = [t for t in (_utc(window.start) if window else None, f.floor("D") if f is not None else None) if t is not None]
+    hi = [t for t in (_utc(window.end) if window else None, _utc(as_of),
+                      la.floor("D") + pd.Timedelta(days=1) if la is not None else None) if t is not None]
     begin, ends = idx.as_unit("ns").asi8, ends.as_unit("ns").asi8
     start = np.maximum(begin, max(lo).as_unit("ns").value) if lo else begin
     stop = np.minimum(ends, min(hi).as_unit("ns").value) if hi else ends

@@ -73,7 +73,7 @@ def _text(v: Any) -> str:
     if isinstance(v, dt.date):
         return v.isoformat()
     if isinstance(v, float):
-        return f"{v:g}"
+        return format(v, ".15g")  # 1234567.0 -> "1234567", 0.7 -> "0.7": exact for what people type
     return str(v)
 
 

@@ -43,6 +43,9 @@ def write_assignments(assignments: pd.DataFrame, store: str) -> int:
     if missing:
         raise WorkbenchError(f"assignments lack the column(s) {', '.join(missing)}")
     frame = assignments[_COLUMNS].copy()
+    if frame.isna().any().any():
+        raise WorkbenchError(f"{int(frame.isna().any(axis=1).sum())} assignment row(s) have a missing value: check "
+                             "them with validate_assignments before writing")
     frame["assigned_at"] = pd.to_datetime(frame["assigned_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
     engine = engine_for(store, create=True)
     try:
@@ -95,4 +98,4 @@ def load_assignments(source: str | os.PathLike, *, table: str = ASSIGNMENTS_TABL
     path = Path(source)
     if not path.is_file():
         raise WorkbenchError(f"{source}: no such assignments file (give a store URL, a .csv or a .parquet file)")
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)  # "007" stays "007"

@@ -344,8 +344,6 @@ class _FolderTarget:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "_quarantine").mkdir(exist_ok=True)
         (folder / _STATE_DIR).mkdir(exist_ok=True)
-        for stale in [*folder.glob(".part-*.tmp"), *(folder / "_quarantine").glob(".part-*.tmp")]:
-            stale.unlink(missing_ok=True)  # staged by a run that was killed: never committed
         self.path = folder / _STATE_DIR / "state.json"
         try:
             self.doc = json.loads(self.path.read_text()) if self.path.is_file() else {"sources": {}, "batches": []}
@@ -367,6 +365,12 @@ class _FolderTarget:
 
     def state(self, key: str) -> dict:
         return dict(self.doc["sources"].get(key, {}))
+
+    def remove_stale(self) -> None:
+        """Drop parts staged by a run that was killed before committing them (an ingest run only:
+        listing the batches never touches them)."""
+        for stale in [*self.folder.glob(".part-*.tmp"), *(self.folder / "_quarantine").glob(".part-*.tmp")]:
+            stale.unlink(missing_ok=True)
 
     def part_name(self, key: str, item: str) -> str:
         return _part_name(key, item)
@@ -477,6 +481,8 @@ def ingest_incremental(source: str | os.PathLike, into: str | os.PathLike, *,
         else:
             pieces = list(_pending(source, state, mapping=mapping, encoding=encoding))
         staged = getattr(target, "staged", False)
+        if staged:
+            target.remove_stale()
 
         def read(i: int):
             piece = pieces[i][1]

@@ -587,6 +587,8 @@ def _long_season_adjusted(fn: Callable) -> Callable:
     def model(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: ModelContext,
               memo: dict | None = None) -> ModelFit:
         season = long_season(ctx.freq, ds[-1] - ds[0])
+        if season == "weekly" and ctx.season >= 168:  # the model's own season is already the week (or longer)
+            season = None
         if season is None:
             return fn(y, ds, future, ctx, memo)
         past_season, future_season = _long_pattern(y, ds, future, season)

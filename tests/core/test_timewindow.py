@@ -48,3 +48,10 @@ def test_days_and_labels():
     assert partial_label(got.iloc[1], days[1], "D") == "partial: 0.8 of 1 day"
     assert partial_label(1.0, days[0], "D") == "" and partial_label(float("nan"), days[0], "D") == ""
     assert period_coverage(pd.DatetimeIndex([], tz="UTC"), "W").empty
+
+
+def test_missing_data_bounds_are_no_bounds():
+    weeks = _weeks("2026-11-02", "2026-11-09")
+    window = time_window("2026-11-04 06:00", None)
+    assert period_coverage(weeks, "W", window=window, first=pd.NaT, last=None).tolist() == \
+        pytest.approx([(7 - 2.25) / 7, 1])

@@ -81,6 +81,7 @@ def validate_assignments(assignments: pd.DataFrame) -> ValidatedAssignments:
     if missing:
         raise WorkbenchError(f"the assignment table lacks the column(s) {', '.join(missing)}: it needs "
                              f"{', '.join(ASSIGNMENT_COLUMNS)} (one row per user, experiment and variant)")
+    assignments = assignments.reset_index(drop=True)  # rows are addressed by position below
     a = assignments.loc[:, list(ASSIGNMENT_COLUMNS)].copy()
     a["source_row"] = np.arange(len(a))
     reason = pd.Series(pd.NA, index=a.index, dtype="object")
@@ -202,7 +203,9 @@ class ExperimentResult:
     effects : DataFrame
         One row per variant and metric: ``variant, metric, label, role`` (primary or guardrail),
         ``control, treatment`` (the metric in each), ``diff`` (the estimated effect, CUPED-adjusted
-        when asked), ``low, high, relative, relative_low, relative_high`` (always-valid intervals), ``p_value`` (always valid), ``q_value`` (primary metrics, FDR),
+        when asked), ``low, high`` (its always-valid interval), ``relative, relative_low,
+        relative_high`` (the same over the control's value, taken as known), ``tau`` (the mSPRT
+        mixture scale used), ``p_value`` (always valid), ``q_value`` (primary metrics, FDR),
         ``variance_reduction`` (CUPED), ``decision``.
     """
 
@@ -253,8 +256,9 @@ def experiment_results(events: pd.DataFrame, assignments: pd.DataFrame, experime
         Only events before it (a look in the past).
     cohort : Cohort, optional
         Analyse only the assigned users who belong to this saved cohort
-        (:class:`~analytics_lib.analysis.workflow.cohorts.Cohort`; the SRM check then compares
-        the cohort's split with the plan).
+        (:class:`~analytics_lib.analysis.workflow.cohorts.Cohort`), judged on the events before
+        the experiment's first assignment (its window clipped there), so that the treatment
+        cannot change who belongs; the SRM check then compares the cohort's split with the plan.
 
     Returns
     -------
@@ -280,8 +284,10 @@ def experiment_results(events: pd.DataFrame, assignments: pd.DataFrame, experime
         raise WorkbenchError(f"unknown experiment metric(s) {', '.join(map(repr, unknown))}: use "
                              f"{', '.join(EXPERIMENT_METRICS)}")
     valid = validate_assignments(assignments).assignments
-    if cohort is not None:
-        valid = valid[valid["user_id"].isin(set(cohort.users(events)))]
+    if cohort is not None:  # membership judged before the experiment, so the treatment cannot change it
+        mine = valid[valid["experiment"] == experiment]
+        before = events[events[S.TS] < mine["assigned_at"].min()] if len(mine) else events
+        valid = valid[valid["user_id"].isin(set(cohort.users(before)))]
         if valid.empty:
             raise WorkbenchError(f"cohort {cohort.name!r} has no user assigned to an experiment")
     users = user_metrics(events, valid, experiment, end=end, pre_days=pre_days)
@@ -290,7 +296,7 @@ def experiment_results(events: pd.DataFrame, assignments: pd.DataFrame, experime
 
 
 def _results(users: pd.DataFrame, experiment: str, *, metrics, guardrails, alpha, control, shares, cuped,
-             tau) -> ExperimentResult:
+             tau, taus: dict | None = None) -> ExperimentResult:
     from analytics_lib.analysis.insights.stats import benjamini_hochberg
 
     counts = users["variant"].value_counts().sort_index().to_dict()
@@ -305,7 +311,8 @@ def _results(users: pd.DataFrame, experiment: str, *, metrics, guardrails, alpha
         is_t = (pair["variant"] == variant).to_numpy()
         for role, names in (("primary", metrics), ("guardrail", guardrails)):
             for m in names:
-                rows.append(_metric_row(pair, is_t, m, role, variant, alpha=alpha, cuped=cuped, tau=tau))
+                rows.append(_metric_row(pair, is_t, m, role, variant, alpha=alpha, cuped=cuped, tau=tau,
+                                        tau_abs=(taus or {}).get((variant, m))))
     effects = pd.DataFrame(rows)
     effects["q_value"] = np.nan
     primary = (effects["role"] == "primary").to_numpy()
@@ -349,18 +356,23 @@ def experiment_looks(events: pd.DataFrame, assignments: pd.DataFrame, experiment
     if a.empty:
         raise WorkbenchError(f"experiment {experiment!r} has no assignment rows")
     parts = _event_parts(events, a)
+    if parts.empty:
+        raise WorkbenchError(f"{experiment!r}: no event of an assigned user in the data: check the window and the "
+                             "assignment table")
     first = a["assigned_at"].min().floor("D") + pd.Timedelta(days=1)
     last = pd.Timestamp(int(parts["ts"].max()) * 1000, tz="UTC").floor("D") + pd.Timedelta(days=1)
-    rows = []
+    rows, taus = [], None
     for look in pd.date_range(first, last, freq="D"):
         users = _sum_users(a, parts, end=look, pre_days=pre_days)
         try:
             r = _results(users, experiment, metrics=list(metrics), guardrails=[], alpha=alpha, control=control,
-                         shares=shares, cuped=cuped, tau=tau)
+                         shares=shares, cuped=cuped, tau=tau, taus=taus)
         except WorkbenchError as exc:
-            if "sample ratio mismatch" in str(exc):
-                raise
+            if not any(s in str(exc) for s in ("fewer than 2 users", "have no users", "at least two variants")):
+                raise  # a mismatch, a wrong control...: not a matter of waiting
             continue  # too few users yet
+        if taus is None:  # the mixture scale is fixed at the first look: valid whenever one stops
+            taus = {(v, m): t for v, m, t in zip(r.effects["variant"], r.effects["metric"], r.effects["tau"])}
         e = r.effects.assign(look=look, users=sum(r.users.values()))
         rows.append(e)
     if not rows:
@@ -375,7 +387,7 @@ def experiment_looks(events: pd.DataFrame, assignments: pd.DataFrame, experiment
 
 
 def _metric_row(pair: pd.DataFrame, is_t: np.ndarray, metric: str, role: str, variant: str, *, alpha: float,
-                cuped: bool, tau: float) -> dict:
+                cuped: bool, tau: float, tau_abs: float | None = None) -> dict:
     label, num, den, higher_better = EXPERIMENT_METRICS[metric]
     values, pre = {}, {}
     for grp, mask in (("c", ~is_t), ("t", is_t)):
@@ -407,20 +419,25 @@ def _metric_row(pair: pd.DataFrame, is_t: np.ndarray, metric: str, role: str, va
     e = mean_effect(yc, yt, alpha=alpha)
     rc = values["c"][0].sum() / values["c"][1].sum()
     rt = values["t"][0].sum() / values["t"][1].sum()
-    p, lo, hi = always_valid(e.diff, e.se ** 2, tau=max(tau * abs(rc), 1e-12), alpha=alpha)
+    if tau_abs is None:  # tau x the control's value; a control at 0 (no errors): tau x the per-user spread
+        spread = float(np.std(np.concatenate([yc, yt]), ddof=1)) if len(yc) + len(yt) > 1 else 0.0
+        tau_abs = tau * abs(rc) if rc else tau * spread
+        tau_abs = tau_abs if tau_abs > 0 else 1e-9
+    p, lo, hi = always_valid(e.diff, e.se ** 2, tau=tau_abs, alpha=alpha)
     # the estimate is the (CUPED-adjusted) difference; without CUPED it equals treatment - control
     rel = e.diff / rc if rc else np.nan
     return {"variant": variant, "metric": metric, "label": label, "role": role, "higher_is_better": higher_better,
             "n_control": len(yc), "n_treatment": len(yt), "control": rc, "treatment": rt, "diff": e.diff,
             "low": float(lo[0]), "high": float(hi[0]), "relative": rel,
             "relative_low": float(lo[0] / rc) if rc else np.nan, "relative_high": float(hi[0] / rc) if rc else np.nan,
-            "p_value": float(p[0]), "fixed_horizon_p": e.p_value, "variance_reduction": reduction}
+            "p_value": float(p[0]), "fixed_horizon_p": e.p_value, "variance_reduction": reduction, "tau": tau_abs}
 
 
 def _decision(r, control: str, alpha: float) -> str:
     worse = (r.diff < 0) == r.higher_is_better
     sig = (r.q_value if r.role == "primary" else r.p_value) < alpha
-    span = f"{r.relative:+.1%} ({r.relative_low:+.1%} to {r.relative_high:+.1%})"
+    span = (f"{r.relative:+.1%} ({r.relative_low:+.1%} to {r.relative_high:+.1%})" if np.isfinite(r.relative)
+            else f"{r.diff:+.4g} ({r.low:+.4g} to {r.high:+.4g}), the control being 0")
     if r.role == "guardrail":
         return (f"guardrail breached: {r.variant} worse than {control} ({span})" if sig and worse
                 else f"guardrail holds ({span})")

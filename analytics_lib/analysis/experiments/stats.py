@@ -254,6 +254,12 @@ def check_srm(counts: Mapping[str, int], expected: Mapping[str, float] | None = 
     >>> check_srm({"control": 50_100, "treatment": 49_900}) > 0.001
     True
     """
+    if expected is not None:  # every planned variant counts, with or without users; no unplanned one
+        extra = [k for k in counts if k not in expected]
+        if extra:
+            raise WorkbenchError(f"variant(s) {', '.join(map(str, extra))} have users but no planned share in "
+                                 f"{dict(expected)}: give every variant's share")
+        counts = {k: int(counts.get(k, 0)) for k in expected}
     if len(counts) < 2:
         raise WorkbenchError(f"an experiment needs at least two variants with users; got {dict(counts)}")
     empty = [k for k, v in counts.items() if v == 0]
@@ -297,10 +303,13 @@ def always_valid(diff: Sequence[float] | float, var: Sequence[float] | float, *,
         raise WorkbenchError(f"tau={tau!r}: the mixture scale must be positive (about the effect that matters)")
     d, v = np.atleast_1d(np.asarray(diff, dtype="float64")), np.atleast_1d(np.asarray(var, dtype="float64"))
     t2 = tau ** 2
+    informative = np.isfinite(d) & np.isfinite(v) & (v > 0)  # a look without variance says nothing
+    vv = np.where(informative, v, 1.0)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        log_lr = 0.5 * np.log(v / (v + t2)) + t2 * d ** 2 / (2 * v * (v + t2))
-        p = np.minimum.accumulate(np.minimum(1.0, np.exp(-log_lr)))
-        half = np.sqrt(v * (v + t2) / t2 * (np.log((v + t2) / v) + 2 * np.log(1 / alpha)))
+        log_lr = 0.5 * np.log(vv / (vv + t2)) + t2 * d ** 2 / (2 * vv * (vv + t2))
+        p = np.fmin.accumulate(np.where(informative, np.minimum(1.0, np.exp(-log_lr)), 1.0))
+        half = np.where(informative, np.sqrt(vv * (vv + t2) / t2 * (np.log((vv + t2) / vv) + 2 * np.log(1 / alpha))),
+                        np.inf)
     return p, d - half, d + half
 
 

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from analytics_lib.core.errors import WorkbenchError
-from analytics_lib.report.plots.colors import BAD, GOOD
+from analytics_lib.report.plots.colors import CYCLE
 from analytics_lib.report.plots.style import _date_axis, _no_data, _require, _subplots
 
 
@@ -54,11 +54,12 @@ def plot_experiment_looks(looks: pd.DataFrame, *, metrics: Sequence[str] | None 
         fig = axes[0].get_figure(root=True)
     for a, m in zip(axes, names):
         rows = looks[looks["metric"] == m]
-        title = f"{m}: effect against the control (band: always-valid 95% confidence sequence)"
+        title = f"{m}: effect against the control (band: always-valid confidence sequence)"
         if rows.empty:
             _no_data(a, title, "end of day (UTC)", "relative effect")
             continue
-        for (variant, g), color in zip(rows.groupby("variant", sort=True), (GOOD, BAD, "#E69F00", "#CC79A7")):
+        for k, (variant, g) in enumerate(rows.groupby("variant", sort=True)):
+            color = CYCLE[k % len(CYCLE)]
             x = pd.DatetimeIndex(g["look"])
             a.fill_between(x, g["relative_low"], g["relative_high"], color=color, alpha=0.18, linewidth=0)
             a.plot(x, g["relative"], color=color, marker="o", markersize=3, label=str(variant))

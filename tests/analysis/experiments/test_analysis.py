@@ -5,6 +5,7 @@ finds nothing; a broken split, an unknown metric or experiment and a single vari
 clear message."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -101,3 +102,19 @@ def test_a_saved_cohort_restricts_funnels_retention_and_experiments_alike(plante
                          ({"properties": {}}, "needs a name"), ({"name": "x", "window": {"start": "soon"}}, "soon")):
         with pytest.raises(WorkbenchError, match=message):
             Cohort.from_dict(bad)
+
+
+def test_assignments_with_a_repeated_index_and_a_control_without_errors(planted):
+    a = planted.assignments
+    twice = pd.concat([a.iloc[:50], a.iloc[50:100]])  # an index that repeats (two files appended)
+    twice.index = [0] * len(twice)
+    v = validate_assignments(twice)
+    assert len(v.assignments) + len(v.quarantine) == 100
+    from analytics_lib.analysis.experiments.analysis import _metric_row
+
+    users = pd.DataFrame({"variant": ["control"] * 40 + ["treatment"] * 40,
+                          "errors": [0.0] * 40 + [0.0, 1.0, 2.0, 1.0] * 10,
+                          "requests": [10.0] * 80, "pre_errors": 0.0, "pre_requests": 0.0})
+    row = _metric_row(users, (users["variant"] == "treatment").to_numpy(), "error_rate", "guardrail", "treatment",
+                      alpha=0.05, cuped=False, tau=0.05)
+    assert row["control"] == 0 and row["p_value"] < 0.05 and np.isfinite(row["high"])

@@ -130,3 +130,14 @@ def test_sample_size_delivers_its_power():
     assert sample_size(2.0, 0.25, ratio=2.0) < n
     with pytest.raises(WorkbenchError, match="sd > 0"):
         sample_size(0.0, 0.1)
+
+
+def test_degenerate_inputs_stay_defined():
+    # a planned variant without users is a mismatch of its own, an unplanned one is named
+    with pytest.raises(WorkbenchError, match="have no users"):
+        check_srm({"a": 500, "b": 500}, {"a": 1, "b": 1, "c": 1})
+    with pytest.raises(WorkbenchError, match="no planned share"):
+        check_srm({"a": 500, "b": 500, "x": 3}, {"a": 1, "b": 1})
+    # a look without variance (no errors in either group yet) says nothing, and later looks still count
+    p, lo, hi = always_valid([0.0, 0.0, 0.3], [0.0, 0.0, 0.001], tau=0.1)
+    assert p[:2].tolist() == [1.0, 1.0] and p[2] < 0.05 and np.isinf(lo[0]) and np.isfinite(lo[2])
