@@ -112,8 +112,9 @@ def flat(sample_small):
 # SQLite stores of synthetic events
 @pytest.fixture(scope="session")
 def sqlite_store(tmp_path_factory):
-    """Factory ``sqlite_store(n_events, days, seed, end=None) -> URL`` of a SQLite store holding
-    ``validate_events(synthetic_events(n_events, days=days, seed=seed, end=end).events)``.
+    """Factory ``sqlite_store(n_events, days, seed, end=None, experiments=False) -> URL`` of a SQLite
+    store holding ``validate_events(synthetic_events(n_events, days=days, seed=seed, end=end).events)``
+    (with ``experiments``: the planted experiments and their ``experiment_assignments`` table).
 
     Each store is generated once per session (``end=None`` means "ending today", as the
     generator reads it, and is part of the cache key) and every call returns a fresh copy of
@@ -124,14 +125,23 @@ def sqlite_store(tmp_path_factory):
 
     cache: dict[tuple, Path] = {}
 
-    def make(n_events: int, days: int, seed: int, end: str | None = None) -> str:
+    def make(n_events: int, days: int, seed: int, end: str | None = None, experiments: bool = False) -> str:
+        import dataclasses
+
         import pandas as pd
 
-        key = (n_events, days, seed, end or pd.Timestamp.now("UTC").strftime("today=%Y-%m-%d"))
+        key = (n_events, days, seed, end or pd.Timestamp.now("UTC").strftime("today=%Y-%m-%d"), experiments)
         if key not in cache:
             db = tmp_path_factory.mktemp("store-cache") / "events.db"
-            write_events(validate_events(synthetic_events(n_events, days=days, seed=seed, end=end).events),
-                         f"sqlite:///{db}")
+            valid = validate_events(synthetic_events(n_events, days=days, seed=seed, end=end).events)
+            if experiments:  # as `workbench sample` does: planted experiments and their assignment table
+                from analytics_lib.data.assignments import write_assignments
+                from analytics_lib.data.synthetic.experiments import plant_experiments
+
+                planted = plant_experiments(valid.events, seed=seed)
+                valid = dataclasses.replace(valid, events=planted.events)
+                write_assignments(planted.assignments, f"sqlite:///{db}")
+            write_events(valid, f"sqlite:///{db}")
             cache[key] = db
         copy = tmp_path_factory.mktemp("store") / "events.db"
         shutil.copyfile(cache[key], copy)
@@ -150,6 +160,12 @@ def store(sqlite_store) -> str:
 def dashboard_store(sqlite_store) -> str:
     """30k events over the 60 days to 2025-06-30 (seed 0): the dashboards' ``events``, stored."""
     return sqlite_store(30_000, days=60, seed=0, end="2025-06-30")
+
+
+@pytest.fixture(scope="module")
+def experiment_store(sqlite_store) -> str:
+    """The dashboards' store with the planted experiments and their assignment table."""
+    return sqlite_store(30_000, days=60, seed=0, end="2025-06-30", experiments=True)
 
 
 @pytest.fixture

@@ -381,8 +381,9 @@ def test_notebook_bad_parameter_stops_in_the_first_cell(predict_store, tmp_path)
 # --------------------------------------------------------------------------------------------
 # The dashboards as plain notebooks (no Voilà)
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["workflow_overview", "forecast_explorer", "roi_calculator"])
-def test_dashboard_notebook_runs_under_papermill(name, dashboard_store, tmp_path_factory, monkeypatch):
+@pytest.mark.parametrize("name", ["workflow_overview", "forecast_explorer", "roi_calculator", "experiments_overview"])
+def test_dashboard_notebook_runs_under_papermill(name, dashboard_store, experiment_store, tmp_path_factory,
+                                                 monkeypatch):
     """Each dashboard runs top to bottom as a plain notebook (no Voilà) against a small store."""
     import nbformat
     import papermill
@@ -392,7 +393,8 @@ def test_dashboard_notebook_runs_under_papermill(name, dashboard_store, tmp_path
     monkeypatch.setenv("WORKBENCH_DASHBOARD_CACHE", str(cache))
     monkeypatch.setenv("WORKBENCH_REPORTS", str(tmp_path_factory.getbasetemp() / "no-reports"))
     out = tmp_path_factory.mktemp("nb") / f"{name}.ipynb"
-    papermill.execute_notebook(str(root / f"{name}.ipynb"), str(out), parameters={"source": dashboard_store},
+    source = experiment_store if name == "experiments_overview" else dashboard_store
+    papermill.execute_notebook(str(root / f"{name}.ipynb"), str(out), parameters={"source": source},
                                kernel_name="python3", cwd=str(root), progress_bar=False)
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]

@@ -50,6 +50,11 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'overview_tables',
         'overview_mart_from_tables',
         'dashboard_tables',
+        'EXPERIMENT_PRIMARY',
+        'EXPERIMENT_GUARDRAILS',
+        'ExperimentMart',
+        'experiment_mart',
+        'experiment_mart_from_tables',
     ],
     'published': [
         'cache_root',
@@ -59,6 +64,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'published_table',
         'DashboardData',
         'load_overview_data',
+        'load_experiment_data',
         'load_roi_data',
         'build_dashboard_data',
         'publish_dashboard_tables',
@@ -104,6 +110,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'LiveView',
         'FilterBar',
         'ForecastBar',
+        'ExperimentBar',
         'AssumptionPanel',
     ],
     'views': [

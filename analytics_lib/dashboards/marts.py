@@ -37,7 +37,11 @@ MART_TABLES: dict[str, tuple[str, ...]] = {
     "overview": ("meta", "daily", "user_days", "session_days", "latency", "funnel", "bottlenecks", "insights"),
     "roi": ("roi_meta", "roi_daily", "roi_monthly", "roi_units", "roi_by_team", "roi_by_feature", "roi_by_month",
             "roi_forecast"),
+    "experiments": ("experiment_status", "experiment_effects", "experiment_looks"),
 }
+#: The experiments dashboard's metrics: primary metrics and guardrails (analysis.experiments.EXPERIMENT_METRICS).
+EXPERIMENT_PRIMARY = ("accept_rate", "satisfaction", "cost_per_accept")
+EXPERIMENT_GUARDRAILS = ("latency_ms", "error_rate")
 _PREFIX = "dash_"
 
 
@@ -341,9 +345,81 @@ def overview_mart_from_tables(tables: Mapping[str, pd.DataFrame]) -> OverviewMar
     return OverviewMart(**{n: tables[n] for n in MART_TABLES["overview"]})
 
 
+@dataclass(frozen=True)
+class ExperimentMart:
+    """Every experiment of the assignment table, analysed once for the experiments dashboard.
+
+    Attributes
+    ----------
+    status : DataFrame
+        One row per experiment: ``experiment, users, srm_p, control, message`` (``message`` says
+        why an experiment has no effects, e.g. a sample ratio mismatch; empty otherwise).
+    effects : DataFrame
+        :func:`~analytics_lib.analysis.experiments.experiment_results`' effects of each, with ``experiment``.
+    looks : DataFrame
+        :func:`~analytics_lib.analysis.experiments.experiment_looks` of each, with ``experiment``.
+    """
+
+    status: pd.DataFrame
+    effects: pd.DataFrame
+    looks: pd.DataFrame
+
+    @property
+    def experiments(self) -> list[str]:
+        """The experiments' names, in the table's order."""
+        return self.status["experiment"].astype(str).tolist()
+
+
+def experiment_mart(events: pd.DataFrame, assignments: pd.DataFrame, *,
+                    progress: Callable[[int, int, str], None] | None = None) -> ExperimentMart:
+    """Analyse every experiment of ``assignments`` on ``events`` (:data:`EXPERIMENT_PRIMARY`,
+    :data:`EXPERIMENT_GUARDRAILS`); an experiment that cannot be analysed keeps its reason.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Validated events.
+    assignments : DataFrame
+        The assignment table.
+    progress : callable, optional
+        ``progress(step, total, label)``.
+    """
+    from analytics_lib.analysis.experiments import experiment_looks, experiment_results, validate_assignments
+
+    names = list(dict.fromkeys(validate_assignments(assignments).assignments["experiment"]))
+    status, effects, looks = [], [], []
+    for i, name in enumerate(names):
+        _progress(progress, i, len(names), f"experiment {name}")
+        try:
+            r = experiment_results(events, assignments, name, metrics=EXPERIMENT_PRIMARY,
+                                   guardrails=EXPERIMENT_GUARDRAILS)
+            lk = experiment_looks(events, assignments, name, metrics=[*EXPERIMENT_PRIMARY, *EXPERIMENT_GUARDRAILS],
+                                  control=r.control)
+        except WorkbenchError as exc:
+            status.append({"experiment": name, "users": 0, "srm_p": np.nan, "control": "", "message": str(exc)})
+            continue
+        status.append({"experiment": name, "users": sum(r.users.values()), "srm_p": r.srm_p, "control": r.control,
+                       "message": ""})
+        effects.append(r.effects.assign(experiment=name))
+        looks.append(lk.assign(experiment=name))
+    if not names:
+        raise WorkbenchError("the assignment table holds no usable row: nothing to analyse")
+    return ExperimentMart(pd.DataFrame(status), pd.concat(effects, ignore_index=True) if effects else pd.DataFrame(),
+                          pd.concat(looks, ignore_index=True) if looks else pd.DataFrame())
+
+
+def experiment_mart_from_tables(tables: Mapping[str, pd.DataFrame]) -> ExperimentMart:
+    """The mart from its tables (``experiment_status``, ``experiment_effects``, ``experiment_looks``)."""
+    missing = [n for n in MART_TABLES["experiments"] if n not in tables]
+    if missing:
+        raise WorkbenchError(f"the experiments mart lacks the table(s) {', '.join(missing)}")
+    return ExperimentMart(tables["experiment_status"], tables["experiment_effects"], tables["experiment_looks"])
+
+
 def dashboard_tables(events: pd.DataFrame, *, parts: Sequence[str] = ("overview", "roi"), insights: bool = True,
                      gap: str = "30min", source: str = "<frame>",
-                     progress: Callable[[int, int, str], None] | None = None) -> dict[str, pd.DataFrame]:
+                     progress: Callable[[int, int, str], None] | None = None,
+                     assignments: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Every dashboard mart table, named as published: ``dash_daily``, ``dash_roi_monthly``...
 
     This is what a scheduled run writes next to its other tables so that the dashboards open
@@ -354,10 +430,12 @@ def dashboard_tables(events: pd.DataFrame, *, parts: Sequence[str] = ("overview"
     ----------
     events : DataFrame
         Validated events (all teams).
-    parts : sequence of {"overview", "roi"}
+    parts : sequence of {"overview", "roi", "experiments"}
         Which marts (``overview`` feeds the workflow overview and the forecast explorer).
     insights, gap, source, progress
         As for :func:`overview_mart`.
+    assignments : DataFrame, optional
+        The experiment assignment table (needed by the ``experiments`` part).
 
     Returns
     -------
@@ -387,4 +465,9 @@ def dashboard_tables(events: pd.DataFrame, *, parts: Sequence[str] = ("overview"
                 raise
             inputs = roi_inputs(events, months=ROI_MONTHS, gap=gap, projection="flat")
         out |= roi_input_tables(inputs)
+    if "experiments" in parts:
+        if assignments is None:
+            raise WorkbenchError("the experiments mart needs the experiment assignment table (assignments=...)")
+        m = experiment_mart(events, assignments, progress=progress)
+        out |= {"experiment_status": m.status, "experiment_effects": m.effects, "experiment_looks": m.looks}
     return {f"{_PREFIX}{k}": v for k, v in out.items()}

@@ -27,6 +27,7 @@ from analytics_lib.dashboards.marts import (
     MART_VERSION,
     _progress,
     dashboard_tables,
+    experiment_mart_from_tables,
     overview_mart_from_tables,
     roi_inputs_from_tables,
 )
@@ -321,6 +322,14 @@ def _source_stamp(source: str) -> str:
     return f"sql:{newest}:{rowid}"
 
 
+def _assignments_stamp(source: str) -> str:
+    """What changes when assignments are added: their number and the newest ``assigned_at``."""
+    from analytics_lib.data.assignments import load_assignments
+
+    a = load_assignments(source)
+    return f":assign:{len(a)}:{a['assigned_at'].max() if len(a) else ''}"
+
+
 def _cache_dir(part: str, source: str, team: list[str] | None, cache: Path) -> Path:
     key = hashlib.sha256(json.dumps([redact(source), source, team or []]).encode()).hexdigest()[:16]
     return cache / f"{part}-{key}"
@@ -360,7 +369,8 @@ def _load_part(part: str, source: str | None, *, team: str | list[str] | None, r
     src = check_source(source)
     teams = check_team(team)
     names = MART_TABLES[part]
-    build = overview_mart_from_tables if part == "overview" else roi_inputs_from_tables
+    build = {"overview": overview_mart_from_tables, "roi": roi_inputs_from_tables,
+             "experiments": experiment_mart_from_tables}[part]
     if teams is None and use_published and not force:
         for run in published_runs(reports=reports):
             if not _run_covers(run, src):
@@ -370,7 +380,8 @@ def _load_part(part: str, source: str | None, *, team: str | list[str] | None, r
                 return DashboardData(part, build(tables), f"Published by {run.describe()}.", run)
     root = Path(cache) if cache is not None else cache_root()
     folder = _cache_dir(part, src, teams, root)
-    stamp = hashlib.sha256(f"{MART_VERSION}:{_source_stamp(src)}".encode()).hexdigest()[:16]
+    extra = _assignments_stamp(src) if part == "experiments" else ""
+    stamp = hashlib.sha256(f"{MART_VERSION}:{_source_stamp(src)}{extra}".encode()).hexdigest()[:16]
     target = folder / stamp
     scope = "" if teams is None else f" for team {', '.join(teams)}"
     with _locked(folder.with_suffix(".lock")):
@@ -389,7 +400,13 @@ def _load_part(part: str, source: str | None, *, team: str | list[str] | None, r
         if loaded.events.empty:
             raise WorkbenchError(f"{redact(src)} has no events{scope}: load data with `workbench sample` or "
                                  "`workbench ingest`, or check the team")
-        tables = dashboard_tables(loaded.events, parts=[part], insights=insights, source=redact(src), progress=progress)
+        assignments = None
+        if part == "experiments":
+            from analytics_lib.data.assignments import load_assignments
+
+            assignments = load_assignments(src)
+        tables = dashboard_tables(loaded.events, parts=[part], insights=insights, source=redact(src), progress=progress,
+                                  assignments=assignments)
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent if folder.parent.exists() else None))
         try:
             for name, frame in tables.items():
@@ -481,6 +498,31 @@ def load_roi_data(source: str | None = None, *, team: str | list[str] | None = N
     >>> data = load_roi_data("sqlite:///data/workbench.db")  # doctest: +SKIP
     """
     return _load_part("roi", source, team=team, reports=reports, cache=cache, progress=progress, insights=False)
+
+
+def load_experiment_data(source: str | None = None, *, reports: str | os.PathLike | None = None,
+                         cache: str | os.PathLike | None = None,
+                         progress: Callable[[int, int, str], None] | None = None) -> DashboardData:
+    """The experiments dashboard's mart (:class:`~analytics_lib.dashboards.marts.ExperimentMart`):
+    every experiment of the store's assignment table analysed once, found like
+    :func:`load_overview_data` (published tables first, else computed and cached until the
+    events or the assignments change).
+
+    Parameters
+    ----------
+    source : str, optional
+        The store; None: the workbench store. It needs the ``experiment_assignments`` table.
+    reports, cache : path, optional
+        Defaults :func:`reports_root` and :func:`cache_root`.
+    progress : callable, optional
+        ``progress(step, total, label)`` while computing.
+
+    Examples
+    --------
+    >>> data = load_experiment_data("sqlite:///data/workbench.db")  # doctest: +SKIP
+    """
+    return _load_part("experiments", source, team=None, reports=reports, cache=cache, progress=progress,
+                      insights=False)
 
 
 def build_dashboard_data(source: str | None = None, *, parts: Sequence[str] = ("overview", "roi"),

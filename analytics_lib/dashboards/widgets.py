@@ -667,6 +667,36 @@ class ForecastBar(widgets.HBox):
         return cls(teams=mart.teams, max_horizon=longest, **values)
 
 
+class ExperimentBar(widgets.HBox):
+    """The experiment picker of the experiments dashboard.
+
+    Examples
+    --------
+    >>> ExperimentBar(experiments=["prompt-v2", "cache-aa"]).controls["experiment"].value
+    'prompt-v2'
+    """
+
+    def __init__(self, *, experiments: Sequence[str], experiment: Any = None) -> None:
+        options = list(experiments)
+        self.experiment = widgets.Dropdown(description="Experiment", options=options,
+                                           value=experiment if experiment in options else (options[0] if options
+                                                                                           else None),
+                                           style={"description_width": "initial"})
+        self.experiment.add_class("wb-experiment")
+        super().__init__([self.experiment], layout=widgets.Layout(flex_flow="row wrap"))
+        self.add_class("wb-experiment-bar")
+
+    @property
+    def controls(self) -> dict[str, widgets.Widget]:
+        """Keyword of :func:`experiment_view` to widget."""
+        return {"experiment": self.experiment}
+
+    @classmethod
+    def for_data(cls, data: DashboardData | None, **values: Any) -> "ExperimentBar":
+        """A picker over the mart's experiments (empty when ``data`` is None)."""
+        return cls(experiments=[] if data is None else data.value.experiments, **values)
+
+
 class AssumptionPanel(widgets.VBox):
     """The ROI calculator's assumptions (sliders and inputs) and a scenario picker.
 

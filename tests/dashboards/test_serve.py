@@ -52,10 +52,18 @@ def site(tmp_path_factory):
     from analytics_lib.data.synthetic.events import synthetic_events
     from analytics_lib.dashboards.published import load_overview_data, load_roi_data
 
+    import dataclasses
+
+    from analytics_lib.data.assignments import write_assignments
+    from analytics_lib.data.synthetic.experiments import plant_experiments
+
     root = tmp_path_factory.mktemp("dash")
     db = root / "events.db"
-    write_events(validate_events(synthetic_events(30_000, days=60, seed=0).events), f"sqlite:///{db}")
     source = f"sqlite:///{db}"
+    valid = validate_events(synthetic_events(30_000, days=60, seed=0).events)
+    planted = plant_experiments(valid.events)  # the experiments dashboard's data, as `workbench sample` stores it
+    write_events(dataclasses.replace(valid, events=planted.events), source)
+    write_assignments(planted.assignments, source)
     env = {"WORKBENCH_DB": source, "WORKBENCH_REPORTS": str(root / "reports"),
            "WORKBENCH_DASHBOARD_CACHE": str(root / "cache")}
     # the numbers the pages must show, and the cache their kernels read
@@ -145,7 +153,8 @@ def test_landing_page_lists_the_dashboards(page, site):
     page.goto(site.server.url, wait_until="commit")
     page.wait_for_selector("a[href*='voila/render']", timeout=30_000)
     links = sorted(a.get_attribute("href").split("?")[0] for a in page.query_selector_all("a[href*='voila/render']"))
-    assert links == [f"/voila/render/{n}.ipynb" for n in ("forecast_explorer", "roi_calculator", "workflow_overview")]
+    assert links == [f"/voila/render/{n}.ipynb" for n in ("experiments_overview", "forecast_explorer", "roi_calculator",
+                                                          "workflow_overview")]
     assert ".py" not in page.inner_text("body")  # the jupytext twins are not offered
     assert SECRET not in page.content()
     assert _console_errors(page) == []
@@ -156,7 +165,7 @@ def test_the_dashboards_have_no_serious_accessibility_problem(page, site, axe_js
     enough contrast (the template labels what the widgets draw)."""
     from conftest import axe_violations
 
-    for name in ("workflow_overview", "forecast_explorer", "roi_calculator"):
+    for name in ("workflow_overview", "forecast_explorer", "roi_calculator", "experiments_overview"):
         _open(page, site, name)
         page.wait_for_selector("#rendered_cells img[alt]", timeout=LOAD_TIMEOUT_MS)
         assert axe_violations(page, axe_js) == [], name
@@ -261,6 +270,26 @@ def test_a_link_to_a_preheated_kernel_updates_the_ready_page_once(browser, site,
             page.wait_for_function("() => location.search.includes('team=team-b')", timeout=30_000)
         finally:
             page.close()
+
+
+def test_experiments_dashboard(page, site):
+    from analytics_lib.dashboards.published import load_experiment_data
+    from analytics_lib.dashboards.views import experiment_view
+
+    data = load_experiment_data(site.source, reports=site.env["WORKBENCH_REPORTS"],
+                                cache=site.env["WORKBENCH_DASHBOARD_CACHE"])
+    _open(page, site, "experiments_overview")
+    _assert_clean(page)
+    assert page.input_value(".wb-experiment select") == "prompt-v2"
+    assert _tiles(page) == _expected_tiles(experiment_view(data, experiment="prompt-v2"))
+    assert page.eval_on_selector_all(".wb-chart img", "els => els.length") == 1
+    assert "guardrail" in page.inner_text(".wb-table")
+    n = _refreshes(page)
+    page.select_option(".wb-experiment select", "cache-aa")
+    _wait_refresh(page, n)
+    assert _tiles(page) == _expected_tiles(experiment_view(data, experiment="cache-aa"))
+    page.wait_for_function("() => location.search.includes('experiment=cache-aa')", timeout=30_000)
+    assert _console_errors(page) == []
 
 
 def test_forecast_explorer(page, site):

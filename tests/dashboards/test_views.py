@@ -161,3 +161,35 @@ def test_formatting_helpers():
     assert scenario_values({"a": 1, "b": 2}, {"s": {"b": 3}}, "s") == {"a": 1, "b": 3}
     with pytest.raises(WorkbenchError, match="not defined"):
         scenario_values({"a": 1}, {}, "s")
+
+
+@pytest.fixture(scope="module")
+def experiments(events):
+    from analytics_lib.dashboards.marts import experiment_mart
+    from analytics_lib.data.synthetic.experiments import plant_experiments
+
+    p = plant_experiments(events)
+    broken = p.assignments[~((p.assignments["experiment"] == "cache-aa") & (p.assignments["variant"] == "b"))
+                           | (p.assignments.index % 3 == 0)]  # two thirds of cache-aa's b lost: a mismatch
+    return p, experiment_mart(p.events, broken)
+
+
+def test_experiment_view_shows_the_effects_of_the_chosen_experiment(experiments):
+    from analytics_lib.analysis.experiments import experiment_results
+    from analytics_lib.dashboards.marts import EXPERIMENT_GUARDRAILS, EXPERIMENT_PRIMARY
+    from analytics_lib.dashboards.views import experiment_view
+
+    planted, mart = experiments
+    assert mart.experiments == ["prompt-v2", "cache-aa"]
+    assert "sample ratio mismatch" in mart.status.set_index("experiment").loc["cache-aa", "message"]
+    v = experiment_view(mart)  # the first experiment by default
+    direct = experiment_results(planted.events, planted.assignments, "prompt-v2", metrics=EXPERIMENT_PRIMARY,
+                                guardrails=EXPERIMENT_GUARDRAILS).effects
+    assert v.experiment == "prompt-v2" and v.effects["decision"].tolist() == direct["decision"].tolist()
+    tiles = v.tiles.set_index("kpi")
+    assert tiles.loc["users", "text"] == f"{sum(len(g) for _, g in planted.assignments[planted.assignments['experiment'] == 'prompt-v2'].groupby('variant')):,}"
+    assert set(v.looks["metric"]) == {*EXPERIMENT_PRIMARY, *EXPERIMENT_GUARDRAILS}
+    with pytest.raises(WorkbenchError, match="sample ratio mismatch"):
+        experiment_view(mart, experiment="cache-aa")
+    with pytest.raises(WorkbenchError, match="is not in the assignment table: choose one of prompt-v2, cache-aa"):
+        experiment_view(mart, experiment="nope")

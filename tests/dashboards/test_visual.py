@@ -20,6 +20,7 @@ VIEWS = {
     "workflow_overview": {"start": "2025-06-02", "end": "2025-06-29", "team": "all", "granularity": "W"},
     "forecast_explorer": {},
     "roi_calculator": {},
+    "experiments_overview": {"experiment": "prompt-v2"},
 }
 
 
@@ -29,9 +30,17 @@ def server(tmp_path_factory):
     from analytics_lib import validate_events, write_events
     from analytics_lib.data.synthetic.events import synthetic_events
 
+    import dataclasses
+
+    from analytics_lib.data.assignments import write_assignments
+    from analytics_lib.data.synthetic.experiments import plant_experiments
+
     root = tmp_path_factory.mktemp("visual")
     source = f"sqlite:///{root / 'events.db'}"
-    write_events(validate_events(synthetic_events(30_000, days=60, end="2025-06-30", seed=0).events), source)
+    valid = validate_events(synthetic_events(30_000, days=60, end="2025-06-30", seed=0).events)
+    planted = plant_experiments(valid.events)  # as `workbench sample` stores them
+    write_events(dataclasses.replace(valid, events=planted.events), source)
+    write_assignments(planted.assignments, source)
     server = start_server(env={"WORKBENCH_DB": source, "WORKBENCH_REPORTS": str(root / "reports"),
                                "WORKBENCH_DASHBOARD_CACHE": str(root / "cache")}, log_path=root / "voila.log")
     try:

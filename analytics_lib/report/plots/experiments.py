@@ -63,6 +63,13 @@ def plot_experiment_looks(looks: pd.DataFrame, *, metrics: Sequence[str] | None 
             x = pd.DatetimeIndex(g["look"])
             a.fill_between(x, g["relative_low"], g["relative_high"], color=color, alpha=0.18, linewidth=0)
             a.plot(x, g["relative"], color=color, marker="o", markersize=3, label=str(variant))
+        # the first looks' bands are very wide: scale to the last look's band and the estimates
+        last = rows[rows["look"] == rows["look"].max()]
+        lo = min(float(last["relative_low"].min()), float(rows["relative"].min()), 0.0)
+        hi = max(float(last["relative_high"].max()), float(rows["relative"].max()), 0.0)
+        if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
+            pad = 0.5 * (hi - lo)
+            a.set_ylim(lo - pad, hi + pad)
         a.axhline(0, color="0.3", lw=0.8)
         a.yaxis.set_major_formatter(PercentFormatter(1.0))
         a.set(title=title, ylabel="relative effect", xlabel="end of day (UTC)")
