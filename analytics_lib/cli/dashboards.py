@@ -61,7 +61,7 @@ def dashboards_serve(port: int, host: str, source: str | None, reports_dir: str 
 
     from analytics_lib.dashboards.serve import sigterm_as_interrupt, start_server
     from analytics_lib.dashboards.marts import REPORTS_ENV
-    from analytics_lib.dashboards.published import load_overview_data, load_roi_data
+    from analytics_lib.dashboards.published import load_experiment_data, load_overview_data, load_roi_data
 
     if no_token and token:
         raise WorkbenchError("--token and --no-token contradict each other: give one")
@@ -78,8 +78,14 @@ def dashboards_serve(port: int, host: str, source: str | None, reports_dir: str 
     with sigterm_as_interrupt():  # before anything is announced: a SIGTERM at any point stops everything
         try:
             if build:
-                for load in (load_overview_data, load_roi_data):
-                    data = load(source, progress=_print_step)
+                for load in (load_overview_data, load_roi_data, load_experiment_data):
+                    try:
+                        data = load(source, progress=_print_step)
+                    except WorkbenchError as exc:
+                        if load is not load_experiment_data:
+                            raise
+                        console.print(f"experiments: not built ({exc})")  # the dashboard says the same
+                        continue
                     console.print(f"{data.part}: {data.origin}")
             if host not in ("127.0.0.1", "localhost", "::1"):
                 err_console.print(f"[bold yellow]warning:[/] serving on {host}: use TLS in front of it (reverse proxy) "
@@ -95,7 +101,7 @@ def dashboards_serve(port: int, host: str, source: str | None, reports_dir: str 
             sys.exit(0)
         console.print(f"dashboards on {server.address} (log: {server.log_path}); Ctrl-C stops the server and its "
                       "kernels")
-        for name in ("workflow_overview", "forecast_explorer", "roi_calculator"):
+        for name in ("workflow_overview", "forecast_explorer", "roi_calculator", "experiments_overview"):
             console.print(f"  {server.dashboard_url(name)}", soft_wrap=True)
         status = server.wait()
     console.print("dashboards stopped" if status == 0 else f"Voilà exited with status {status}: see {server.log_path}")

@@ -525,7 +525,7 @@ def load_experiment_data(source: str | None = None, *, reports: str | os.PathLik
                       insights=False)
 
 
-def build_dashboard_data(source: str | None = None, *, parts: Sequence[str] = ("overview", "roi"),
+def build_dashboard_data(source: str | None = None, *, parts: Sequence[str] = ("overview", "roi", "experiments"),
                          force: bool = False, cache: str | os.PathLike | None = None,
                          progress: Callable[[int, int, str], None] | None = None) -> list[DashboardData]:
     """Compute and cache the marts now (``workbench dashboards build``), so no viewer waits.
@@ -536,8 +536,9 @@ def build_dashboard_data(source: str | None = None, *, parts: Sequence[str] = ("
     ----------
     source : str, optional
         The store (a SQLAlchemy URL or a file); None: the workbench store.
-    parts : sequence of {"overview", "roi"}
-        The marts to build, in this order (default both).
+    parts : sequence of {"overview", "roi", "experiments"}
+        The marts to build, in this order (default all; ``experiments`` only when the store has
+        an assignment table).
     force : bool
         Rebuild a mart whose cache is up to date (default False: reuse it).
     cache : path, optional
@@ -555,7 +556,19 @@ def build_dashboard_data(source: str | None = None, *, parts: Sequence[str] = ("
     >>> build_dashboard_data("sqlite:///data/workbench.db")  # doctest: +SKIP
     """
     return [_load_part(p, source, team=None, reports=None, cache=cache, progress=progress, insights=True,
-                       force=force, use_published=False) for p in parts]
+                       force=force, use_published=False) for p in parts
+            if p != "experiments" or _has_assignments(source)]
+
+
+def _has_assignments(source: str | None) -> bool:
+    from analytics_lib.core.sources import check_source
+    from analytics_lib.data.assignments import load_assignments
+
+    try:
+        load_assignments(check_source(source))
+    except WorkbenchError:
+        return False
+    return True
 
 
 def publish_dashboard_tables(source: str | None = None, output_dir: str | os.PathLike | None = None, *,
