@@ -24,6 +24,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'ExperimentResult',
         'experiment_results',
         'experiment_looks',
+        'plan_experiment',
     ],
     'stats': [
         'SRM_ALPHA',

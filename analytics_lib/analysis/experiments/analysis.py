@@ -447,3 +447,84 @@ def _decision(r, control: str, alpha: float) -> str:
                     f"always-valid p = {r.p_value:.3f}, q = {r.q_value:.3f})")
         return f"no significant difference yet ({span}, always-valid p = {r.p_value:.2f})"
     return f"{r.variant} {'worse' if worse else 'better'} than {control} ({span})"
+
+
+def plan_experiment(events: pd.DataFrame, metric: str, *, mde: float, relative: bool = True, alpha: float = 0.05,
+                    power: float = 0.8, treatment_share: float = 0.5, days: int = 28) -> dict:
+    """Users and days an experiment needs to detect ``mde`` on ``metric``, from the store's own
+    variance and traffic.
+
+    The per-user values of the metric (the delta method's linearisation for a ratio) over the
+    last ``days`` days give its mean and standard deviation; :func:`~analytics_lib.analysis.experiments.stats.sample_size`
+    gives the users per group; the users who appeared day after day in that window (each at
+    their first event, as an experiment enrols them) give the days until enough have come.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Validated events (recent history).
+    metric : str
+        A name in :data:`EXPERIMENT_METRICS`.
+    mde : float
+        The minimum detectable effect: relative to the metric's mean (0.05 = 5 %) when
+        ``relative``, else in the metric's unit.
+    relative : bool
+    alpha, power : float
+    treatment_share : float
+        The share of users given the treatment (0.5: an even split).
+    days : int
+        The history used, in days before the newest event.
+
+    Returns
+    -------
+    dict
+        ``metric, mean, sd, mde_abs, n_control, n_treatment, users_needed, users_per_day,
+        days_needed`` (None when the window's arrivals are too few to say).
+
+    Examples
+    --------
+    >>> from analytics_lib.data.synthetic.events import synthetic_events
+    >>> plan = plan_experiment(synthetic_events(60_000, days=56, end="2025-06-30", seed=0).events, "accept_rate", mde=0.1)
+    >>> plan["n_control"] > 0 and plan["days_needed"] is not None
+    True
+    """
+    from analytics_lib.analysis.experiments.stats import sample_size
+
+    if metric not in EXPERIMENT_METRICS:
+        raise WorkbenchError(f"unknown experiment metric {metric!r}: use {', '.join(EXPERIMENT_METRICS)}")
+    if not 0 < treatment_share < 1:
+        raise WorkbenchError(f"treatment_share={treatment_share!r}: give a share between 0 and 1")
+    if events.empty:
+        raise WorkbenchError("no events to plan from: widen the window")
+    end = events[S.TS].max()
+    recent = events[events[S.TS] > end - pd.Timedelta(days=days)]
+    users = pd.DataFrame({"user_id": recent[S.USER_ID].astype(str).unique()})
+    users["assigned_at"] = recent[S.TS].min()
+    sums = _sum_users(users.assign(variant="all"), _event_parts(recent, users.assign(variant="all")), end=None,
+                      pre_days=0)
+    _, num, den, _ = EXPERIMENT_METRICS[metric]
+    n_ = sums[num].to_numpy(dtype="float64")
+    d_ = sums[den].to_numpy(dtype="float64") if den else np.ones(len(sums))
+    keep = d_ > 0
+    if keep.sum() < 10:
+        raise WorkbenchError(f"{metric}: fewer than 10 users with a {den or 'value'} in the last {days} days")
+    y = _linearized(n_[keep], d_[keep])
+    mean, sd = float(y.mean()), float(y.std(ddof=1))
+    mde_abs = abs(mde * mean) if relative else abs(mde)
+    ratio = treatment_share / (1 - treatment_share)
+    n_c = sample_size(sd, mde_abs, alpha=alpha, power=power, ratio=ratio)
+    n_t = int(np.ceil(n_c * ratio))
+    first = recent.groupby(recent[S.USER_ID].astype(str), observed=True)[S.TS].min()
+    per_day = first.dt.floor("D").value_counts().sort_index()
+    rate = float(per_day.tail(7).mean()) if len(per_day) else 0.0
+    need = n_c + n_t
+    cum = per_day.cumsum().to_numpy()
+    if len(cum) and cum[-1] >= need:
+        days_needed = int(np.searchsorted(cum, need) + 1)
+    elif rate > 0:
+        days_needed = int(len(cum) + np.ceil((need - (cum[-1] if len(cum) else 0)) / rate))
+    else:
+        days_needed = None
+    return {"metric": metric, "mean": mean, "sd": sd, "mde_abs": mde_abs, "n_control": n_c, "n_treatment": n_t,
+            "users_needed": need, "users_per_day": rate, "days_needed": days_needed}
+

@@ -118,3 +118,18 @@ def test_assignments_with_a_repeated_index_and_a_control_without_errors(planted)
     row = _metric_row(users, (users["variant"] == "treatment").to_numpy(), "error_rate", "guardrail", "treatment",
                       alpha=0.05, cuped=False, tau=0.05)
     assert row["control"] == 0 and row["p_value"] < 0.05 and np.isfinite(row["high"])
+
+
+def test_plan_from_the_store_variance_and_traffic(planted):
+    from analytics_lib.analysis.experiments import plan_experiment, sample_size
+
+    ev = planted.events[planted.events["ts"] < "2025-06-02"]  # the history before the experiments
+    plan = plan_experiment(ev, "accept_rate", mde=0.05)
+    assert plan["n_control"] == sample_size(plan["sd"], plan["mde_abs"]) == plan["n_treatment"]
+    assert plan["mde_abs"] == pytest.approx(0.05 * plan["mean"]) and plan["days_needed"] >= 1
+    finer = plan_experiment(ev, "accept_rate", mde=0.02)
+    assert finer["users_needed"] > 5 * plan["users_needed"] and finer["days_needed"] >= plan["days_needed"]
+    uneven = plan_experiment(ev, "latency_ms", mde=50.0, relative=False, treatment_share=0.2)
+    assert uneven["n_treatment"] < uneven["n_control"]
+    with pytest.raises(WorkbenchError, match="unknown experiment metric"):
+        plan_experiment(ev, "nope", mde=0.1)
