@@ -20,12 +20,13 @@ from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, axe_violations, require_chro
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-JOBS = ("daily-workflow", "weekly-forecast", "monthly-roi", "weekly-user-predictions", "daily-kpi-alerts")
+JOBS = ("daily-workflow", "weekly-forecast", "monthly-roi", "weekly-user-predictions", "daily-kpi-alerts",
+        "weekly-experiments")
 
 
 @pytest.fixture(scope="module")
 def published(sqlite_store, tmp_path_factory):
-    store = sqlite_store(30_000, days=130, seed=0)  # the churn model needs 112 days
+    store = sqlite_store(30_000, days=130, seed=0, experiments=True)  # the churn model needs 112 days
     reports = tmp_path_factory.mktemp("reports")
     out = subprocess.run([str(WORKBENCH), "jobs", "--store", store, "--reports", str(reports), "run", *JOBS],
                          capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=1500)

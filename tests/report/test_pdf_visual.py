@@ -21,12 +21,14 @@ JOBS = {
     "monthly-roi": {"end": "2025-06-29"},
     "weekly-user-predictions": {"cutoff": "2025-06-29"},
     "daily-kpi-alerts": {"at": "2025-06-30T06:15:00+00:00"},
+    "weekly-experiments": {"start": "2025-04-20", "end": "2025-06-29"},
 }
 
 
 @pytest.fixture(scope="module")
 def source(sqlite_store) -> str:
-    return sqlite_store(30_000, days=130, seed=0, end="2025-06-30")  # the churn model needs 112 days
+    # the churn model needs 112 days; the experiments job, the planted experiments
+    return sqlite_store(30_000, days=130, seed=0, end="2025-06-30", experiments=True)
 
 
 def _page_png(pdf, index: int, scale: float = 100 / 72) -> bytes:
