@@ -28,7 +28,7 @@
 
 # %% tags=["parameters"]
 source = None  # SQLAlchemy URL or CSV/Parquet path of the events; None: the workbench store
-assignments = None  # the assignment table: None = the store's experiment_assignments table, or a CSV/Parquet path
+assignments = None  # the assignment table: None for the store's experiment_assignments table, or a CSV or Parquet path
 experiment = "prompt-v2"  # its name in the assignment table
 metrics = ["accept_rate", "satisfaction", "cost_per_accept"]  # primary metrics (analysis.experiments.EXPERIMENT_METRICS)
 guardrails = ["latency_ms", "error_rate"]  # breached when significantly worse
