@@ -33,8 +33,12 @@ from analytics_lib.core.errors import WorkbenchError
 @click.option("--experiments/--no-experiments", default=True, show_default=True,
               help="Plant two experiments (prompt-v2 with real effects, an A/A test) over the last 28 days and "
                    "store their assignments (database targets only).")
+@click.option("--delivery/--no-delivery", default=True, show_default=True,
+              help="Plant a year of delivery events (changes, deployments, incidents) for the sample teams and "
+                   "four teams without the assistant; the six sample teams adopt at staggered dates (their usage "
+                   "starts then) and adoption shortens lead time by 15 % (database targets only; docs/delivery.md).")
 def sample(target: str, n_events: int, days: int, end: str | None, seed: int, malformed_share: float,
-           experiments: bool) -> None:
+           experiments: bool, delivery: bool) -> None:
     """Generate the sample event log (seeded) and write it with its ground truth.
 
     The ground truth (planted drop-offs, cache hit rates, incident, model switch, churned
@@ -55,6 +59,14 @@ def sample(target: str, n_events: int, days: int, end: str | None, seed: int, ma
         result = validate_events(data.events, source=f"synthetic_events(seed={seed})")
         _print_summary(result.summary)
         planted = None
+        if delivery:
+            from analytics_lib.data.synthetic.delivery import authors_from_usage, plant_adoption, synthetic_delivery
+
+            d = synthetic_delivery(end=truth["end"], authors=authors_from_usage(result.events, seed=seed), seed=seed)
+            kept = plant_adoption(result.events, d.data.adoption)
+            d.truth["usage_events_before_adoption_removed"] = int(len(result.events) - len(kept))
+            result = dataclasses.replace(result, events=kept)
+            truth["delivery"] = d.truth
         if experiments:
             from analytics_lib.data.synthetic.experiments import plant_experiments
 
@@ -62,6 +74,14 @@ def sample(target: str, n_events: int, days: int, end: str | None, seed: int, ma
             result = dataclasses.replace(result, events=planted.events)
             truth["experiments"] = planted.truth
         w = write_events(result, target, progress=True)
+        if delivery:
+            from analytics_lib.data.delivery import write_delivery
+
+            n = write_delivery(d.data, target)
+            console.print(f"planted delivery events: {n['delivery_deployments']:,} deployments, "
+                          f"{n['delivery_changes']:,} changes, {n['delivery_incidents']:,} incidents, "
+                          f"{n['delivery_quarantine']} quarantined rows; adoption effect on lead time "
+                          f"{d.truth['effects']['lead_time']:+.0%}")
         if planted is not None:
             from analytics_lib.data.assignments import write_assignments
 

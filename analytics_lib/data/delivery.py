@@ -56,6 +56,7 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
 }
 TABLES = {"changes": "delivery_changes", "deployments": "delivery_deployments",
           "links": "delivery_deployment_changes", "incidents": "delivery_incidents", "adoption": "assistant_adoption"}
+QUARANTINE_TABLE = "delivery_quarantine"
 _FILES = {"changes": "changes", "deployments": "deployments", "links": "deployment_changes",
           "incidents": "incidents", "adoption": "adoption"}
 _TIMES = {"changes": ("committed_at", "merged_at"), "deployments": ("deployed_at",), "links": (),
@@ -347,7 +348,8 @@ def load_delivery_tables(source: str | os.PathLike, *, encoding: str = "utf-8") 
 
 
 def write_delivery(data: DeliveryData, store: str) -> dict[str, int]:
-    """Write validated delivery events into a SQL store, replacing the delivery tables.
+    """Write validated delivery events and their quarantine (``kind, source_row, id, reason``) into
+    a SQL store, replacing the delivery tables.
 
     Parameters
     ----------
@@ -374,6 +376,8 @@ def write_delivery(data: DeliveryData, store: str) -> dict[str, int]:
                         frame[c] = frame[c].dt.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
                 frame.to_sql(table, conn, if_exists="replace", index=False)
                 written[table] = int(len(frame))
+            data.quarantine.to_sql(QUARANTINE_TABLE, conn, if_exists="replace", index=False)
+            written[QUARANTINE_TABLE] = int(len(data.quarantine))
     finally:
         engine.dispose()
     return written

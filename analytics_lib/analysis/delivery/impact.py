@@ -28,9 +28,11 @@ mean log of their changes' or incidents' hours (the effect is a ratio of geometr
 reported as a relative change); deployment frequency (deployments per day) and change failure
 rate as levels, reported against the imputed untreated mean.
 
-Usage intensity: with the usage events, each treated cell gets the team's active assistant users
-in the period per developer who committed (or the active users when the changes carry no
-author), and the cells' effects are regressed on it (cluster-robust slope).
+Usage intensity: with the usage events, each cell gets the share of its committing developers
+(the changes' ``author``, the usage log's ``user_id``) who used the assistant in the period (or
+the team's active users when the changes carry no author), and the treated cells' effects are
+regressed on it (a slope with a cluster-robust error: how the effect grows with use; this part
+is descriptive, the adoption effect is the causal estimate).
 
 This is observational: see :data:`CAVEATS`.
 """
@@ -110,7 +112,7 @@ def delivery_panel(data, adoption: pd.DataFrame, *, granularity: str = "W",
     DataFrame
         ``team, period, deployments, deploys_per_day, changes, log_lead_time, change_failure_rate,
         incidents_restored, log_time_to_restore, adopted_at, event_time, partial, treated,
-        intensity``; ``event_time`` counts periods from the team's first whole period with the
+        intensity`` (:func:`adoption_effect`'s module docstring); ``event_time`` counts periods from the team's first whole period with the
         assistant (NaN: never adopted); ``partial`` marks the period it adopted part-way.
     """
     g = check_granularity(granularity)
@@ -163,17 +165,21 @@ def _position(t: pd.Timestamp, first: pd.Timestamp, g: str) -> float:
 
 
 def _intensity(panel: pd.DataFrame, data, usage: pd.DataFrame, g: str) -> pd.Series:
+    """The share of a cell's committing developers active in the assistant in that period (the
+    changes' ``author`` is the usage log's ``user_id``), or the team's active users without authors."""
     u = usage[[S.TEAM, S.USER_ID, S.TS]].dropna()
-    active = u.assign(period=period_start(u[S.TS], g), team=u[S.TEAM].astype(str)) \
-        .groupby(["team", "period"], observed=True)[S.USER_ID].nunique()
+    u = u.assign(period=period_start(u[S.TS], g), team=u[S.TEAM].astype(str), author=u[S.USER_ID].astype(str))
     key = pd.MultiIndex.from_frame(panel[["team", "period"]])
-    users = active.reindex(key).fillna(0).to_numpy(dtype=float)
-    if "author" in data.changes.columns:
-        lt = change_lead_times(data).merge(data.changes[["change_id", "author"]], on="change_id")
-        lt["period"] = period_start(lt["deployed_at"], g)
-        devs = lt.groupby(["team", "period"])["author"].nunique().reindex(key).to_numpy(dtype=float)
-        return pd.Series(np.where(devs > 0, users / devs, np.nan), index=panel.index)
-    return pd.Series(users, index=panel.index)
+    if "author" not in data.changes.columns:
+        active = u.groupby(["team", "period"], observed=True)["author"].nunique()
+        return pd.Series(active.reindex(key).fillna(0).to_numpy(dtype=float), index=panel.index)
+    lt = change_lead_times(data).merge(data.changes[["change_id", "author"]], on="change_id").dropna(subset=["author"])
+    lt["period"] = period_start(lt["deployed_at"], g)
+    devs = lt[["team", "period", "author"]].drop_duplicates()
+    devs["active"] = pd.MultiIndex.from_frame(devs[["period", "author"]]).isin(
+        pd.MultiIndex.from_frame(u[["period", "author"]].drop_duplicates()))
+    share = devs.groupby(["team", "period"])["active"].mean()
+    return pd.Series(share.reindex(key).to_numpy(dtype=float), index=panel.index)
 
 
 @dataclass(frozen=True)
@@ -444,5 +450,5 @@ def _dose(cells: pd.DataFrame, w: str | None, alpha: float, metric: str, per_dev
     q = float(stats.t.ppf(1 - alpha / 2, n_g - 1))
     return {"metric": metric, "slope": float(beta[1]), "low": float(beta[1] - q * se), "high": float(beta[1] + q * se),
             "p_value": float(2 * stats.t.sf(abs(beta[1] / se), n_g - 1)) if se > 0 else np.nan,
-            "unit": "per 1.0 more active assistant users per committing developer" if per_developer
+            "unit": "per +100 % of committing developers using the assistant" if per_developer
             else "per active assistant user more", "teams": n_g}

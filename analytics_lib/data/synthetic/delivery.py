@@ -205,6 +205,35 @@ def _malformed(deployments, changes, links, incidents, rng):
             ignore_index=True), links, pd.concat([incidents, i0, i1], ignore_index=True), bad)
 
 
+def authors_from_usage(events: pd.DataFrame, teams: Sequence[str] = DEFAULT_TEAMS, *, users: int = 12,
+                       others: int = 4, seed: int = 0) -> dict[str, list[str]]:
+    """Who commits in each team: ``users`` of the team's usage log (its ``user_id``) and ``others``
+    who never use the assistant; a team without usage gets ``users + others`` of its own.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Usage events with ``team`` and ``user_id``.
+    teams : sequence of str
+    users, others : int
+    seed : int
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"team": ["team-a"] * 3, "user_id": ["u1", "u2", "u3"]})
+    >>> authors_from_usage(ev, ["team-a", "mobile"], users=2, others=1)["mobile"]
+    ['mobile-dev-0', 'mobile-dev-1', 'mobile-dev-2']
+    """
+    rng = np.random.default_rng([seed, 23, 2])
+    by_team = events.groupby(events[S.TEAM].astype(str), observed=True)[S.USER_ID].unique()
+    out = {}
+    for team in teams:
+        pool = sorted(map(str, by_team.get(team, [])))
+        picked = list(rng.choice(pool, size=min(users, len(pool)), replace=False)) if pool else []
+        out[team] = [*picked, *(f"{team}-dev-{k}" for k in range(users + others - len(picked)))]
+    return out
+
+
 def plant_adoption(events: pd.DataFrame, adoption: pd.DataFrame) -> pd.DataFrame:
     """The usage events without those of a team before it adopted the assistant.
 
