@@ -26,6 +26,7 @@ folder with ``changes``, ``deployments``, ``incidents`` (and ``deployment_change
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -300,12 +301,23 @@ def read_delivery(source: str | os.PathLike, *, mapping: Mapping[str, Mapping[st
               for k, f in raw.items()}
     if frames["changes"] is None or frames["deployments"] is None:
         raise WorkbenchError(f"{redact(str(source))}: the changes and the deployments are both needed (docs/delivery.md)")
-    return validate_delivery(frames["changes"], frames["deployments"], frames["incidents"], links=frames["links"],
+    data = validate_delivery(frames["changes"], frames["deployments"], frames["incidents"], links=frames["links"],
                              adoption=frames["adoption"])
+    earlier = raw.get("quarantine")
+    if earlier is None or earlier.empty:
+        return data
+    # a store keeps what was quarantined when the events were written: the counts include it
+    counts = data.counts.copy()
+    before = earlier.groupby("kind").size().reindex(counts.index, fill_value=0)
+    counts["rows"] += before
+    counts["quarantined"] += before
+    return dataclasses.replace(data, quarantine=pd.concat([earlier, data.quarantine], ignore_index=True),
+                               counts=counts)
 
 
 def load_delivery_tables(source: str | os.PathLike, *, encoding: str = "utf-8") -> dict[str, pd.DataFrame | None]:
-    """The delivery frames as stored (``None`` for a kind that is absent), before any check.
+    """The delivery frames as stored (``None`` for a kind that is absent), before any check; a
+    store also gives its ``quarantine`` (the rows refused when the events were written).
 
     Parameters
     ----------
@@ -328,7 +340,8 @@ def load_delivery_tables(source: str | os.PathLike, *, encoding: str = "utf-8") 
                     raise WorkbenchError(f"{redact(source)} has no delivery events (table {TABLES['deployments']}): "
                                          "load them with `workbench delivery ingest` or write them with "
                                          "write_delivery (workbench sample plants a set; docs/delivery.md)")
-                return {k: pd.read_sql_table(t, conn) if t in have else None for k, t in TABLES.items()}
+                tables = {**TABLES, "quarantine": QUARANTINE_TABLE}
+                return {k: pd.read_sql_table(t, conn) if t in have else None for k, t in tables.items()}
         finally:
             engine.dispose()
     from analytics_lib.data.files import read_file

@@ -228,6 +228,9 @@ def dora_summary(data, *, by: str | None = "team", start=None, end=None) -> pd.D
     t1 = parse_when(end, name="end") if end is not None else prod["deployed_at"].max().floor("D") + pd.Timedelta(days=1)
     if pd.isna(t0) or pd.isna(t1):
         raise WorkbenchError("no successful production deployment: the four keys need some (docs/delivery.md)")
+    if not prod["deployed_at"].between(t0, t1, inclusive="left").any():
+        raise WorkbenchError(f"no deployment from {t0.date()} to {t1.date()}: the deployments span "
+                             f"{prod['deployed_at'].min().date()} to {prod['deployed_at'].max().date()} (give start/end)")
     lt = change_lead_times(data)
     inc = data.incidents[data.incidents["resolved_at"].notna()]
     days = pd.date_range(t0.tz_convert(None), t1.tz_convert(None) - pd.Timedelta(days=1), freq="D")

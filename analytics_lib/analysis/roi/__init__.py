@@ -32,7 +32,7 @@ month is a calendar month long from there (``start + k months``). Months after t
 projected from a forecast of daily sessions (:class:`~analytics_lib.forecast.Forecaster`, ETS)
 times the recent value and spend per session.
 
-Modules: ``assumptions``, ``finance``, ``inputs``, ``result``, ``simulation``.
+Modules: ``assumptions``, ``finance``, ``inputs``, ``measured``, ``result``, ``simulation``.
 """
 from analytics_lib.core.lazy import lazy_exports
 
@@ -56,6 +56,10 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'DRIVERS',
         'RoiInputs',
         'roi_inputs',
+    ],
+    'measured': [
+        'MeasuredRealisation',
+        'realisation_from_effect',
     ],
     'result': [
         'RoiResult',

@@ -4,11 +4,15 @@ Notebooks only display these paragraphs (``display(Markdown(kpi_summary(kpis)))`
 picks the worst funnel step or the busiest day lives here. Values from the data are escaped and
 money is written so that no page reads it as math.
 
-Modules: ``experiments``, ``forecast``, ``predict``, ``roi``, ``text``, ``workflow``.
+Modules: ``delivery``, ``experiments``, ``forecast``, ``predict``, ``roi``, ``text``, ``workflow``.
 """
 from analytics_lib.core.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    'delivery': [
+        'effect_summary',
+        'tier_summary',
+    ],
     'experiments': [
         'experiment_summary',
     ],

@@ -6,7 +6,7 @@ computed beyond reshaping for drawing (pivoting, picking the rows shown), nothin
 or saved. Pass ``ax=`` to draw into an existing axes; an empty frame gives an axes with a
 "no data" note instead of an error.
 
-Modules: ``anomaly``, ``colors``, ``experiments``, ``forecast``, ``predict``, ``roi``, ``style``, ``workflow``.
+Modules: ``anomaly``, ``colors``, ``delivery``, ``experiments``, ``forecast``, ``predict``, ``roi``, ``style``, ``workflow``.
 """
 from analytics_lib.core.lazy import lazy_exports
 
@@ -14,6 +14,10 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     'anomaly': [
         'plot_anomalies',
         'plot_attribution',
+    ],
+    'delivery': [
+        'plot_event_study',
+        'plot_dora_trends',
     ],
     'experiments': [
         'plot_experiment_looks',
