@@ -13,6 +13,7 @@ The contract (``docs/delivery.md``), one frame per kind, optional columns in bra
 
 :func:`validate_delivery` checks them together and quarantines what cannot be used, with the
 reason and the source row, so that rows in = rows kept + rows quarantined for every kind:
+``malformed_row`` (a CSV line that does not split into the header's columns),
 ``missing_required``, ``unparsable_timestamp``, ``duplicate_id`` (the first is kept),
 ``unknown_status``; a deployment with no known change is ``no_changes``; a link to a change or
 deployment that is not there is ``unknown_change``/``unknown_deployment``; a change committed
@@ -128,6 +129,10 @@ def _check(kind: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     if text_needed:
         blank |= f[text_needed].astype(str).apply(lambda s: s.str.strip().eq("")).any(axis=1)
     reason[blank] = "missing_required"
+    if "@raw_line" in frame.columns:
+        ragged = frame["@raw_line"].notna()
+        reason[ragged] = "malformed_row"
+        f["@raw_line"] = frame["@raw_line"]
     for c in _TIMES[kind]:
         if c not in f.columns:
             continue
@@ -151,6 +156,8 @@ def _check(kind: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 def _quarantined(kind: str, frame: pd.DataFrame, reason: pd.Series) -> pd.DataFrame:
     bad = reason.notna()
     ident = frame[_IDS[kind]] if kind in _IDS else frame["deploy_id"].astype(str) + "/" + frame["change_id"].astype(str)
+    if "@raw_line" in frame.columns:  # a ragged row is named by its line as read
+        ident = ident.where(frame["@raw_line"].isna(), frame["@raw_line"])
     return pd.DataFrame({"kind": kind, "source_row": np.flatnonzero(bad.to_numpy()),
                          "id": ident[bad].astype(str).to_numpy(), "reason": reason[bad].to_numpy()})
 
@@ -233,8 +240,8 @@ def validate_delivery(changes: pd.DataFrame, deployments: pd.DataFrame, incident
     team_of = ok_d.set_index("deploy_id")["team"]
     i["team"] = (i["team"].fillna(i["deploy_id"].map(team_of)) if "team" in i.columns
                  else i["deploy_id"].map(team_of))
-    kept = {"changes": c[rc.isna()], "deployments": d[rd.isna()], "links": lk[rl.isna()],
-            "incidents": i[ri.isna()], "adoption": a[ra.isna()]}
+    kept = {k: f[r.isna()].drop(columns="@raw_line", errors="ignore") for k, f, r in
+            (("changes", c, rc), ("deployments", d, rd), ("links", lk, rl), ("incidents", i, ri), ("adoption", a, ra))}
     quarantine = pd.concat([_quarantined(k, checked[k][0], r) for k, r in
                             (("changes", rc), ("deployments", rd), ("links", rl), ("incidents", ri),
                              ("adoption", ra))], ignore_index=True)
@@ -351,9 +358,7 @@ def load_delivery_tables(source: str | os.PathLike, *, encoding: str = "utf-8") 
     for kind, stem in _FILES.items():
         paths = [p for p in (folder / f"{stem}{s}" for s in (".csv", ".csv.gz", ".parquet")) if p.is_file()]
         frame = read_file(paths[0], encoding=encoding) if paths else None
-        if frame is not None and "@reader_error" in frame.columns:  # a ragged row stays a row, quarantined as such
-            frame = frame.drop(columns=[c for c in frame.columns if c.startswith("@")])
-        found[kind] = frame
+        found[kind] = frame  # a ragged row stays a row with @raw_line, quarantined as malformed_row
     if not folder.is_dir() or all(v is None for v in found.values()):
         raise WorkbenchError(f"{source}: no delivery events here (give a store URL or a folder with changes, "
                              "deployments and incidents files; docs/delivery.md)")

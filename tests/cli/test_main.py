@@ -10,7 +10,8 @@ from cli_helpers import invoke
 
 
 SUBCOMMANDS = ["sample", "ingest", "kpis", "forecast", "roi", "run", "insights", "jobs", "jobs list", "jobs run",
-               "jobs schedule", "jobs history", "jobs prune", "dashboards", "dashboards serve", "dashboards build"]
+               "jobs schedule", "jobs history", "jobs prune", "dashboards", "dashboards serve", "dashboards build",
+               "dora", "delivery-ingest"]
 
 
 @pytest.mark.parametrize("cmd", [[], *[c.split() for c in SUBCOMMANDS]])
