@@ -471,8 +471,8 @@ def _lag_regressor(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex
 
     y, h, m = _fill(y), len(future), max(ctx.season, 1)
     n_lags = min(max(2 * m, 7), max(len(y) // 3, 1))
-    if len(y) < n_lags + 10:
-        return _seasonal_naive(y, ds, future, ctx)
+    if len(y) < n_lags + 10:  # under 15 steps (min_length): no regression, so no forecast from it
+        return ModelFit(np.full(h, np.nan), sd=np.full(h, np.nan))
     hol = set(pd.to_datetime(ctx.holidays["ds"]).dt.normalize()) if ctx.holidays is not None else set()
     cal = _calendar(ds.append(future), ctx.freq, hol, (ds[-1] - ds[0]) / pd.Timedelta(days=1))
     t = np.arange(len(y) + h, dtype="float64") / len(y)
@@ -621,7 +621,7 @@ _BUILT_IN = {"seasonal_naive": _seasonal_naive, "theta": _long_season_adjusted(_
              "sba": _sba, "tsb": _tsb}
 #: Fewest observations a built-in model is fitted on (metadata ``min_length``; default 2): with
 #: fewer, its columns are NaN for that series and ``auto_forecast`` says so in ``selection.fallback``.
-_MIN_LENGTH = {"seasonal_naive": 1, "arima": 8}
+_MIN_LENGTH = {"seasonal_naive": 1, "arima": 8, "lag_regressor": 15}
 for _rank, _name in enumerate(COMPLEXITY):
     MODELS.register(_name, _BUILT_IN[_name], complexity=_rank, auto=_name in DEFAULT_AUTO_MODELS,
                     min_length=_MIN_LENGTH.get(_name, 2))

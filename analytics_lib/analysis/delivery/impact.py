@@ -211,11 +211,12 @@ def _fe_design(teams: np.ndarray, periods: np.ndarray, team_levels, period_level
     return x
 
 
-def _usable(cells: pd.DataFrame, y: str, w: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _usable(cells: pd.DataFrame, y: str, w: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which cells have an outcome and a weight (and are not a part-way adoption period)."""
     y_all = cells[y].to_numpy(dtype=float)
     wt = np.ones(len(cells)) if w is None else cells[w].to_numpy(dtype=float)
     use = np.isfinite(y_all) & (wt > 0) & ~cells["partial"].to_numpy()
-    return cells[use], y_all[use], wt[use]
+    return use, y_all[use], wt[use]
 
 
 def _impute(c: pd.DataFrame, yv: np.ndarray, wv: np.ndarray, groups: np.ndarray | None) -> dict:
@@ -250,10 +251,9 @@ def _imputation(cells: pd.DataFrame, y: str, w: str | None, alpha: float, *, gro
     """The imputation estimate over the treated cells (per value of ``groups`` when given), with
     standard errors from a delete-one-team jackknife (teams are the unit of independence; with
     few teams, and fewer adopting ones, the usual cluster-robust formula is too narrow)."""
-    c, yv, wv = _usable(cells, y, w)
-    grp = None if groups is None else groups.to_numpy(dtype=object)[
-        np.isfinite(cells[y].to_numpy(dtype=float)) & ((np.ones(len(cells)) if w is None else cells[w].to_numpy(
-            dtype=float)) > 0) & ~cells["partial"].to_numpy()]
+    use, yv, wv = _usable(cells, y, w)
+    c = cells[use]
+    grp = None if groups is None else groups.to_numpy(dtype=object)[use]
     full = _impute(c, yv, wv, grp)
     teams = sorted(set(c["team"]))
     keys = [k for k in full if not (isinstance(k, str) and k.startswith("_"))]
@@ -307,7 +307,8 @@ def _pretrend(cells: pd.DataFrame, y: str, w: str | None, leads: int, alpha: flo
     """The pre-trend check on the untreated cells: one indicator of the ``leads`` periods before
     adoption, tested with its delete-one-team jackknife error (Student's t, adopting teams - 1
     degrees of freedom), and each lead on its own for the event study."""
-    c, yv, wv = _usable(cells, y, w)
+    use, yv, wv = _usable(cells, y, w)
+    c = cells[use]
     untreated = ~c["treated"].to_numpy()
     c, yv, wv = c[untreated], yv[untreated], wv[untreated]
     et = c["event_time"].to_numpy()
