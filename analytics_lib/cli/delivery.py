@@ -65,8 +65,10 @@ def dora(source: str | None, start: str | None, end: str | None, by: str, effect
     if csv_path:
         summary.to_csv(csv_path, index=False)
     if effect:
+        from analytics_lib.core.sources import is_sql_url
+
         usage = None
-        if not len(data.adoption):
+        if not len(data.adoption) and is_sql_url(source):  # adoption read from the store's usage log
             from analytics_lib.data.load import load_events
 
             usage = load_events(source).events

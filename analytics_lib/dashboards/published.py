@@ -322,11 +322,8 @@ def _source_stamp(source: str) -> str:
     return f"sql:{newest}:{rowid}"
 
 
-def _assignments_stamp(source: str) -> str:
+def _assignments_stamp(a: pd.DataFrame) -> str:
     """What changes when assignments are added: their number and the newest ``assigned_at``."""
-    from analytics_lib.data.assignments import load_assignments
-
-    a = load_assignments(source)
     return f":assign:{len(a)}:{a['assigned_at'].max() if len(a) else ''}"
 
 
@@ -380,7 +377,12 @@ def _load_part(part: str, source: str | None, *, team: str | list[str] | None, r
                 return DashboardData(part, build(tables), f"Published by {run.describe()}.", run)
     root = Path(cache) if cache is not None else cache_root()
     folder = _cache_dir(part, src, teams, root)
-    extra = _assignments_stamp(src) if part == "experiments" else ""
+    assignments = None  # read once: for the cache key and, on a miss, for the mart
+    if part == "experiments":
+        from analytics_lib.data.assignments import load_assignments
+
+        assignments = load_assignments(src)
+    extra = _assignments_stamp(assignments) if assignments is not None else ""
     stamp = hashlib.sha256(f"{MART_VERSION}:{_source_stamp(src)}{extra}".encode()).hexdigest()[:16]
     target = folder / stamp
     scope = "" if teams is None else f" for team {', '.join(teams)}"
@@ -400,11 +402,6 @@ def _load_part(part: str, source: str | None, *, team: str | list[str] | None, r
         if loaded.events.empty:
             raise WorkbenchError(f"{redact(src)} has no events{scope}: load data with `workbench sample` or "
                                  "`workbench ingest`, or check the team")
-        assignments = None
-        if part == "experiments":
-            from analytics_lib.data.assignments import load_assignments
-
-            assignments = load_assignments(src)
         tables = dashboard_tables(loaded.events, parts=[part], insights=insights, source=redact(src), progress=progress,
                                   assignments=assignments)
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent if folder.parent.exists() else None))
@@ -562,13 +559,9 @@ def build_dashboard_data(source: str | None = None, *, parts: Sequence[str] = ("
 
 def _has_assignments(source: str | None) -> bool:
     from analytics_lib.core.sources import check_source
-    from analytics_lib.data.assignments import load_assignments
+    from analytics_lib.data.assignments import has_assignments
 
-    try:
-        load_assignments(check_source(source))
-    except WorkbenchError:
-        return False
-    return True
+    return has_assignments(check_source(source))
 
 
 def publish_dashboard_tables(source: str | None = None, output_dir: str | os.PathLike | None = None, *,

@@ -65,6 +65,41 @@ def write_assignments(assignments: pd.DataFrame, store: str) -> int:
     return int(len(frame))
 
 
+def has_assignments(source: str | os.PathLike, *, table: str = ASSIGNMENTS_TABLE) -> bool:
+    """Whether a store has the assignment table (or a file of assignments exists), without reading it.
+
+    Parameters
+    ----------
+    source : str or path
+        A SQLAlchemy URL or a ``.csv``/``.parquet`` file.
+    table : str
+        The table in a SQL store.
+
+    Examples
+    --------
+    >>> has_assignments("no/such/file.csv")
+    False
+    """
+    source = str(source)
+    if not is_sql_url(source):
+        return Path(source).is_file()
+    import sqlalchemy as sa
+
+    from analytics_lib.data.sql import db_connect, engine_for
+
+    try:
+        engine = engine_for(source)
+    except WorkbenchError:
+        return False
+    try:
+        with db_connect(engine, source) as conn:
+            return bool(sa.inspect(conn).has_table(table))
+    except WorkbenchError:
+        return False
+    finally:
+        engine.dispose()
+
+
 def load_assignments(source: str | os.PathLike, *, table: str = ASSIGNMENTS_TABLE) -> pd.DataFrame:
     """The assignment table of a SQL store, or a CSV/Parquet file of assignments, as it is stored.
 

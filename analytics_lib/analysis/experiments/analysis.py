@@ -51,6 +51,14 @@ class ValidatedAssignments:
     quarantine: pd.DataFrame
 
 
+def _check_metrics(metrics: Sequence[str]) -> None:
+    """One line naming every unknown metric and the known ones."""
+    unknown = [m for m in metrics if m not in EXPERIMENT_METRICS]
+    if unknown:
+        raise WorkbenchError(f"unknown experiment metric(s) {', '.join(map(repr, unknown))}: use "
+                             f"{', '.join(EXPERIMENT_METRICS)}")
+
+
 def validate_assignments(assignments: pd.DataFrame) -> ValidatedAssignments:
     """Check an assignment table; quarantine what cannot be used, with the reason.
 
@@ -279,10 +287,7 @@ def experiment_results(events: pd.DataFrame, assignments: pd.DataFrame, experime
     >>> r.users, r.effects["metric"].tolist()
     ({'control': 137, 'treatment': 138}, ['accept_rate', 'latency_ms'])
     """
-    unknown = [m for m in [*metrics, *guardrails] if m not in EXPERIMENT_METRICS]
-    if unknown:
-        raise WorkbenchError(f"unknown experiment metric(s) {', '.join(map(repr, unknown))}: use "
-                             f"{', '.join(EXPERIMENT_METRICS)}")
+    _check_metrics([*metrics, *guardrails])
     valid = validate_assignments(assignments).assignments
     if cohort is not None:  # membership judged before the experiment, so the treatment cannot change it
         mine = valid[valid["experiment"] == experiment]
@@ -347,10 +352,7 @@ def experiment_looks(events: pd.DataFrame, assignments: pd.DataFrame, experiment
         ``look`` (the day's end, UTC), ``variant, metric, users, diff, low, high, relative,
         relative_low, relative_high, p_value`` (running), ``fixed_horizon_p`` (that look alone).
     """
-    unknown = [m for m in metrics if m not in EXPERIMENT_METRICS]
-    if unknown:
-        raise WorkbenchError(f"unknown experiment metric(s) {', '.join(map(repr, unknown))}: use "
-                             f"{', '.join(EXPERIMENT_METRICS)}")
+    _check_metrics(metrics)
     valid = validate_assignments(assignments).assignments
     a = valid[valid["experiment"] == experiment][["user_id", "variant", "assigned_at"]].reset_index(drop=True)
     if a.empty:
@@ -490,8 +492,7 @@ def plan_experiment(events: pd.DataFrame, metric: str, *, mde: float, relative: 
     """
     from analytics_lib.analysis.experiments.stats import sample_size
 
-    if metric not in EXPERIMENT_METRICS:
-        raise WorkbenchError(f"unknown experiment metric {metric!r}: use {', '.join(EXPERIMENT_METRICS)}")
+    _check_metrics([metric])
     if not 0 < treatment_share < 1:
         raise WorkbenchError(f"treatment_share={treatment_share!r}: give a share between 0 and 1")
     if events.empty:
