@@ -93,7 +93,7 @@ def test_mostly_zero_counts_also_try_the_intermittent_models():
     assert {"sba", "tsb"} <= scored["rare"] and not {"sba", "tsb"} & scored["busy"]
     assert (res.forecast.loc[res.forecast["unique_id"] == "rare", ["forecast", "lo-80", "lo-95"]] >= 0).all().all()
     explicit = auto_forecast(rare, horizon=14, models=["ets", "theta"])
-    assert set(explicit.scores["model"]) == {"ets", "theta", "seasonal_naive", "ensemble", "blend"}  # only what was asked
+    assert set(explicit.scores["model"]) == {"ets", "theta", "seasonal_naive", "ensemble"}    # only what was asked
 
 
 def test_intervals_are_calibrated_per_level_and_step_on_the_panel():
@@ -287,28 +287,18 @@ def test_the_choice_does_not_move_when_backtest_errors_move_by_1e_9():
     from analytics_lib.data.synthetic.series import synthetic_series
     from analytics_lib.forecast.selection import _choose
 
-    from analytics_lib.forecast.metrics import forecast_metrics
-    from analytics_lib.forecast.selection import _with_blend
-
-    series = synthetic_series(8, days=400, seed=3)
-    res = auto_forecast(series, horizon=14, n_windows=3)
-    pool = res.scores[~res.scores["model"].isin(["seasonal_naive", "blend"])]
-    score = lambda frame: forecast_metrics(frame, train=series, season=7, level=80)  # noqa: E731
-
-    def select(pool, cv):  # the whole choice: the rule of _choose, then the blend with seasonal naive
-        best = _choose(pool, cv, "mase")
-        return _with_blend(best, cv, res.candidates, "mase", [80, 95], score)[0]["model"].tolist()
-
-    chosen = select(pool, res.cv)
-    assert chosen == res.selection["model"].tolist() and "blend" in chosen  # both rules are exercised
-    models = [c for c in res.cv.columns if c in set(res.scores["model"]) and c != "blend"]
+    res = auto_forecast(synthetic_series(8, days=400, seed=3), horizon=14, n_windows=3)
+    pool = res.scores[res.scores["model"] != "seasonal_naive"]
+    chosen = _choose(pool, res.cv, "mase")["model"].tolist()
+    assert chosen == res.selection["model"].tolist()
+    models = [c for c in res.cv.columns if c in set(res.scores["model"])]
     rng = np.random.default_rng(0)
     for _ in range(10):
         cv = res.cv.copy()
         for c in models:
             cv[c] = cv[c] * (1 + 1e-9 * rng.uniform(-1, 1, len(cv)))
         moved = pool.assign(mase=pool["mase"] * (1 + 1e-9 * rng.uniform(-1, 1, len(pool))))
-        assert select(moved, cv) == chosen
+        assert _choose(moved, cv, "mase")["model"].tolist() == chosen
 
 
 def test_ties_in_backtest_scores_go_to_the_simpler_model():
@@ -321,32 +311,6 @@ def test_ties_in_backtest_scores_go_to_the_simpler_model():
         assert _simplest_within(pool, "mase")["model"].tolist() == ["arima"]
     clear = pd.DataFrame({"unique_id": ["a", "a"], "model": ["ets", "arima"], "mase": [0.9, 0.8]})
     assert _simplest_within(clear, "mase")["model"].tolist() == ["arima"]
-
-
-def test_the_blend_with_seasonal_naive_is_chosen_only_when_its_backtest_is_lower():
-    """A model that overshoots where seasonal naive undershoots: their mean has the lower backtest
-    error and is chosen, named with its parts; a series the model fits well keeps the model."""
-    rng = np.random.default_rng(2)
-    ds = pd.date_range("2024-01-01", periods=200, freq="D")
-    weekly = 10 * (ds.day_of_week < 5)
-    noisy = pd.DataFrame({"unique_id": "noisy", "ds": ds, "y": 100 + weekly + rng.normal(0, 8, len(ds))})
-    clean = pd.DataFrame({"unique_id": "clean", "ds": ds, "y": 100 + weekly + 0.5 * np.arange(len(ds))
-                          + rng.normal(0, 0.5, len(ds))})
-    res = auto_forecast(pd.concat([noisy, clean]), horizon=14, models=["theta", "ets"])
-    sel = res.selection.set_index("unique_id")
-    scores = res.scores.set_index(["unique_id", "model"])["mase"]
-    for uid in ("noisy", "clean"):
-        inner = sel.loc[uid, "members"].split(" + ")[0] if sel.loc[uid, "model"] == "blend" else None
-        if sel.loc[uid, "model"] == "blend":  # chosen only with a lower backtest than what it blends
-            assert scores[(uid, "blend")] < min(scores[(uid, m)] for m in ("theta", "ets", "ensemble"))
-            assert sel.loc[uid, "members"].endswith("+ seasonal_naive") and inner
-        else:
-            assert scores[(uid, "blend")] >= scores[(uid, sel.loc[uid, "model"])] * (1 - 1e-6)
-    assert sel.loc["clean", "model"] != "blend"  # a trend seasonal naive misses: blending only hurts
-    f = res.forecast[res.forecast["unique_id"] == sel.index[sel["model"] == "blend"][0]] \
-        if (sel["model"] == "blend").any() else None
-    if f is not None:  # the blend's interval holds its point forecast
-        assert ((f["lo-80"] <= f["forecast"]) & (f["forecast"] <= f["hi-80"])).all()
 
 
 def test_lag_regressor_sits_out_below_15_steps_instead_of_posing_as_seasonal_naive():

@@ -190,8 +190,6 @@ def selection_summary(selection: pd.DataFrame, *, series_id: object | None = Non
     text = f"For **{md_escape(uid)}**, the chosen forecast is **{md_escape(model)}**"
     if model == "ensemble" and pd.notna(c.get("members")):
         text += f" (median of {md_escape(c['members'])})"
-    elif model == "blend" and pd.notna(c.get("members")):
-        text += f" (mean of {md_escape(str(c['members']).replace(' + ', ' and '))})"
     text += f": backtest MASE **{_num(c.get('mase'), '.2f')}**"
     if pd.isna(c.get("baseline_mase")):
         text += " (no seasonal naive backtest to compare with)"
