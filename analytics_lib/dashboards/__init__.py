@@ -55,6 +55,8 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'ExperimentMart',
         'experiment_mart',
         'experiment_mart_from_tables',
+        'DeliveryMart',
+        'delivery_mart',
     ],
     'published': [
         'cache_root',
@@ -65,6 +67,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'DashboardData',
         'load_overview_data',
         'load_experiment_data',
+        'load_delivery_data',
         'load_roi_data',
         'build_dashboard_data',
         'publish_dashboard_tables',
@@ -111,6 +114,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'FilterBar',
         'ForecastBar',
         'ExperimentBar',
+        'DeliveryBar',
         'AssumptionPanel',
     ],
     'views': [

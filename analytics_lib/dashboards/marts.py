@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -414,6 +414,42 @@ def experiment_mart_from_tables(tables: Mapping[str, pd.DataFrame]) -> Experimen
     if missing:
         raise WorkbenchError(f"the experiments mart lacks the table(s) {', '.join(missing)}")
     return ExperimentMart(tables["experiment_status"], tables["experiment_effects"], tables["experiment_looks"])
+
+
+@dataclass(frozen=True)
+class DeliveryMart:
+    """Validated delivery events, their weekly four keys per team, and the adoption effect
+    (``effect`` None with ``effect_message`` saying why when it cannot be estimated)."""
+
+    data: Any
+    weekly: pd.DataFrame
+    effect: Any
+    effect_message: str
+
+    @property
+    def teams(self) -> list[str]:
+        """The teams with deployments."""
+        return sorted(set(self.data.deployments["team"]))
+
+
+def delivery_mart(data, *, usage: pd.DataFrame | None = None) -> DeliveryMart:
+    """The delivery dashboard's mart: the weekly four keys per team and the effect, computed once.
+
+    Parameters
+    ----------
+    data : DeliveryData
+        Validated delivery events (:func:`~analytics_lib.data.delivery.read_delivery`).
+    usage : DataFrame, optional
+        Usage events: adoption dates when the delivery events carry none.
+    """
+    from analytics_lib.analysis.delivery import adoption_effect, dora_metrics
+
+    weekly = dora_metrics(data, granularity="W")
+    try:
+        effect, message = adoption_effect(data, usage=usage), ""
+    except WorkbenchError as exc:
+        effect, message = None, str(exc)
+    return DeliveryMart(data, weekly, effect, message)
 
 
 def dashboard_tables(events: pd.DataFrame, *, parts: Sequence[str] = ("overview", "roi"), insights: bool = True,

@@ -522,6 +522,43 @@ def load_experiment_data(source: str | None = None, *, reports: str | os.PathLik
                       insights=False)
 
 
+def load_delivery_data(source: str | None = None, *,
+                       progress: Callable[[int, int, str], None] | None = None) -> DashboardData:
+    """The delivery dashboard's mart (:class:`~analytics_lib.dashboards.marts.DeliveryMart`): the
+    store's delivery events, their weekly four keys and the assistant's effect, computed now
+    (a few seconds: the delivery tables are small).
+
+    Parameters
+    ----------
+    source : str, optional
+        The store; None: the workbench store. It needs the ``delivery_*`` tables
+        (``workbench delivery-ingest`` or ``workbench sample``).
+    progress : callable, optional
+        ``progress(step, total, label)``.
+
+    Examples
+    --------
+    >>> data = load_delivery_data("sqlite:///data/workbench.db")  # doctest: +SKIP
+    """
+    from analytics_lib.core.sources import check_source, is_sql_url
+    from analytics_lib.dashboards.marts import delivery_mart
+    from analytics_lib.data.delivery import read_delivery
+
+    src = check_source(source)
+    _progress(progress, 0, 2, f"reading the delivery events of {redact(src)}")
+    data = read_delivery(src)
+    usage = None
+    if not len(data.adoption) and is_sql_url(src):  # adoption read from the usage log
+        from analytics_lib.data.load import load_events
+
+        usage = load_events(src).events
+    _progress(progress, 1, 2, "the four keys and the assistant's effect")
+    mart = delivery_mart(data, usage=usage)
+    last = data.deployments["deployed_at"].max()
+    return DashboardData("delivery", mart, f"Computed from {redact(src)} at "
+                         f"{pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC (deployments up to {last:%Y-%m-%d}).")
+
+
 def build_dashboard_data(source: str | None = None, *, parts: Sequence[str] = ("overview", "roi", "experiments"),
                          force: bool = False, cache: str | os.PathLike | None = None,
                          progress: Callable[[int, int, str], None] | None = None) -> list[DashboardData]:

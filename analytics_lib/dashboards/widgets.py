@@ -19,6 +19,7 @@ from analytics_lib.core.redaction import redact
 from analytics_lib.core.timewindow import SERIES_FREQ, check_granularity, season_length
 from analytics_lib.dashboards.marts import ALL_TEAMS, ROI_MONTHS, OverviewMart, log
 from analytics_lib.dashboards.views.common import _mart, dashboard_window
+from analytics_lib.dashboards.views.delivery import DELIVERY_METRICS
 from analytics_lib.dashboards.views.forecast import FORECAST_METRICS, FORECAST_MODELS
 from analytics_lib.dashboards.views.overview import mart_kpis
 from analytics_lib.dashboards.views.roi import ROI_CONTROLS, scenario_values
@@ -695,6 +696,41 @@ class ExperimentBar(widgets.HBox):
     def for_data(cls, data: DashboardData | None, **values: Any) -> "ExperimentBar":
         """A picker over the mart's experiments (empty when ``data`` is None)."""
         return cls(experiments=[] if data is None else data.value.experiments, **values)
+
+
+class DeliveryBar(widgets.HBox):
+    """The delivery dashboard's controls: team, metric of the trend and the event study, days.
+
+    Examples
+    --------
+    >>> DeliveryBar(teams=["team-a", "team-b"]).controls["team"].value
+    'all'
+    """
+
+    def __init__(self, *, teams: Sequence[str], team: Any = ALL_TEAMS, metric: str = "lead_time_hours",
+                 days: int = 90) -> None:
+        options = [("All teams", ALL_TEAMS), *((t, t) for t in teams)]
+        self.team = widgets.Dropdown(description="Team", options=options,
+                                     value=team if team in dict(options).values() else ALL_TEAMS)
+        self.metric = widgets.Dropdown(description="Metric", options=[(v[0], k) for k, v in DELIVERY_METRICS.items()],
+                                       value=metric if metric in DELIVERY_METRICS else "lead_time_hours",
+                                       style={"description_width": "initial"})
+        self.days = widgets.IntSlider(description="Days", value=int(days), min=28, max=364, step=7,
+                                      continuous_update=False)
+        for w, name in ((self.team, "wb-team"), (self.metric, "wb-metric"), (self.days, "wb-days")):
+            w.add_class(name)
+        super().__init__([self.team, self.metric, self.days], layout=widgets.Layout(flex_flow="row wrap"))
+        self.add_class("wb-delivery-bar")
+
+    @property
+    def controls(self) -> dict[str, widgets.Widget]:
+        """Keyword of :func:`delivery_view` to widget."""
+        return {"team": self.team, "metric": self.metric, "days": self.days}
+
+    @classmethod
+    def for_data(cls, data: DashboardData | None, **values: Any) -> "DeliveryBar":
+        """Controls over the mart's teams (no team when ``data`` is None)."""
+        return cls(teams=[] if data is None else data.value.teams, **values)
 
 
 class AssumptionPanel(widgets.VBox):

@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import require_chromium
 
@@ -64,6 +65,11 @@ def site(tmp_path_factory):
     planted = plant_experiments(valid.events)  # the experiments dashboard's data, as `workbench sample` stores it
     write_events(dataclasses.replace(valid, events=planted.events), source)
     write_assignments(planted.assignments, source)
+    from analytics_lib.data.delivery import write_delivery
+    from analytics_lib.data.synthetic.delivery import synthetic_delivery
+
+    end = (valid.events["ts"].max().floor("D") + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    write_delivery(synthetic_delivery(end=end, seed=0).data, source)  # the delivery dashboard's data
     env = {"WORKBENCH_DB": source, "WORKBENCH_REPORTS": str(root / "reports"),
            "WORKBENCH_DASHBOARD_CACHE": str(root / "cache")}
     # the numbers the pages must show, and the cache their kernels read
@@ -153,8 +159,8 @@ def test_landing_page_lists_the_dashboards(page, site):
     page.goto(site.server.url, wait_until="commit")
     page.wait_for_selector("a[href*='voila/render']", timeout=30_000)
     links = sorted(a.get_attribute("href").split("?")[0] for a in page.query_selector_all("a[href*='voila/render']"))
-    assert links == [f"/voila/render/{n}.ipynb" for n in ("experiments_overview", "forecast_explorer", "roi_calculator",
-                                                          "workflow_overview")]
+    assert links == [f"/voila/render/{n}.ipynb" for n in ("delivery_overview", "experiments_overview",
+                                                          "forecast_explorer", "roi_calculator", "workflow_overview")]
     assert ".py" not in page.inner_text("body")  # the jupytext twins are not offered
     assert SECRET not in page.content()
     assert _console_errors(page) == []
@@ -165,7 +171,8 @@ def test_the_dashboards_have_no_serious_accessibility_problem(page, site, axe_js
     enough contrast (the template labels what the widgets draw)."""
     from conftest import axe_violations
 
-    for name in ("workflow_overview", "forecast_explorer", "roi_calculator", "experiments_overview"):
+    for name in ("workflow_overview", "forecast_explorer", "roi_calculator", "experiments_overview",
+                 "delivery_overview"):
         _open(page, site, name)
         page.wait_for_selector("#rendered_cells img[alt]", timeout=LOAD_TIMEOUT_MS)
         assert axe_violations(page, axe_js) == [], name
@@ -289,6 +296,24 @@ def test_experiments_dashboard(page, site):
     _wait_refresh(page, n)
     assert _tiles(page) == _expected_tiles(experiment_view(data, experiment="cache-aa"))
     page.wait_for_function("() => location.search.includes('experiment=cache-aa')", timeout=30_000)
+    assert _console_errors(page) == []
+
+
+def test_delivery_dashboard(page, site):
+    from analytics_lib.dashboards.published import load_delivery_data
+    from analytics_lib.dashboards.views import delivery_view
+
+    data = load_delivery_data(site.source)
+    _open(page, site, "delivery_overview")
+    _assert_clean(page)
+    assert _tiles(page) == _expected_tiles(delivery_view(data))
+    assert page.eval_on_selector_all(".wb-chart img", "els => els.length") == 2  # the trend and the event study
+    assert "lead_time" in page.inner_text(".wb-table >> nth=1") and "elite" in page.inner_text("body")
+    n = _refreshes(page)
+    page.select_option(".wb-team select", "team-c")
+    _wait_refresh(page, n)
+    assert _tiles(page) == _expected_tiles(delivery_view(data, team="team-c"))
+    page.wait_for_function("() => location.search.includes('team=team-c')", timeout=30_000)
     assert _console_errors(page) == []
 
 

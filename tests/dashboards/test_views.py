@@ -193,3 +193,29 @@ def test_experiment_view_shows_the_effects_of_the_chosen_experiment(experiments)
         experiment_view(mart, experiment="cache-aa")
     with pytest.raises(WorkbenchError, match="is not in the assignment table: choose one of prompt-v2, cache-aa"):
         experiment_view(mart, experiment="nope")
+
+
+def test_delivery_view_shows_the_four_keys_their_tiers_and_the_effect():
+    from analytics_lib.analysis.delivery import dora_summary
+    from analytics_lib.dashboards.marts import delivery_mart
+    from analytics_lib.dashboards.views import delivery_view
+    from analytics_lib.data.synthetic.delivery import synthetic_delivery
+
+    s = synthetic_delivery(end="2025-06-30", seed=0)
+    mart = delivery_mart(s.data)
+    v = delivery_view(mart, team="team-b", metric="lead_time_hours", days=56)
+    want = dora_summary(s.data, start="2025-05-04", end="2025-06-29").set_index("team").loc["team-b"]
+    tiles = v.tiles.set_index("kpi")
+    assert tiles.loc["lead_time", "text"] == f"{want['lead_time_hours']:,.1f} h"
+    assert tiles.loc["lead_time", "change_text"] == f"DORA tier: {want['lead_time_tier']}"
+    assert tiles.loc["change_failure_rate", "text"] == f"{want['change_failure_rate']:.1%}"
+    effect = mart.effect.effects.set_index("metric").loc["lead_time"]
+    assert tiles.loc["effect", "text"] == f"{effect['relative']:+.1%}" and tiles.loc["effect", "tone"] == "good"
+    assert set(v.trend["team"]) == {"team-b"} and v.trend_plot["metric"] == "lead_time_hours"
+    assert set(v.event_study["metric"]) == {"lead_time"} and len(v.tiers) == 10
+    v2 = delivery_view(mart, metric="change_failure_rate")
+    assert "no significant effect" in v2.tiles.set_index("kpi").loc["effect", "change_text"]
+    for bad, match in (({"team": "nope"}, "has no deployments"), ({"metric": "speed"}, "choose one of"),
+                       ({"days": 3}, "at least 7 days")):
+        with pytest.raises(WorkbenchError, match=match):
+            delivery_view(mart, **bad)

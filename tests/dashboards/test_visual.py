@@ -21,6 +21,7 @@ VIEWS = {
     "forecast_explorer": {},
     "roi_calculator": {},
     "experiments_overview": {"experiment": "prompt-v2"},
+    "delivery_overview": {"team": "all", "metric": "lead_time_hours", "days": "90"},
 }
 
 
@@ -41,6 +42,10 @@ def server(tmp_path_factory):
     planted = plant_experiments(valid.events)  # as `workbench sample` stores them
     write_events(dataclasses.replace(valid, events=planted.events), source)
     write_assignments(planted.assignments, source)
+    from analytics_lib.data.delivery import write_delivery
+    from analytics_lib.data.synthetic.delivery import synthetic_delivery
+
+    write_delivery(synthetic_delivery(end="2025-06-30", seed=0).data, source)
     server = start_server(env={"WORKBENCH_DB": source, "WORKBENCH_REPORTS": str(root / "reports"),
                                "WORKBENCH_DASHBOARD_CACHE": str(root / "cache")}, log_path=root / "voila.log")
     try:
