@@ -35,7 +35,7 @@ end = "yesterday"  # whole days only (a date-valued end includes that day)
 team = None  # None for all teams, "team-a", or ["team-a", "team-b"] (then give that team's share of fixed costs)
 hourly_rate = 100.0  # USD per hour, loaded cost of a developer
 realisation_rate = 0.7  # share (0-1) of the recorded manual effort that is really saved
-delivery_effect = None  # measured relative change of lead time (delivery_impact notebook, e.g. -0.15); None: self-reported minutes
+delivery_effect = None  # measured relative change of lead time, e.g. -0.15, or the delivery notebook's table folder (reports/delivery); None: self-reported minutes
 effort_share = 0.5  # with delivery_effect: the share of lead time that is developer work
 seats = None  # paid seats; None: the active users of each month
 licence_per_seat = 20.0  # USD per seat and month
@@ -89,9 +89,9 @@ inputs = roi_inputs(events, months=params.months)
 if delivery_effect is not None:  # the measured effect replaces the self-reported minutes (docs/delivery.md)
     import dataclasses
 
-    from analytics_lib.analysis.roi.measured import realisation_from_effect
+    from analytics_lib.analysis.roi.measured import lead_time_effect, realisation_from_effect
 
-    measured = realisation_from_effect(inputs, delivery_effect, effort_share=effort_share)
+    measured = realisation_from_effect(inputs, lead_time_effect(delivery_effect), effort_share=effort_share)
     params = dataclasses.replace(params, assumptions=params.assumptions.replace(realisation_rate=measured.rate))
     display(Markdown(measured.note()))
 result = roi_result(inputs, params.assumptions)

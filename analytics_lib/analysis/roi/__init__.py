@@ -59,6 +59,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ],
     'measured': [
         'MeasuredRealisation',
+        'lead_time_effect',
         'realisation_from_effect',
     ],
     'result': [

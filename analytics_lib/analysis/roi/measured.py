@@ -12,7 +12,9 @@ Monte Carlo, scenarios) is unchanged.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from analytics_lib.core.errors import WorkbenchError
 
@@ -37,6 +39,47 @@ class MeasuredRealisation:
                        if self.clipped else "")
 
 
+def lead_time_effect(effect: float | str | os.PathLike) -> float:
+    """The measured relative effect on lead time: a number, or read from the delivery notebook's
+    ``delivery_effects`` table (``.csv``/``.parquet``, or the folder that holds it).
+
+    Parameters
+    ----------
+    effect : float, str or path
+
+    Raises
+    ------
+    WorkbenchError
+        When the table is missing, has no ``lead_time`` row, or its effect is not significant
+        (a measured effect of zero is no basis for an ROI: use the self-reported minutes).
+
+    Examples
+    --------
+    >>> lead_time_effect(-0.15)
+    -0.15
+    """
+    if isinstance(effect, (int, float)):
+        return float(effect)
+    import pandas as pd
+
+    path = Path(effect)
+    if path.is_dir():
+        path = next((p for p in (path / "delivery_effects.parquet", path / "delivery_effects.csv") if p.is_file()),
+                    path / "delivery_effects.csv")
+    if not path.is_file():
+        raise WorkbenchError(f"{path}: no delivery effects table (run notebooks/delivery_impact.ipynb or the job "
+                             "monthly-delivery-impact first)")
+    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    rows = table[table.get("metric", pd.Series(dtype=str)) == "lead_time"]
+    if rows.empty:
+        raise WorkbenchError(f"{path}: no lead_time row in the delivery effects")
+    r = rows.iloc[0]
+    if not str(r.get("verdict", "")).startswith("better"):
+        raise WorkbenchError(f"{path}: the lead-time effect is '{r.get('verdict')}', not a measured improvement: "
+                             "use the self-reported minutes (delivery_effect None)")
+    return float(r["relative"])
+
+
 def realisation_from_effect(inputs, relative_effect: float, *, effort_share: float = 0.5,
                             hours_per_user_month: float = 140.0) -> MeasuredRealisation:
     """The realisation rate implied by a measured relative effect on lead time.
@@ -47,7 +90,8 @@ def realisation_from_effect(inputs, relative_effect: float, *, effort_share: flo
         :func:`~analytics_lib.analysis.roi.inputs.roi_inputs` of the same events.
     relative_effect : float
         The measured relative change of lead time (negative: faster), e.g. the ``relative`` of
-        ``lead_time`` in ``adoption_effect(...).effects``.
+        ``lead_time`` in ``adoption_effect(...).effects`` (:func:`lead_time_effect` reads it from
+        the delivery notebook's table).
     effort_share : float
         Share (0-1] of lead time that is developer work.
     hours_per_user_month : float

@@ -48,7 +48,7 @@ def test_the_notebook_states_the_planted_effect_within_its_interval(store, tmp_p
     assert sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])) == 2
 
 
-def test_the_cli_and_the_roi_take_the_measured_effect(store):
+def test_the_cli_and_the_roi_take_the_measured_effect(store, tmp_path):
     from analytics_lib import load_events
     from analytics_lib.analysis.delivery import adoption_effect
     from analytics_lib.analysis.roi import realisation_from_effect, roi_inputs
@@ -63,7 +63,19 @@ def test_the_cli_and_the_roi_take_the_measured_effect(store):
                              catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "lead_time" in res.output and "better with" in res.output and "Observational" in res.output
-    measured = adoption_effect(read_delivery(url), metrics=["lead_time"]).effects.iloc[0]["relative"]
+    effects = adoption_effect(read_delivery(url)).effects
+    measured = effects.set_index("metric").loc["lead_time", "relative"]
     inputs = roi_inputs(load_events(url).events, months=12, projection="flat")
     m = realisation_from_effect(inputs, measured)
     assert 0 < m.rate <= 1 and m.measured_hours > 0 and "measured, not self-reported" in m.note()
+    # the ROI notebook's delivery_effect may name the delivery notebook's table folder
+    from analytics_lib.analysis.roi import lead_time_effect
+    from analytics_lib.core.errors import WorkbenchError
+    from analytics_lib.report.tables import write_tables
+
+    folder = tmp_path / "delivery"
+    write_tables({"delivery_effects": effects}, folder)
+    assert lead_time_effect(folder) == pytest.approx(measured)
+    write_tables({"delivery_effects": effects.assign(verdict="no significant effect")}, folder)
+    with pytest.raises(WorkbenchError, match="not a measured improvement"):
+        lead_time_effect(folder / "delivery_effects.csv")
