@@ -1,5 +1,5 @@
 """Published reports are self-contained: every shipped report notebook runs as its job on a store
-whose data ends today (gates included; the grid job runs the workflow notebook again and the marts
+(with delivery events for the delivery report) whose data ends today (gates included; the grid job runs the workflow notebook again and the marts
 job publishes no HTML), and each report.html, opened in a real headless Chromium with
 every request outside the file blocked, makes no request, typesets no math, prints money as
 money and shows no table with meaningless 0, 1, 2... row labels; and each job published its PDF."""
@@ -21,12 +21,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 JOBS = ("daily-workflow", "weekly-forecast", "monthly-roi", "weekly-user-predictions", "daily-kpi-alerts",
-        "weekly-experiments")
+        "weekly-experiments", "monthly-delivery-impact")
 
 
 @pytest.fixture(scope="module")
 def published(sqlite_store, tmp_path_factory):
     store = sqlite_store(30_000, days=130, seed=0, experiments=True)  # the churn model needs 112 days
+    from analytics_lib.data.delivery import write_delivery
+    from analytics_lib.data.synthetic.delivery import synthetic_delivery
+
+    write_delivery(synthetic_delivery(end="today", seed=0).data, store)  # as `workbench sample` stores them
     reports = tmp_path_factory.mktemp("reports")
     out = subprocess.run([str(WORKBENCH), "jobs", "--store", store, "--reports", str(reports), "run", *JOBS],
                          capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=1500)
