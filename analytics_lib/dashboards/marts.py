@@ -441,6 +441,13 @@ def delivery_mart(data, *, usage: pd.DataFrame | None = None) -> DeliveryMart:
         Validated delivery events (:func:`~analytics_lib.data.delivery.read_delivery`).
     usage : DataFrame, optional
         Usage events: adoption dates when the delivery events carry none.
+
+    Examples
+    --------
+    >>> from analytics_lib.data.synthetic.delivery import synthetic_delivery
+    >>> m = delivery_mart(synthetic_delivery(seed=0).data)
+    >>> len(m.teams), m.effect_message
+    (10, '')
     """
     from analytics_lib.analysis.delivery import adoption_effect, dora_metrics
 

@@ -380,6 +380,14 @@ def write_delivery(data: DeliveryData, store: str) -> dict[str, int]:
     -------
     dict
         Rows written per table.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from analytics_lib.data.synthetic.delivery import synthetic_delivery
+    >>> n = write_delivery(synthetic_delivery(seed=0).data, f"sqlite:///{tempfile.mkdtemp()}/d.db")
+    >>> n["delivery_quarantine"]
+    9
     """
     from analytics_lib.data.sql import db_connect, engine_for
 

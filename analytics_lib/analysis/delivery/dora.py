@@ -43,7 +43,15 @@ DORA_METRICS = ("deployment_frequency", "lead_time_hours", "change_failure_rate"
 
 
 def production(data) -> pd.DataFrame:
-    """The successful production deployments of validated delivery events (``DeliveryData``)."""
+    """The successful production deployments of validated delivery events (``DeliveryData``).
+
+    Examples
+    --------
+    >>> from analytics_lib.data.synthetic.delivery import synthetic_delivery
+    >>> d = synthetic_delivery(seed=0).data
+    >>> len(production(d)) < len(d.deployments)  # the failed attempts are left out
+    True
+    """
     d = data.deployments
     return d[(d["status"] == "success") & (d["environment"] == "production")]
 
@@ -61,6 +69,13 @@ def change_lead_times(data) -> pd.DataFrame:
     DataFrame
         ``change_id, team, committed_at, deploy_id, deployed_at, lead_time_hours`` (the team is
         the deployment's).
+
+    Examples
+    --------
+    >>> from analytics_lib.data.synthetic.delivery import synthetic_delivery
+    >>> lt = change_lead_times(synthetic_delivery(seed=0).data)
+    >>> bool((lt["lead_time_hours"] >= 0).all()), lt["change_id"].is_unique
+    (True, True)
     """
     prod = production(data)[["deploy_id", "team", "deployed_at"]]
     shipped = data.links.merge(prod, on="deploy_id").sort_values(["deployed_at", "deploy_id"], kind="stable")
@@ -72,7 +87,14 @@ def change_lead_times(data) -> pd.DataFrame:
 
 
 def failed_deployments(data) -> pd.Series:
-    """Whether each successful production deployment caused an incident (indexed by ``deploy_id``)."""
+    """Whether each successful production deployment caused an incident (indexed by ``deploy_id``).
+
+    Examples
+    --------
+    >>> from analytics_lib.data.synthetic.delivery import synthetic_delivery
+    >>> bool(0 < failed_deployments(synthetic_delivery(seed=0).data).mean() < 0.3)
+    True
+    """
     prod = production(data)
     return prod["deploy_id"].isin(data.incidents["deploy_id"]).set_axis(prod["deploy_id"].to_numpy())
 

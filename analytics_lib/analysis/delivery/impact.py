@@ -112,8 +112,15 @@ def delivery_panel(data, adoption: pd.DataFrame, *, granularity: str = "W",
     DataFrame
         ``team, period, deployments, deploys_per_day, changes, log_lead_time, change_failure_rate,
         incidents_restored, log_time_to_restore, adopted_at, event_time, partial, treated,
-        intensity`` (:func:`adoption_effect`'s module docstring); ``event_time`` counts periods from the team's first whole period with the
-        assistant (NaN: never adopted); ``partial`` marks the period it adopted part-way.
+``partial`` marks the period it adopted part-way.
+
+    Examples
+    --------
+    >>> from analytics_lib.data.synthetic.delivery import synthetic_delivery
+    >>> d = synthetic_delivery(seed=0).data
+    >>> p = delivery_panel(d, d.adoption)
+    >>> p["team"].nunique(), int(p["treated"].sum()) > 0
+    (10, True)
     """
     g = check_granularity(granularity)
     prod = production(data).assign(period=lambda d: period_start(d["deployed_at"], g))
