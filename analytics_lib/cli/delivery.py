@@ -10,7 +10,7 @@ from analytics_lib.core import paths
 
 
 @main.command("delivery-ingest")
-@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.argument("folder", type=click.Path(exists=True))
 @click.option("--into", "target", default=paths.DEFAULT_DB_URL, show_default=True, help="SQLAlchemy URL of the store.")
 @click.option("--mapping", default=None, type=click.Path(exists=True, dir_okay=False),
               help="YAML file '{kind: {contract column: your column}}' for exports with other column names.")
@@ -19,15 +19,25 @@ def delivery_ingest(folder: str, target: str, mapping: str | None, encoding: str
     """Validate the delivery events of FOLDER and store them in --into.
 
     FOLDER holds changes, deployments and incidents (and optionally deployment_changes and
-    adoption) as CSV or Parquet files. Rows that cannot be used are quarantined with their
-    reason (table delivery_quarantine); the counts per kind always reconcile.
+    adoption) as CSV or Parquet files; or it is a JSON Lines file of GitHub webhook events
+    ({"event": "push" | "deployment_status" | "issues", "payload": ...}, read as Four Keys
+    does). Rows that cannot be used are quarantined with their reason (table
+    delivery_quarantine); the counts per kind always reconcile.
 
     \b
       workbench delivery-ingest exports/delivery --into sqlite:///data/workbench.db
+      workbench delivery-ingest github-events.jsonl
     """
+    from pathlib import Path
+
     from analytics_lib.data.delivery import read_delivery, write_delivery
 
-    data = read_delivery(folder, mapping=mapping, encoding=encoding)
+    if Path(folder).is_file():
+        from analytics_lib.data.github import delivery_from_github
+
+        data = delivery_from_github(folder)
+    else:
+        data = read_delivery(folder, mapping=mapping, encoding=encoding)
     print_frame(data.counts.reset_index(), title=f"delivery events of {folder}", index=False)
     if len(data.quarantine):
         print_frame(data.reasons(), title="quarantined", index=False)
