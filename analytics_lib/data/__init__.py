@@ -1,6 +1,7 @@
 """Reading, validating and writing events (SQL, CSV, Parquet) and the synthetic sample data.
 
-Modules: ``files``, ``load``, ``sql``, ``validation``, ``synthetic``.
+Modules: ``files``, ``load``, ``sql``, ``validation``, ``incremental``, ``assignments`` (experiment
+assignments), ``delivery`` and ``github`` (delivery events: changes, deployments, incidents), ``synthetic``.
 """
 from analytics_lib.core.lazy import lazy_exports
 

@@ -17,7 +17,8 @@ valid under staggered timing with heterogeneous effects:
 4. the effect is the weighted mean of the cells' effects; its standard error is a
    delete-one-team jackknife (teams are the unit of independence, so serial correlation within
    a team is allowed; with few teams the usual cluster-robust formula is far too narrow), and
-   the interval uses Student's t with (adopting teams - 1) degrees of freedom;
+   the interval uses Student's t with Satterthwaite's degrees of freedom of the jackknife
+   (fewer when a few teams carry the variance; at most adopting teams - 1);
 5. the **pre-trend check** fits the untreated cells again with an indicator of the ``leads``
    periods before adoption and tests it (same jackknife and degrees of freedom): a small p-value
    says the adopting teams already diverged before adopting, and the effect is then not
@@ -279,13 +280,24 @@ def _imputation(cells: pd.DataFrame, y: str, w: str | None, alpha: float, *, gro
         reps = np.asarray(drops[k])
         n_g = len(reps)
         se = float(np.sqrt((n_g - 1) / n_g * ((reps - reps.mean()) ** 2).sum())) if n_g > 1 else np.nan
-        df = max(min(n_g, full[k]["treated_teams"]) - 1, 1)  # the adopting teams carry the estimate
+        df = _effective_df(reps, max(min(n_g, full[k]["treated_teams"]) - 1, 1))
         q = float(stats.t.ppf(1 - alpha / 2, df))
         out[k] = {**full[k], "se": se, "low": est - q * se, "high": est + q * se,
                   "p_value": float(2 * stats.t.sf(abs(est / se), df)) if se > 0 else np.nan,
                   "control_teams": full["_controls"], "dropped_cells": full["_dropped"]}
     out["_cells"] = full["_cells"]
     return out
+
+
+def _effective_df(reps: np.ndarray, cap: float) -> float:
+    """Degrees of freedom of a jackknife variance: Satterthwaite's ``(sum d^2)^2 / sum d^4`` of the
+    deviations ``d`` of the delete-one estimates (few teams carrying the variance: few degrees of
+    freedom), at least 1 and at most ``cap``."""
+    dev = np.asarray(reps, dtype=float) - np.mean(reps) if len(reps) else np.zeros(0)
+    fourth = float((dev ** 4).sum())
+    if len(dev) < 2 or fourth <= 0:
+        return float(max(cap, 1))
+    return float(max(1.0, min(cap, (dev ** 2).sum() ** 2 / fourth)))
 
 
 def _leads(c: pd.DataFrame, yv: np.ndarray, wv: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
@@ -295,8 +307,9 @@ def _leads(c: pd.DataFrame, yv: np.ndarray, wv: np.ndarray, columns: list[np.nda
     return beta[-len(columns):]
 
 
-def _jackknife(c: pd.DataFrame, yv: np.ndarray, wv: np.ndarray, columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Lead coefficients and their delete-one-team jackknife standard errors."""
+def _jackknife(c: pd.DataFrame, yv: np.ndarray, wv: np.ndarray,
+               columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lead coefficients, their delete-one-team jackknife standard errors and the delete-one estimates."""
     b = _leads(c, yv, wv, columns)
     reps = []
     for team in sorted(set(c["team"])):
@@ -306,14 +319,14 @@ def _jackknife(c: pd.DataFrame, yv: np.ndarray, wv: np.ndarray, columns: list[np
     reps = np.asarray(reps)
     n_g = len(reps)
     if n_g < 3:
-        return b, np.full(len(b), np.nan)
-    return b, np.sqrt((n_g - 1) / n_g * ((reps - reps.mean(axis=0)) ** 2).sum(axis=0))
+        return b, np.full(len(b), np.nan), reps
+    return b, np.sqrt((n_g - 1) / n_g * ((reps - reps.mean(axis=0)) ** 2).sum(axis=0)), reps
 
 
 def _pretrend(cells: pd.DataFrame, y: str, w: str | None, leads: int, alpha: float) -> tuple[float, pd.DataFrame]:
     """The pre-trend check on the untreated cells: one indicator of the ``leads`` periods before
-    adoption, tested with its delete-one-team jackknife error (Student's t, adopting teams - 1
-    degrees of freedom), and each lead on its own for the event study."""
+    adoption, tested with its delete-one-team jackknife error (Student's t, Satterthwaite's degrees of
+    freedom), and each lead on its own for the event study."""
     use, yv, wv = _usable(cells, y, w)
     c = cells[use]
     untreated = ~c["treated"].to_numpy()
@@ -323,10 +336,10 @@ def _pretrend(cells: pd.DataFrame, y: str, w: str | None, leads: int, alpha: flo
     if not lead_ids:
         return np.nan, pd.DataFrame()
     pre = (et < 0) & (et >= -leads)
-    df = max(int(c.loc[pre, "team"].nunique()) - 1, 1)
-    b, se = _jackknife(c, yv, wv, [pre])
+    b, se, reps = _jackknife(c, yv, wv, [pre])
+    df = _effective_df(reps[:, 0] if len(reps) else reps, max(int(c.loc[pre, "team"].nunique()) - 1, 1))
     p = float(2 * stats.t.sf(abs(b[0] / se[0]), df)) if se[0] > 0 else np.nan
-    each, each_se = _jackknife(c, yv, wv, [et == -k for k in lead_ids])
+    each, each_se, _ = _jackknife(c, yv, wv, [et == -k for k in lead_ids])
     q = float(stats.t.ppf(1 - alpha / 2, df))
     table = pd.DataFrame({"event_time": [-j for j in lead_ids], "estimate": each, "low": each - q * each_se,
                           "high": each + q * each_se, "cells": [int((et == -j).sum()) for j in lead_ids]})
