@@ -240,12 +240,11 @@ def _impute(c: pd.DataFrame, yv: np.ndarray, wv: np.ndarray, groups: np.ndarray 
     beta = np.linalg.lstsq(xu * np.sqrt(wu)[:, None], yv[u] * np.sqrt(wu), rcond=None)[0]
     y0 = xt @ beta
     tau = yv[imputable] - y0
-    g = np.full(int(imputable.sum()), None, dtype=object) if groups is None else groups[imputable]
+    g = None if groups is None else groups[imputable]
+    keys = [None] + ([] if g is None else [k for k in pd.unique(g) if k is not None and not pd.isna(k)])
     out = {}
-    for k in pd.unique(g):
-        if k is not None and pd.isna(k):
-            continue
-        sel = g == k
+    for k in keys:  # None: every treated cell; then each group's
+        sel = np.ones(len(tau), bool) if k is None else (g == k)
         a = wv[imputable] * sel
         out[k] = {"estimate": float(a @ tau / a.sum()), "base": float(a @ y0 / a.sum()), "cells": int(sel.sum()),
                   "treated_teams": int(c.loc[imputable, "team"][sel].nunique())}
@@ -256,7 +255,7 @@ def _impute(c: pd.DataFrame, yv: np.ndarray, wv: np.ndarray, groups: np.ndarray 
 
 
 def _imputation(cells: pd.DataFrame, y: str, w: str | None, alpha: float, *, groups: pd.Series | None = None) -> dict:
-    """The imputation estimate over the treated cells (per value of ``groups`` when given), with
+    """The imputation estimate over the treated cells (key None) and per value of ``groups``, with
     standard errors from a delete-one-team jackknife (teams are the unit of independence; with
     few teams, and fewer adopting ones, the usual cluster-robust formula is too narrow)."""
     use, yv, wv = _usable(cells, y, w)
@@ -411,15 +410,14 @@ def adoption_effect(data, adoption: pd.DataFrame | None = None, *, usage: pd.Dat
         label, y, w, scale, lower_better = IMPACT_METRICS[m]
         if not panel[y].notna().any():
             continue
-        r = _imputation(panel, y, w, alpha)
+        horizon = panel["event_time"].where(panel["event_time"].between(0, horizons - 1))
+        r = _imputation(panel, y, w, alpha, groups=horizon)  # the effect and the event study, one jackknife
         if None not in r:
             continue
         main = r[None]
         pre_p, lead_table = _pretrend(panel, y, w, leads, alpha)
-        horizon = panel["event_time"].where(panel["event_time"].between(0, horizons - 1))
-        by_e = _imputation(panel, y, w, alpha, groups=horizon)
         post = pd.DataFrame([{"event_time": int(k), **{c: v[c] for c in ("estimate", "low", "high", "cells")},
-                              "base": v["base"]} for k, v in by_e.items() if k not in (None, "_cells")])
+                              "base": v["base"]} for k, v in r.items() if k not in (None, "_cells")])
         study = pd.concat([lead_table.assign(base=main["base"]), post], ignore_index=True).sort_values("event_time")
         for c in ("estimate", "low", "high"):
             study[f"relative_{c}" if c != "estimate" else "relative"] = _relative(scale, study[c], main["base"])

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def store(tmp_path_factory):
     folder = tmp_path_factory.mktemp("delivery")
     url = f"sqlite:///{folder / 'w.db'}"
-    out = subprocess.run([str(BIN / "workbench"), "sample", "--into", url, "--events", "150000", "--days", "120",
+    out = subprocess.run([str(BIN / "workbench"), "sample", "--into", url, "--events", "40000", "--days", "60",
                           "--end", "2025-06-30", "--no-experiments"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     return url, json.loads((folder / "w.truth.json").read_text())["delivery"]
