@@ -43,14 +43,13 @@ from analytics_lib import load_events
 from analytics_lib.analysis.delivery import adoption_effect, dora_metrics, dora_summary
 from analytics_lib.core.paths import DEFAULT_DB_URL
 from analytics_lib.data.delivery import read_delivery
-from analytics_lib.report.narrative.delivery import effect_summary, tier_summary
+from analytics_lib.report.narrative.delivery import delivery_data_summary, effect_summary, tier_summary
 from analytics_lib.report.plots.delivery import plot_dora_trends, plot_event_study
 from analytics_lib.report.tables import write_tables
 
 data = read_delivery(source or DEFAULT_DB_URL)
 usage = load_events(usage_source or source or DEFAULT_DB_URL).events
-display(Markdown(f"Delivery events: {data.counts['kept'].to_dict()} kept, "
-                 f"{int(data.counts['quarantined'].sum())} rows quarantined."))
+display(Markdown(delivery_data_summary(data)))
 data.reasons()
 
 # %% [markdown]

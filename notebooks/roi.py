@@ -67,7 +67,7 @@ from analytics_lib.analysis.roi.result import break_even_table, roi_result, torn
 from analytics_lib.report.narrative import (
     break_even_summary, executive_summary, monte_carlo_summary, roi_data_summary, roi_notes)
 from analytics_lib.analysis.roi.inputs import roi_inputs
-from analytics_lib.report.params import roi_parameters
+from analytics_lib.report.params import roi_parameters, with_measured_effect
 from analytics_lib.analysis.roi.simulation import roi_simulation, scenario_table
 from analytics_lib.report.tables import write_tables
 
@@ -86,14 +86,9 @@ params.table()
 loaded = load_events(params.source, start=params.window.start, end=params.window.end, team=params.team)
 events = require_events(loaded, params)
 inputs = roi_inputs(events, months=params.months)
-if delivery_effect is not None:  # the measured effect replaces the self-reported minutes (docs/delivery.md)
-    import dataclasses
-
-    from analytics_lib.analysis.roi.measured import lead_time_effect, realisation_from_effect
-
-    measured = realisation_from_effect(inputs, lead_time_effect(delivery_effect), effort_share=effort_share)
-    params = dataclasses.replace(params, assumptions=params.assumptions.replace(realisation_rate=measured.rate))
-    display(Markdown(measured.note()))
+params, measured = with_measured_effect(params, inputs, delivery_effect, effort_share=effort_share)  # docs/delivery.md
+if measured:  # the measured effect replaced the self-reported minutes
+    display(Markdown(measured))
 result = roi_result(inputs, params.assumptions)
 break_even = break_even_table(inputs, params.assumptions)
 tornado = tornado_table(inputs, params.assumptions)

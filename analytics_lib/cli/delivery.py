@@ -75,14 +75,9 @@ def dora(source: str | None, start: str | None, end: str | None, by: str, effect
     if csv_path:
         summary.to_csv(csv_path, index=False)
     if effect:
-        from analytics_lib.core.sources import is_sql_url
+        from analytics_lib.data.delivery import adoption_usage
 
-        usage = None
-        if not len(data.adoption) and is_sql_url(source):  # adoption read from the store's usage log
-            from analytics_lib.data.load import load_events
-
-            usage = load_events(source).events
-        r = adoption_effect(data, usage=usage, granularity=granularity)
+        r = adoption_effect(data, usage=adoption_usage(source, data), granularity=granularity)
         cols = ["metric", "relative", "relative_low", "relative_high", "p_value", "pretrend_p", "naive_relative",
                 "treated_teams", "control_teams", "verdict"]
         print_frame(r.effects[cols], title="effect of adopting the assistant (imputation estimator, 95 % intervals)",

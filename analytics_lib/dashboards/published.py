@@ -540,18 +540,14 @@ def load_delivery_data(source: str | None = None, *,
     --------
     >>> data = load_delivery_data("sqlite:///data/workbench.db")  # doctest: +SKIP
     """
-    from analytics_lib.core.sources import check_source, is_sql_url
+    from analytics_lib.core.sources import check_source
     from analytics_lib.dashboards.marts import delivery_mart
-    from analytics_lib.data.delivery import read_delivery
+    from analytics_lib.data.delivery import adoption_usage, read_delivery
 
     src = check_source(source)
     _progress(progress, 0, 2, f"reading the delivery events of {redact(src)}")
     data = read_delivery(src)
-    usage = None
-    if not len(data.adoption) and is_sql_url(src):  # adoption read from the usage log
-        from analytics_lib.data.load import load_events
-
-        usage = load_events(src).events
+    usage = adoption_usage(src, data)
     _progress(progress, 1, 2, "the four keys and the assistant's effect")
     mart = delivery_mart(data, usage=usage)
     last = data.deployments["deployed_at"].max()

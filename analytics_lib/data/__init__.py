@@ -12,6 +12,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ],
     'load': [
         'ROW_NUMBER',
+        'read_yaml',
         'read_mapping',
         'apply_mapping',
         'load_events',

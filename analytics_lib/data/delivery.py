@@ -256,12 +256,9 @@ def _as_mapping(mapping: Mapping[str, Mapping[str, str]] | str | os.PathLike | N
     if mapping is None:
         return {}
     if isinstance(mapping, (str, os.PathLike)):
-        import yaml
+        from analytics_lib.data.load import read_yaml
 
-        path = Path(mapping)
-        if not path.is_file():
-            raise WorkbenchError(f"mapping file {path} does not exist")
-        mapping = yaml.safe_load(path.read_text()) or {}
+        mapping = read_yaml(mapping, what="mapping file")
     if not isinstance(mapping, Mapping) or any(k not in REQUIRED or not isinstance(v, Mapping)
                                                for k, v in mapping.items()):
         raise WorkbenchError(f"a delivery mapping is {{kind: {{contract column: your column}}}} with kinds "
@@ -363,6 +360,29 @@ def load_delivery_tables(source: str | os.PathLike, *, encoding: str = "utf-8") 
         raise WorkbenchError(f"{source}: no delivery events here (give a store URL or a folder with changes, "
                              "deployments and incidents files; docs/delivery.md)")
     return found
+
+
+def adoption_usage(source: str | os.PathLike, data: DeliveryData) -> pd.DataFrame | None:
+    """The usage events to read the adoption dates from: a store's, when its delivery events carry
+    none; else None (the dates are stored, or a folder of delivery files has no usage log).
+
+    Parameters
+    ----------
+    source : str or path
+        Where ``data`` was read from.
+    data : DeliveryData
+
+    Examples
+    --------
+    >>> from analytics_lib.data.synthetic.delivery import synthetic_delivery
+    >>> adoption_usage("sqlite:///data/workbench.db", synthetic_delivery(seed=0).data) is None  # dates stored
+    True
+    """
+    if len(data.adoption) or not is_sql_url(str(source)):
+        return None
+    from analytics_lib.data.load import load_events
+
+    return load_events(str(source)).events
 
 
 def write_delivery(data: DeliveryData, store: str) -> dict[str, int]:

@@ -25,6 +25,32 @@ ROW_NUMBER = "@row"
 
 # --------------------------------------------------------------------------------------------
 # Mapping
+def read_yaml(path: str | os.PathLike, *, what: str = "file") -> Any:
+    """A YAML file's content (``{}`` when empty), or one line naming the file when it is missing
+    or not YAML.
+
+    Parameters
+    ----------
+    path : str or path
+    what : str
+        What the file is, for the message (``"mapping file"``).
+
+    Examples
+    --------
+    >>> read_yaml("no/such.yaml", what="mapping file")
+    Traceback (most recent call last):
+    ...
+    analytics_lib.core.errors.WorkbenchError: mapping file no/such.yaml does not exist
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WorkbenchError(f"{what} {path} does not exist")
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise WorkbenchError(f"{what} {path} is not valid YAML: {exc}") from exc
+
+
 def read_mapping(mapping: Mapping[str, str] | str | os.PathLike | None) -> dict[str, str]:
     """Read and check a column mapping ``{contract column: source column}``.
 
@@ -47,12 +73,7 @@ def read_mapping(mapping: Mapping[str, str] | str | os.PathLike | None) -> dict[
         return {}
     if isinstance(mapping, (str, os.PathLike)):
         path = Path(mapping)
-        if not path.is_file():
-            raise WorkbenchError(f"mapping file {path} does not exist")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise WorkbenchError(f"mapping file {path} is not valid YAML: {exc}") from exc
+        loaded = read_yaml(path, what="mapping file")
         if not isinstance(loaded, dict):
             raise WorkbenchError(f"mapping file {path} must hold 'contract column: source column' pairs")
         mapping = loaded

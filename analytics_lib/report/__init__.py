@@ -15,6 +15,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'require_events',
         'RoiParams',
         'roi_parameters',
+        'with_measured_effect',
         'PredictionParams',
         'prediction_parameters',
     ],

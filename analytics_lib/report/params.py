@@ -393,6 +393,39 @@ class RoiParams:
         return pd.DataFrame(rows, columns=["parameter", "value"])
 
 
+def with_measured_effect(params: RoiParams, inputs, delivery_effect, *,
+                         effort_share: float = 0.5) -> tuple[RoiParams, str]:
+    """The ROI parameters with the realisation rate a measured delivery effect implies
+    (:func:`~analytics_lib.analysis.roi.measured.realisation_from_effect`), and the sentence
+    that says so; without an effect (None) the parameters unchanged and ``""``.
+
+    Parameters
+    ----------
+    params : RoiParams
+    inputs : RoiInputs
+        ``roi_inputs`` of the same events.
+    delivery_effect : float, str, path or None
+        The measured relative change of lead time, or the delivery notebook's table folder
+        (:func:`~analytics_lib.analysis.roi.measured.lead_time_effect`).
+    effort_share : float
+        Share of lead time that is developer work.
+
+    Examples
+    --------
+    >>> with_measured_effect("any parameters", None, None)
+    ('any parameters', '')
+    """
+    if delivery_effect is None:
+        return params, ""
+    import dataclasses
+
+    from analytics_lib.analysis.roi.measured import lead_time_effect, realisation_from_effect
+
+    measured = realisation_from_effect(inputs, lead_time_effect(delivery_effect), effort_share=effort_share)
+    return (dataclasses.replace(params, assumptions=params.assumptions.replace(realisation_rate=measured.rate)),
+            measured.note())
+
+
 def roi_parameters(*, source: str | None, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None,
                    team: str | list[str] | None, hourly_rate: float = 100.0, realisation_rate: float = 0.7,
                    seats: int | None = None, licence_per_seat: float = 20.0, infra_per_month: float = 2_000.0,

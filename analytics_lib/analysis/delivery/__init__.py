@@ -20,6 +20,8 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         'change_lead_times',
         'failed_deployments',
         'dora_metrics',
+        'period_frames',
+        'with_rates',
         'frequency_bucket',
         'tier',
         'dora_summary',

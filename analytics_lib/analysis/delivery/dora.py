@@ -130,29 +130,80 @@ def dora_metrics(data, *, granularity: str = "W", by: str | None = "team") -> pd
     keys = [by] if by else []
     if by and by not in data.deployments.columns:
         raise WorkbenchError(f"by={by!r}: the deployments have no such column (team, or service when given)")
-    prod = production(data).copy()
-    prod["period"] = period_start(prod["deployed_at"], g_)
-    prod["failed"] = prod["deploy_id"].isin(data.incidents["deploy_id"])
-    lt = change_lead_times(data).merge(prod[["deploy_id", *([by] if by and by != "team" else [])]], on="deploy_id")
-    lt["period"] = period_start(lt["deployed_at"], g_)
-    inc = data.incidents[data.incidents["resolved_at"].notna()].copy()
-    if by and by != "team":
-        inc = inc.drop(columns=[by], errors="ignore").merge(prod[["deploy_id", by]], on="deploy_id")
-    inc["period"] = period_start(inc["opened_at"], g_)
-    inc["ttr"] = (inc["resolved_at"] - inc["opened_at"]).dt.total_seconds() / 3600.0
+    prod, lt, inc = period_frames(data, g_, by=by)
     g = [*keys, "period"]
     dep = prod.groupby(g).agg(deployments=("deploy_id", "size"), failed_deployments=("failed", "sum"))
     chg = lt.groupby(g).agg(changes=("change_id", "size"), lead_time_hours=("lead_time_hours", "median"))
     res = inc.groupby(g).agg(incidents_restored=("incident_id", "size"), time_to_restore_hours=("ttr", "median"))
     full = _grid(prod, inc, keys, g_)
     out = full.join(dep).join(chg).join(res).reset_index()
-    for c in ("deployments", "failed_deployments", "changes", "incidents_restored"):
-        out[c] = out[c].fillna(0).astype("int64")
-    days = out["period"].map(lambda p: (period_end(p, g_) - p).days)
-    out["deploys_per_day"] = out["deployments"] / days
-    out["change_failure_rate"] = (out["failed_deployments"] / out["deployments"]).where(out["deployments"] > 0)
+    out = with_rates(out, g_, failed="failed_deployments")
     return out[[*keys, "period", "deployments", "deploys_per_day", "changes", "lead_time_hours", "failed_deployments",
                 "change_failure_rate", "incidents_restored", "time_to_restore_hours"]]
+
+
+def period_frames(data, granularity: str, *, by: str | None = "team") -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                               pd.DataFrame]:
+    """The events the four keys count, each with its ``period``: the successful production
+    deployments (with ``failed``: caused an incident), the shipped changes' lead times (period of
+    their deployment) and the resolved incidents (period they opened in, ``ttr`` in hours), with
+    the ``by`` column when it is not ``team``.
+
+    Parameters
+    ----------
+    data : DeliveryData
+    granularity : str
+        ``"D"``, ``"W"`` or ``"M"`` (checked).
+    by : str or None
+        The group column.
+
+    Examples
+    --------
+    >>> from analytics_lib.data.synthetic.delivery import synthetic_delivery
+    >>> prod, lt, inc = period_frames(synthetic_delivery(seed=0).data, "W")
+    >>> {"period", "failed"} <= set(prod), {"period", "ttr"} <= set(inc)
+    (True, True)
+    """
+    prod = production(data).copy()
+    prod["period"] = period_start(prod["deployed_at"], granularity)
+    prod["failed"] = prod["deploy_id"].isin(data.incidents["deploy_id"])
+    lt = change_lead_times(data).merge(prod[["deploy_id", *([by] if by and by != "team" else [])]], on="deploy_id")
+    lt["period"] = period_start(lt["deployed_at"], granularity)
+    inc = data.incidents[data.incidents["resolved_at"].notna()].copy()
+    if by and by != "team":
+        inc = inc.drop(columns=[by], errors="ignore").merge(prod[["deploy_id", by]], on="deploy_id")
+    inc["period"] = period_start(inc["opened_at"], granularity)
+    inc["ttr"] = (inc["resolved_at"] - inc["opened_at"]).dt.total_seconds() / 3600.0
+    return prod, lt, inc
+
+
+def with_rates(frame: pd.DataFrame, granularity: str, *, failed: str) -> pd.DataFrame:
+    """Counts of a per-period table as integers (0 where empty), and ``deploys_per_day`` and
+    ``change_failure_rate`` (``failed`` over deployments; empty without deployments).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        ``period, deployments, <failed>, changes, incidents_restored`` (counts may be missing).
+    granularity : str
+        The periods' granularity (their length in days).
+    failed : str
+        The column of deployments that caused an incident.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"period": pd.to_datetime(["2025-06-02"], utc=True), "deployments": [14.0],
+    ...                   "failed": [7.0], "changes": [None], "incidents_restored": [1.0]})
+    >>> with_rates(f, "W", failed="failed")[["deploys_per_day", "change_failure_rate"]].values.tolist()
+    [[2.0, 0.5]]
+    """
+    out = frame.copy()
+    for c in ("deployments", failed, "changes", "incidents_restored"):
+        out[c] = out[c].fillna(0).astype("int64")
+    days = out["period"].map(lambda p: (period_end(p, granularity) - p).days)
+    out["deploys_per_day"] = out["deployments"] / days
+    out["change_failure_rate"] = (out[failed] / out["deployments"]).where(out["deployments"] > 0)
+    return out
 
 
 def _grid(prod: pd.DataFrame, inc: pd.DataFrame, keys: list[str], granularity: str) -> pd.DataFrame:
@@ -257,11 +308,12 @@ def dora_summary(data, *, by: str | None = "team", start=None, end=None) -> pd.D
     inc = data.incidents[data.incidents["resolved_at"].notna()]
     days = pd.date_range(t0.tz_convert(None), t1.tz_convert(None) - pd.Timedelta(days=1), freq="D")
     groups = [None] if not by else sorted(set(prod[by].dropna()))
+    window_p = prod[prod["deployed_at"].between(t0, t1, inclusive="left")]
+    window_c = lt[lt["deployed_at"].between(t0, t1, inclusive="left")]
+    window_i = inc[inc["opened_at"].between(t0, t1, inclusive="left")]
     rows = []
     for group in groups:
-        p = prod[prod["deployed_at"].between(t0, t1, inclusive="left")]
-        c = lt[lt["deployed_at"].between(t0, t1, inclusive="left")]
-        i = inc[inc["opened_at"].between(t0, t1, inclusive="left")]
+        p, c, i = window_p, window_c, window_i
         if group is not None:
             p, i = p[p[by] == group], i[i["deploy_id"].isin(prod.loc[prod[by] == group, "deploy_id"])]
             c = c[c["deploy_id"].isin(p["deploy_id"])]

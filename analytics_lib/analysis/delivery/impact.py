@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics_lib.analysis.delivery.dora import change_lead_times, production
+from analytics_lib.analysis.delivery.dora import change_lead_times, period_frames, with_rates
 from analytics_lib.core import schema as S
 from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.core.timewindow import check_granularity, period_end, period_index, period_start
@@ -124,13 +124,9 @@ def delivery_panel(data, adoption: pd.DataFrame, *, granularity: str = "W",
     (10, True)
     """
     g = check_granularity(granularity)
-    prod = production(data).assign(period=lambda d: period_start(d["deployed_at"], g))
-    lt = change_lead_times(data).assign(period=lambda d: period_start(d["deployed_at"], g))
+    prod, lt, inc = period_frames(data, g)
     lt["log_lt"] = np.log(np.maximum(lt["lead_time_hours"], _MIN_MINUTES))
-    inc = data.incidents[data.incidents["resolved_at"].notna()].copy()
-    inc["period"] = period_start(inc["opened_at"], g)
-    inc["log_ttr"] = np.log(np.maximum((inc["resolved_at"] - inc["opened_at"]).dt.total_seconds() / 3600, _MIN_MINUTES))
-    prod["failed"] = prod["deploy_id"].isin(data.incidents["deploy_id"])
+    inc["log_ttr"] = np.log(np.maximum(inc["ttr"], _MIN_MINUTES))
     if prod.empty:
         raise WorkbenchError("no successful production deployment: nothing to estimate (docs/delivery.md)")
     periods = period_index(prod["period"].min(), prod["period"].max(), g)
@@ -146,11 +142,7 @@ def delivery_panel(data, adoption: pd.DataFrame, *, granularity: str = "W",
     span = inc["resolved_at"] - inc["opened_at"]
     censored = p["period"].map(lambda t: period_end(t, g)) > seen - (span.quantile(0.99) if len(span) else pd.Timedelta(0))
     p.loc[censored, ["incidents_restored", "log_time_to_restore"]] = [0, np.nan]
-    for c in ("deployments", "failed", "changes", "incidents_restored"):
-        p[c] = p[c].fillna(0).astype("int64")
-    days = p["period"].map(lambda t: (period_end(t, g) - t).days)
-    p["deploys_per_day"] = p["deployments"] / days
-    p["change_failure_rate"] = (p["failed"] / p["deployments"]).where(p["deployments"] > 0)
+    p = with_rates(p, g, failed="failed")
     when = pd.Series(pd.to_datetime(adoption["adopted_at"], utc=True).to_numpy(), index=adoption["team"].astype(str))
     p["adopted_at"] = p["team"].map(when)
     start = period_start(p["adopted_at"].dropna(), g).reindex(p.index)

@@ -10,6 +10,7 @@ from analytics_lib.core.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     'delivery': [
+        'delivery_data_summary',
         'effect_summary',
         'tier_summary',
     ],

@@ -15,6 +15,24 @@ def _pct(v: float) -> str:
     return f"{v:+.1%}" if np.isfinite(v) else "n/a"
 
 
+def delivery_data_summary(data) -> str:
+    """The rows kept per kind and the rows quarantined (Markdown, one line).
+
+    Parameters
+    ----------
+    data : DeliveryData
+        :func:`analytics_lib.data.delivery.read_delivery`.
+
+    Examples
+    --------
+    >>> from analytics_lib.data.synthetic.delivery import synthetic_delivery
+    >>> delivery_data_summary(synthetic_delivery(seed=0).data).endswith("9 rows quarantined.")
+    True
+    """
+    return (f"Delivery events: {data.counts['kept'].to_dict()} kept, "
+            f"{int(data.counts['quarantined'].sum())} rows quarantined.")
+
+
 def effect_summary(effect) -> str:
     """One line per metric: the effect of adoption with its interval, the pre-trend check, what a
     before/after comparison would have said; then the design and the caveats (Markdown).

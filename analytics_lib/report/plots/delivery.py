@@ -10,9 +10,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.report.plots.colors import CYCLE
-from analytics_lib.report.plots.style import _date_axis, _no_data, _require, _subplots
+from analytics_lib.report.plots.style import _date_axis, _metric_panels, _no_data, _require, _subplots
 
 
 def plot_event_study(event_study: pd.DataFrame, *, metrics: Sequence[str] | None = None,
@@ -38,16 +37,7 @@ def plot_event_study(event_study: pd.DataFrame, *, metrics: Sequence[str] | None
     1
     """
     _require(event_study, ["metric", "event_time", "relative", "relative_low", "relative_high"], "plot_event_study")
-    names = list(dict.fromkeys(event_study["metric"])) if metrics is None else list(metrics)
-    if not names:
-        raise WorkbenchError("plot_event_study: no metric to draw")
-    if ax is None:
-        fig, grid = _subplots(len(names), 1, figsize=(10, 2.6 * len(names) + 0.5), squeeze=False, sharex=True,
-                              layout="constrained")
-        axes = list(grid.ravel())
-    else:
-        axes = list(np.ravel(ax))
-        fig = axes[0].get_figure(root=True)
+    fig, axes, names = _metric_panels(event_study, metrics, ax, "plot_event_study", 2.6)
     for a, m in zip(axes, names):
         rows = event_study[event_study["metric"] == m].sort_values("event_time")
         title = f"{m}: effect by period since adoption (bars: 95 % intervals; before 0: pre-trend check)"

@@ -10,9 +10,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from analytics_lib.core.errors import WorkbenchError
 from analytics_lib.report.plots.colors import CYCLE
-from analytics_lib.report.plots.style import _date_axis, _no_data, _require, _subplots
+from analytics_lib.report.plots.style import _date_axis, _metric_panels, _no_data, _require
 
 
 def plot_experiment_looks(looks: pd.DataFrame, *, metrics: Sequence[str] | None = None,
@@ -42,16 +41,7 @@ def plot_experiment_looks(looks: pd.DataFrame, *, metrics: Sequence[str] | None 
     1
     """
     _require(looks, ["look", "variant", "metric", "relative", "relative_low", "relative_high"], "plot_experiment_looks")
-    names = list(dict.fromkeys(looks["metric"])) if metrics is None else list(metrics)
-    if not names:
-        raise WorkbenchError("plot_experiment_looks: no metric to draw")
-    if ax is None:
-        fig, grid = _subplots(len(names), 1, figsize=(10, 2.8 * len(names) + 0.5), squeeze=False, sharex=True,
-                              layout="constrained")
-        axes = list(grid.ravel())
-    else:
-        axes = list(np.ravel(ax))
-        fig = axes[0].get_figure(root=True)
+    fig, axes, names = _metric_panels(looks, metrics, ax, "plot_experiment_looks", 2.8)
     for a, m in zip(axes, names):
         rows = looks[looks["metric"] == m]
         title = f"{m}: effect against the control (band: always-valid confidence sequence)"

@@ -84,6 +84,21 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     return ax.get_figure(root=True), ax
 
 
+def _metric_panels(frame: pd.DataFrame, metrics: Sequence[str] | None, ax, what: str,
+                   height: float) -> tuple[Figure, list[Axes], list[str]]:
+    """One stacked panel per metric (``frame``'s ``metric`` values, or ``metrics``): the figure,
+    the axes (``ax`` when given) and the metrics' names."""
+    names = list(dict.fromkeys(frame["metric"])) if metrics is None else list(metrics)
+    if not names:
+        raise WorkbenchError(f"{what}: no metric to draw")
+    if ax is None:
+        fig, grid = _subplots(len(names), 1, figsize=(10, height * len(names) + 0.5), squeeze=False, sharex=True,
+                              layout="constrained")
+        return fig, list(grid.ravel()), names
+    axes = list(np.ravel(ax))
+    return axes[0].get_figure(root=True), axes, names
+
+
 def _no_data(ax: Axes, title: str, xlabel: str, ylabel: str, note: str = "no data") -> Figure:
     ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes, color="0.45", fontsize=12)
     ax.set_xticks([])
