@@ -1,6 +1,6 @@
 """Forecast panel benchmark: real series of mixed lengths and frequencies, hourly to yearly.
 
-    python benchmarks/bench_forecast_panel.py [--jobs 2] [--prophet] [--max-per-group N] [--json]
+    python benchmarks/bench_forecast_panel.py [--jobs 2] [--prophet] [--unseen] [--max-per-group N] [--json]
 
 Issue 21: does ``auto_forecast`` hold up on the series a user really has, short ones included?
 
@@ -22,7 +22,11 @@ Issue 21: does ``auto_forecast`` hold up on the series a user really has, short 
 
 The JSON line holds ``series``, ``failed_series`` (series without a forecast), ``coverage_80``,
 ``coverage_95`` (and ``*_late``: the second half of each horizon), ``mase``, ``mase_ratio_to_snaive``, ``share_better_than_snaive``,
-``mase_ratio_to_prophet`` (null without ``--prophet``), ``seconds`` and ``seconds_per_series``.
+``mase_ratio_to_prophet`` (null without ``--prophet``), ``gmean_ratio_to_snaive`` (the geometric
+mean of each series' MASE over seasonal naive's: no single series dominates it), ``seconds`` and
+``seconds_per_series``. ``--unseen`` also scores 65 hourly NAB series the panel does not use (ad
+exchange, traffic, known-cause and artificial files, the same protocol; ``unseen_*`` keys): they
+check that a change which helps the panel is not tuned to it.
 """
 from __future__ import annotations
 
@@ -102,22 +106,37 @@ def _shared() -> dict[str, list[pd.DataFrame]]:
     return out
 
 
+#: NAB folders the panel does not use: the ``--unseen`` check of generality (never used to tune).
+UNSEEN_NAB = ("realAdExchange", "realTraffic", "realKnownCause", "artificialWithAnomaly", "artificialNoAnomaly")
+
+
+def _with_truncations(frames: list[pd.DataFrame], group: str) -> pd.DataFrame:
+    """Every series, its first 40 % and a new team's ``2 h + season // 2 + 3`` steps."""
+    _, season, h = GROUPS[group]
+    parts = []
+    for f in frames:
+        parts.append(f)
+        n = len(f)
+        for tag, keep in (("first40", int(n * 0.4)), ("new", 2 * h + season // 2 + 3)):
+            if h + 2 <= keep < n - h:
+                parts.append(f.iloc[:keep].assign(unique_id=f"{f['unique_id'].iloc[0]}~{tag}"))
+    return pd.concat(parts, ignore_index=True)
+
+
 def real_panel(max_per_group: int | None = None) -> dict[str, pd.DataFrame]:
     """Per frequency group, the long frame of every series and its truncated copies."""
     sm_, sh = _statsmodels(), _shared()
-    base = {g: (sm_[g] + sh[g])[:max_per_group] for g in GROUPS}
-    panels = {}
-    for group, frames in base.items():
-        _, season, h = GROUPS[group]
-        parts = []
-        for f in frames:
-            parts.append(f)
-            n = len(f)
-            for tag, keep in (("first40", int(n * 0.4)), ("new", 2 * h + season // 2 + 3)):
-                if h + 2 <= keep < n - h:
-                    parts.append(f.iloc[:keep].assign(unique_id=f"{f['unique_id'].iloc[0]}~{tag}"))
-        panels[group] = pd.concat(parts, ignore_index=True)
-    return panels
+    return {g: _with_truncations((sm_[g] + sh[g])[:max_per_group], g) for g in GROUPS}
+
+
+def unseen_panel() -> pd.DataFrame:
+    """The NAB files of :data:`UNSEEN_NAB` averaged to hourly, with their truncated copies."""
+    frames = []
+    for folder in UNSEEN_NAB:
+        for path in sorted((REAL / "nab" / "data" / folder).glob("*.csv")):
+            s = pd.read_csv(path, parse_dates=["timestamp"]).set_index("timestamp")["value"].resample("h").mean()
+            frames.append(_frame(f"{folder}/{path.stem}", s.index, s.to_numpy()))
+    return _with_truncations(frames, "hourly")
 
 
 def _split(panel: pd.DataFrame, h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -206,6 +225,8 @@ def main() -> None:
     p.add_argument("--prophet", action="store_true", help="also score default Prophet (about 1 s per series)")
     p.add_argument("--max-per-group", type=int, default=None, help="series per frequency before truncation (a quick run)")
     p.add_argument("--details", type=Path, default=None, help="write the per-series scores to this CSV")
+    p.add_argument("--unseen", action="store_true",
+                   help="also score 65 hourly NAB series the panel does not use (a check of generality)")
     args = p.parse_args()
     warnings.simplefilter("ignore")
     panels = real_panel(args.max_per_group)
@@ -237,6 +258,21 @@ def main() -> None:
     cov95_late = ok["hits_95_late"].sum() / ok["points_late"].sum()
     r.add("coverage 80%, second half of the horizon", cov80_late, 0.80, None, "")
     r.add("coverage 95%, second half of the horizon", cov95_late, 0.95, None, "")
+    gmean = float(np.exp(np.log(ok["mase_ours"] / ok["mase_snaive"]).mean()))
+    r.add("geometric mean of MASE / seasonal naive", gmean, None, None, "")
+    unseen = {}
+    if args.unseen:  # scored apart: these series never decide anything
+        u = evaluate("hourly", unseen_panel(), jobs=args.jobs, prophet=False)
+        u = u[~u["failed"] & u["mase_ours"].notna() & u["mase_snaive"].notna()]  # a perfect repeat has no scale
+        unseen = {"unseen_series": int(len(u)),
+                  "unseen_share_better_than_snaive": round(float((u["mase_ours"] < u["mase_snaive"]).mean()), 4),
+                  "unseen_mase_ratio_to_snaive": round(float(u["mase_ours"].mean() / u["mase_snaive"].mean()), 4),
+                  "unseen_gmean_ratio_to_snaive": round(float(np.exp(np.log(u["mase_ours"] / u["mase_snaive"]).mean())), 4),
+                  "unseen_coverage_80": round(float(u["hits_80"].sum() / u["points"].sum()), 4)}
+        r.add(f"unseen hourly NAB ({len(u)} series): MASE", u["mase_ours"].mean(), u["mase_snaive"].mean(),
+              unseen["unseen_mase_ratio_to_snaive"], "")
+        r.add("unseen: share better than seasonal naive", unseen["unseen_share_better_than_snaive"], None, None, "")
+        r.add("unseen: coverage of the 80% interval", unseen["unseen_coverage_80"], 0.80, None, "")
     r.add("failed series", float(scores["failed"].sum()), None, None, "0")
     r.add("seconds (all panels)", seconds, None, None, "")
     r.figures = {"series": int(len(scores)), "failed_series": int(scores["failed"].sum()),
@@ -246,7 +282,8 @@ def main() -> None:
                  "share_better_than_snaive": round(better, 4),
                  "mase_ratio_to_prophet": None if ratio_prophet is None else round(float(ratio_prophet), 4),
                  "seconds": round(seconds, 2), "seconds_per_series": round(seconds / len(scores), 3),
-                 "fallback_series": int(scores["fallback"].fillna("").ne("").sum())}
+                 "fallback_series": int(scores["fallback"].fillna("").ne("").sum()),
+                 "gmean_ratio_to_snaive": round(gmean, 4), **unseen}
     r.emit(args.json)
 
 

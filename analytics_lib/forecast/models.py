@@ -622,57 +622,6 @@ def _long_season_adjusted(fn: Callable) -> Callable:
     return model
 
 
-#: A never-negative series whose mean exceeds its median by this factor is right-skewed (bursts of
-#: counts, spend, traffic): the local models fit it on the ``log1p`` scale (:func:`_log_scale`).
-LOG_SKEW_RATIO = 1.2
-
-
-def _skewed(y: np.ndarray) -> bool:
-    ok = y[~np.isnan(y)]
-    if len(ok) == 0 or ok.min() < 0:
-        return False
-    median = float(np.median(ok))
-    return median > 0 and float(ok.mean()) > LOG_SKEW_RATIO * median
-
-
-def _log_scale(fn: Callable) -> Callable:
-    """Fit a model on ``log1p(y)`` when the history is never negative and right-skewed
-    (:data:`LOG_SKEW_RATIO`), and bring the forecast back with ``expm1``.
-
-    Bursts then weigh as relative changes, not as absolute ones that drag the level up; the point
-    forecast is the median on the original scale (the back-transformed mean of a symmetric
-    forecast on the log scale), and the intervals are the back-transformed quantiles of
-    simulated paths. The decision is made at the first backtest cutoff and kept (``memo``), so
-    the parameters reused at later cutoffs always belong to the same scale. Components come back
-    as the original-scale contribution of each one, in order (their sum is the fitted value).
-    """
-    def model(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: ModelContext,
-              memo: dict | None = None) -> ModelFit:
-        inner = None if memo is None else {k: v for k, v in memo.items() if k != "log_scale"}
-        use = memo["log_scale"] if memo and "log_scale" in memo else _skewed(y)
-        fit = fn(np.log1p(y) if use else y, ds, future, ctx, inner)
-        if memo is not None and inner:  # the model kept its estimates: keep the scale they belong to
-            memo.clear()
-            memo.update(inner, log_scale=use)
-        if not use:
-            return fit
-        if fit.paths is not None:
-            paths = np.expm1(fit.paths)
-        else:
-            rng = np.random.default_rng(ctx.seed)
-            paths = np.expm1(fit.mean + fit.sd * rng.standard_normal((ctx.n_paths, len(fit.mean))))
-        comps = None
-        if fit.components is not None:
-            comps, total, before = fit.components.copy(), 0.0, 0.0
-            for c in comps.columns:  # each component's contribution on the original scale, in order
-                total = total + fit.components[c].to_numpy(dtype="float64")
-                comps[c], before = np.expm1(total) - before, np.expm1(total)
-        return ModelFit(np.expm1(fit.mean), paths=np.maximum(paths, 0.0), components=comps)
-
-    model.__doc__ = fn.__doc__
-    return model
-
-
 def _check_model(name: str, model: Callable) -> None:
     if not callable(model):
         raise WorkbenchError(f"the forecast model {name!r} is not callable: register a function "
@@ -686,9 +635,9 @@ MODELS = Registry("forecast model", "analytics_workbench.forecast_models", check
 COMPLEXITY = ("seasonal_naive", "sba", "tsb", "theta", "ets", "arima", "lag_regressor", "prophet")
 #: The intermittent-demand models ``auto_forecast`` adds to mostly-zero count series.
 INTERMITTENT_MODELS = ("sba", "tsb")
-_BUILT_IN = {"seasonal_naive": _seasonal_naive, "theta": _log_scale(_long_season_adjusted(_theta)),
-             "ets": _log_scale(_long_season_adjusted(_ets)),
-             "arima": _log_scale(_long_season_adjusted(_arima)), "lag_regressor": _lag_regressor, "prophet": _prophet,
+_BUILT_IN = {"seasonal_naive": _seasonal_naive, "theta": _long_season_adjusted(_theta),
+             "ets": _long_season_adjusted(_ets),
+             "arima": _long_season_adjusted(_arima), "lag_regressor": _lag_regressor, "prophet": _prophet,
              "sba": _sba, "tsb": _tsb}
 #: Fewest observations a built-in model is fitted on (metadata ``min_length``; default 2): with
 #: fewer, its columns are NaN for that series and ``auto_forecast`` says so in ``selection.fallback``.
