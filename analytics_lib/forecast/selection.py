@@ -426,7 +426,7 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
         pooled over every series (``AutoForecast.calibration``: errors grow with the step,
         and one series' backtest holds too few points per step). Models' own intervals assume
         the model is right; backtest errors show how wrong it has been. Measured on 169 real
-        series (``benchmarks/bench_forecast_panel.py``): see the README.
+        series (``benchmarks/bench_forecast_panel.py``): see ``docs/forecasting.md``.
 
     Series whose history is never negative (counts, spend, tokens) get forecasts and bounds
     floored at zero, in the backtest as in the forecast.
