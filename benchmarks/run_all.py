@@ -29,6 +29,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+#: Options a benchmark runs with here besides ``--json`` (the figures its issue names need them).
+OPTIONS = {"forecast_panel": ["--prophet", "--unseen"]}
 
 
 def benchmarks(only: list[str], skip: list[str]) -> list[Path]:
@@ -41,13 +43,15 @@ def benchmarks(only: list[str], skip: list[str]) -> list[Path]:
 
 
 def run_one(script: Path) -> dict:
-    """Run one benchmark with ``--json``; its output passes through, its figures and rows are kept."""
+    """Run one benchmark with ``--json`` (and its :data:`OPTIONS`); its output passes through, its figures
+    and rows are kept."""
     with tempfile.TemporaryDirectory(prefix="bench_rows_") as tmp:
         rows_file = Path(tmp) / "rows.json"
         env = {**os.environ, "BENCH_ROWS_FILE": str(rows_file), "PYTHONUNBUFFERED": "1"}
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, str(script), "--json"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                text=True)
+        options = OPTIONS.get(script.stem.removeprefix("bench_"), [])
+        proc = subprocess.Popen([sys.executable, str(script), "--json", *options], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, text=True)
         last = ""
         for line in proc.stdout:  # stderr (progress) goes straight to the terminal
             sys.stdout.write(line)
