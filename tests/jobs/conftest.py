@@ -13,11 +13,13 @@ from jobs_helpers import ENV, NOTEBOOKS, WORKBENCH, kernels_in, runner_children,
 
 @pytest.fixture(scope="session")
 def shipped_runs(sqlite_store, tmp_path_factory):
-    """``run(*jobs) -> (store, reports)``: shipped jobs run as cron runs them (``workbench jobs run``,
-    gates included) on one store whose data ends today: 30k events over 130 days (the churn model
-    needs 112 days) with the planted experiments and the delivery events, as ``workbench sample``
-    stores them. A job runs once per session (tests/jobs/test_report_html.py runs them all and
-    test_runner.py reads the workflow job's run); the jobs not run yet run in one command."""
+    """``run(*jobs) -> (store, reports)``: shipped jobs run as ``make run`` runs them (``workbench jobs
+    run --all``, gates included, two notebooks at once: the jobs not run yet, their specs copied into
+    a jobs folder of their own) on one store whose data ends today: 30k events over 130 days (the
+    churn model needs 112 days) with the planted experiments and the delivery events, as ``workbench
+    sample`` stores them. A job runs once per session (tests/jobs/test_report_html.py runs them all
+    and test_runner.py reads the workflow job's run)."""
+    import shutil
     import subprocess
 
     from conftest import ROOT
@@ -34,8 +36,12 @@ def shipped_runs(sqlite_store, tmp_path_factory):
             state.update(store=store, reports=tmp_path_factory.mktemp("reports"))
         todo = [j for j in jobs if j not in state["done"]]
         if todo:
-            out = subprocess.run([str(WORKBENCH), "jobs", "--store", state["store"], "--reports", str(state["reports"]),
-                                  "run", *todo], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=1500)
+            folder = tmp_path_factory.mktemp("shipped-jobs")
+            for job in todo:
+                shutil.copy(ROOT / "papermill_jobs" / f"{job}.yaml", folder)
+            out = subprocess.run([str(WORKBENCH), "jobs", "--jobs-dir", str(folder), "--store", state["store"],
+                                  "--reports", str(state["reports"]), "run", "--all", "--parallel", "2"],
+                                 capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=1500)
             assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
             state["done"].update(todo)
         return state["store"], state["reports"]
