@@ -84,14 +84,15 @@ def test_jupytext_pair_is_in_sync(path):
 # Running the workflow notebook (on tests/conftest.py's `store`)
 @pytest.fixture(scope="module")
 def api_run(store, tmp_path_factory):
-    """The notebook run once through papermill's Python API, from the notebooks folder."""
+    """The notebook run once through papermill's Python API, from the notebooks folder (weekly
+    tables; anomaly detection at sensitivity "high", for the Insights section's test)."""
     import papermill
 
     work = tmp_path_factory.mktemp("api")
     out_nb = work / "executed.ipynb"
     papermill.execute_notebook(
         str(WORKFLOW), str(out_nb),
-        parameters={"source": store, "output_dir": str(work / "out"), "granularity": "W"},
+        parameters={"source": store, "output_dir": str(work / "out"), "granularity": "W", "sensitivity": "high"},
         kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False)
     return nbformat.read(out_nb, as_version=4), work / "out"
 
@@ -128,7 +129,8 @@ def test_notebook_runs_through_the_cli_with_agg_backend(api_run, store, tmp_path
     env = {**os.environ, "MPLBACKEND": "Agg"}
     proc = subprocess.run(
         [str(PAPERMILL), str(WORKFLOW), str(tmp_path / "executed.ipynb"), "-p", "source", store,
-         "-p", "output_dir", str(out_dir), "-p", "granularity", "W", "-k", "python3", "--no-progress-bar"],
+         "-p", "output_dir", str(out_dir), "-p", "granularity", "W", "-p", "sensitivity", "high", "-k", "python3",
+         "--no-progress-bar"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     nb = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
@@ -218,19 +220,13 @@ def test_forecasting_bad_parameter_stops_before_loading(store, tmp_path):
 # --------------------------------------------------------------------------------------------
 # The workflow notebook's Insights section
 @pytest.mark.slow
-def test_notebook_insights_section_shows_the_incident_and_marks_the_anomalies(store, tmp_path):
-    import nbformat
-    import papermill
-    from conftest import ROOT
-
+def test_notebook_insights_section_shows_the_incident_and_marks_the_anomalies(api_run):
+    """The run at sensitivity "high" (``api_run``; the insights and the anomalies are daily whatever
+    the tables' granularity)."""
     from analytics_lib.data.synthetic.events import synthetic_events
 
-    truth = synthetic_events(30_000, days=60, seed=0).truth
-    out_nb = tmp_path / "run.ipynb"
-    papermill.execute_notebook(str(ROOT / "notebooks" / "workflow_analysis.ipynb"), str(out_nb),
-                               parameters={"source": store, "output_dir": str(tmp_path / "out"), "sensitivity": "high"},
-                               kernel_name="python3", cwd=str(ROOT / "notebooks"), progress_bar=False)
-    nb = nbformat.read(out_nb, as_version=4)
+    truth = synthetic_events(30_000, days=60, seed=0).truth  # the world of tests/conftest.py's `store`
+    nb, _ = api_run
     cells = [c for c in nb.cells if c.cell_type == "code"]
     i = next(k for k, c in enumerate(cells) if "ranked_insights(" in c.source)
     text = "".join(o["data"].get("text/markdown", "") for o in cells[i].outputs if "data" in o)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -154,6 +155,29 @@ def _notebook_defaults(name: str) -> dict:
     return {k: ast.literal_eval(v["default"]) for k, v in params.items()}
 
 
+def _accessible(page, request, name: str) -> None:
+    """axe-core on a dashboard once drawn (each dashboard's test calls it right after opening it with
+    its defaults): no serious or critical problem; charts have alternative text, sliders a name,
+    text enough contrast (the template labels what the widgets draw). Without npm (outside CI)
+    the check is left out here and :func:`test_accessibility_checks_can_run` reports the skip,
+    so the rest of the dashboard's test still runs."""
+    from conftest import axe_violations
+
+    try:
+        axe_js = request.getfixturevalue("axe_js")
+    except pytest.skip.Exception:
+        return
+    page.wait_for_selector("#rendered_cells img[alt]", timeout=LOAD_TIMEOUT_MS)
+    assert axe_violations(page, axe_js) == [], name
+    assert all(a.startswith("Chart") for a in page.eval_on_selector_all("#rendered_cells img", "e => e.map(i => i.alt)"))
+
+
+def test_accessibility_checks_can_run(axe_js):
+    """The dashboards' tests check accessibility with axe-core (:func:`_accessible`); this test is
+    skipped, visibly, where axe-core cannot be fetched (no npm), and fails in CI."""
+    assert "axe" in axe_js[:2000] and len(axe_js) > 100_000
+
+
 # --------------------------------------------------------------------------------------------
 def test_landing_page_lists_the_dashboards(page, site):
     page.goto(site.server.url, wait_until="commit")
@@ -166,24 +190,12 @@ def test_landing_page_lists_the_dashboards(page, site):
     assert _console_errors(page) == []
 
 
-def test_the_dashboards_have_no_serious_accessibility_problem(page, site, axe_js):
-    """axe-core on each dashboard once drawn: charts have alternative text, sliders a name, text
-    enough contrast (the template labels what the widgets draw)."""
-    from conftest import axe_violations
-
-    for name in ("workflow_overview", "forecast_explorer", "roi_calculator", "experiments_overview",
-                 "delivery_overview"):
-        _open(page, site, name)
-        page.wait_for_selector("#rendered_cells img[alt]", timeout=LOAD_TIMEOUT_MS)
-        assert axe_violations(page, axe_js) == [], name
-        assert all(a.startswith("Chart") for a in page.eval_on_selector_all("#rendered_cells img", "e => e.map(i => i.alt)"))
-
-
-def test_workflow_overview(page, site):
+def test_workflow_overview(page, site, request):
     from analytics_lib.dashboards.views import overview_view
 
     seconds = _open(page, site, "workflow_overview")
     _assert_clean(page)
+    _accessible(page, request, "workflow_overview")
     assert f"computed from {site.source}" in page.inner_text(".wb-origin")
     start, end = page.input_value(".wb-start input"), page.input_value(".wb-end input")
     view = overview_view(site.overview, start=start, end=end, team=None, granularity="D")
@@ -254,12 +266,19 @@ def test_a_link_to_a_preheated_kernel_updates_the_ready_page_once(browser, site,
     from analytics_lib.dashboards.views import overview_view
 
     last = site.overview.value.last_day.date().isoformat()
-    with start_server(env=site.env, log_path=tmp_path / "voila.log", preheat=1, max_kernels=6) as server:
-        deadline = time.monotonic() + 180
-        while True:  # the pool: one kernel per dashboard, each done running its notebook
+    # a folder with this one dashboard: the pool pre-heats its kernel alone, not one per shipped
+    # dashboard (four more notebooks run on two cores while the test waits for quiet kernels)
+    folder = tmp_path / "dashboards"
+    folder.mkdir()
+    shutil.copy(DASHBOARDS / "workflow_overview.ipynb", folder)
+    with start_server(env=site.env, log_path=tmp_path / "voila.log", notebooks=folder, preheat=1,
+                      max_kernels=2) as server:
+        deadline, quiet = time.monotonic() + 180, 0
+        while True:  # the pool: the dashboard's kernel, done running its notebook (quiet for 2 s running)
             procs = [psutil.Process(p) for p in server.kernel_pids() if psutil.pid_exists(p)]
             busy = sum(p.cpu_percent(0.5) for p in procs)
-            if len(procs) >= 3 and busy < 10:
+            quiet = quiet + 1 if procs and busy < 10 else 0
+            if quiet >= 4:
                 break
             assert time.monotonic() < deadline, "the pre-heated kernels never settled"
         page = browser.new_page(viewport={"width": 1300, "height": 1000})
@@ -279,7 +298,7 @@ def test_a_link_to_a_preheated_kernel_updates_the_ready_page_once(browser, site,
             page.close()
 
 
-def test_experiments_dashboard(page, site):
+def test_experiments_dashboard(page, site, request):
     from analytics_lib.dashboards.published import load_experiment_data
     from analytics_lib.dashboards.views import experiment_view
 
@@ -287,6 +306,7 @@ def test_experiments_dashboard(page, site):
                                 cache=site.env["WORKBENCH_DASHBOARD_CACHE"])
     _open(page, site, "experiments_overview")
     _assert_clean(page)
+    _accessible(page, request, "experiments_overview")
     assert page.input_value(".wb-experiment select") == "prompt-v2"
     assert _tiles(page) == _expected_tiles(experiment_view(data, experiment="prompt-v2"))
     assert page.eval_on_selector_all(".wb-chart img", "els => els.length") == 1
@@ -299,13 +319,14 @@ def test_experiments_dashboard(page, site):
     assert _console_errors(page) == []
 
 
-def test_delivery_dashboard(page, site):
+def test_delivery_dashboard(page, site, request):
     from analytics_lib.dashboards.published import load_delivery_data
     from analytics_lib.dashboards.views import delivery_view
 
     data = load_delivery_data(site.source)
     _open(page, site, "delivery_overview")
     _assert_clean(page)
+    _accessible(page, request, "delivery_overview")
     assert _tiles(page) == _expected_tiles(delivery_view(data))
     assert page.eval_on_selector_all(".wb-chart img", "els => els.length") == 2  # the trend and the event study
     assert "lead_time" in page.inner_text(".wb-table >> nth=1") and "elite" in page.inner_text("body")
@@ -317,13 +338,14 @@ def test_delivery_dashboard(page, site):
     assert _console_errors(page) == []
 
 
-def test_forecast_explorer(page, site):
+def test_forecast_explorer(page, site, request):
     from analytics_lib.dashboards.widgets import ForecastBar
     from analytics_lib.dashboards.views import forecast_view
 
     p = _notebook_defaults("forecast_explorer")
     _open(page, site, "forecast_explorer")
     _assert_clean(page)
+    _accessible(page, request, "forecast_explorer")
     horizon = ForecastBar.for_data(site.overview, granularity=p["granularity"], n_windows=p["n_windows"],
                                    horizon=p["horizon"]).horizon.value
     common = {"metric": p["metric"], "granularity": p["granularity"], "n_windows": p["n_windows"],
@@ -355,7 +377,7 @@ def test_forecast_explorer(page, site):
     assert _console_errors(page) == []
 
 
-def test_roi_calculator(page, site):
+def test_roi_calculator(page, site, request):
     from analytics_lib.dashboards.views import ROI_CONTROLS, roi_view
 
     p = _notebook_defaults("roi_calculator")
@@ -363,6 +385,7 @@ def test_roi_calculator(page, site):
     fixed = {"scenarios": p["scenarios"], "n_simulations": p["n_simulations"], "seed": p["seed"]}
     _open(page, site, "roi_calculator")
     _assert_clean(page)
+    _accessible(page, request, "roi_calculator")
     assert _tiles(page) == _expected_tiles(roi_view(site.roi, **base, **fixed))
     assert page.eval_on_selector_all(".wb-chart img", "els => els.length") == 2  # tornado and Monte Carlo
 
@@ -391,10 +414,27 @@ def test_roi_calculator(page, site):
     assert "Traceback" not in page.inner_text("body") and _console_errors(page) == []
 
 
+#: Notes in the page's sessionStorage (which its reload keeps), on the page's clock, when its DOM last
+#: changed (what the watchdog counts as progress) and when the watchdog's note went up.
+_QUIET_PROBE = """(() => {
+  let last = Date.now();
+  new MutationObserver(records => {
+    if (records.some(r => [...r.addedNodes].some(n => n.id === "wb-watchdog"))) {
+      sessionStorage.setItem("wb-test-quiet", JSON.stringify({last: last, reload: Date.now()}));
+    } else { last = Date.now(); }
+  }).observe(document, {childList: true, subtree: true});
+})();"""
+
+
 def test_a_stalled_page_recovers_by_itself(page, site):
     """The kernel's messages to the first page are lost (the websocket is proxied and the
-    server-to-page half dropped): the page's watchdog asks for a fresh render and the second
-    render shows the dashboard, with nobody reloading."""
+    server-to-page half dropped): the page's watchdog asks for a fresh render after 20 quiet
+    seconds and the second render shows the dashboard, with nobody reloading.
+
+    The page runs on Playwright's clock: once the stalled page is connected, its time runs ten
+    times faster than the test's (every timer still fires in order) until the watchdog reloads it;
+    the second render runs at normal speed."""
+    import json
     import re
 
     connections = []
@@ -408,13 +448,22 @@ def test_a_stalled_page_recovers_by_itself(page, site):
     warnings = []
     page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
     page.route_web_socket(re.compile(r".*/api/kernels/.*/channels.*"), proxy)
-    t0 = time.monotonic()
+    page.add_init_script(_QUIET_PROBE)
+    page.clock.install()
     page.goto(site.server.dashboard_url("roi_calculator"), wait_until="commit")
+    deadline = time.monotonic() + LOAD_TIMEOUT_MS / 1000
+    while not connections:  # the whole page arrived and its widgets connected, to no avail
+        assert time.monotonic() < deadline, "the page never connected to its kernel"
+        page.wait_for_timeout(100)
+    while not any("workbench watchdog" in w for w in warnings):
+        assert time.monotonic() < deadline, ("the watchdog never reloaded the page", warnings)
+        page.clock.run_for(1000)  # one second of the page's time
+        page.wait_for_timeout(100)
     page.wait_for_selector('.wb-status[data-state="ok"]', timeout=LOAD_TIMEOUT_MS)
-    seconds = time.monotonic() - t0
     assert len(connections) >= 2, connections  # the stalled page was replaced by a fresh render
     assert any("workbench watchdog" in w and "reloading (1)" in w for w in warnings), warnings
-    assert seconds > 20  # the watchdog waited for 20 quiet seconds before reloading
+    quiet = json.loads(page.evaluate("() => sessionStorage.getItem('wb-test-quiet')"))
+    assert quiet["reload"] - quiet["last"] >= 20_000, quiet  # the watchdog waited for 20 quiet seconds
     assert _tiles(page)  # the dashboard is there
     _assert_clean(page)
 

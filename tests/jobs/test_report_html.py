@@ -6,16 +6,9 @@ money and shows no table with meaningless 0, 1, 2... row labels; and each job pu
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from jobs_helpers import ENV, WORKBENCH  # noqa: E402
-
-from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, axe_violations, require_chromium  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, axe_violations, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,17 +18,8 @@ JOBS = ("daily-workflow", "weekly-forecast", "monthly-roi", "weekly-user-predict
 
 
 @pytest.fixture(scope="module")
-def published(sqlite_store, tmp_path_factory):
-    store = sqlite_store(30_000, days=130, seed=0, experiments=True)  # the churn model needs 112 days
-    from analytics_lib.data.delivery import write_delivery
-    from analytics_lib.data.synthetic.delivery import synthetic_delivery
-
-    write_delivery(synthetic_delivery(end="today", seed=0).data, store)  # as `workbench sample` stores them
-    reports = tmp_path_factory.mktemp("reports")
-    out = subprocess.run([str(WORKBENCH), "jobs", "--store", store, "--reports", str(reports), "run", *JOBS],
-                         capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=1500)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    return reports
+def published(shipped_runs):
+    return shipped_runs(*JOBS)[1]  # tests/jobs/conftest.py: the store and the command
 
 
 def test_every_report_is_self_contained_and_prints_money_as_money(published, axe_js):

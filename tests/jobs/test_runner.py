@@ -1,8 +1,8 @@
 """The job runner: real runs of the quick notebook (outputs, publishing, index, history, due, prune),
 a --due pass where things go wrong (an exception with retries, hangs, a dying kernel; the others
-still run), a runner killed mid-run, a shipped job on a small store compared with the plain
-``papermill`` command, passwords kept out of every file, relative reports folders and a child
-that dies before its log.
+still run), a runner killed mid-run, a shipped job's run (shared with test_report_html.py) compared
+with the plain ``papermill`` command, passwords kept out of every file, relative reports folders and
+a child that dies before its log.
 Runs are real: the ``workbench`` command in subprocesses, papermill, kernels, signals. The tiny
 notebooks in ``tests/corpus/notebooks`` write a table (``quick``), raise (``raises``), sleep
 (``hangs``) or kill their own kernel (``killed``). Everything is written under pytest's tmp
@@ -245,33 +245,35 @@ def test_sigkill_mid_run_keeps_latest_and_is_interrupted_at_next_start(tmp_path)
 
 
 @pytest.mark.slow
-def test_shipped_workflow_job_runs_and_matches_plain_papermill(store, tmp_path):
+def test_shipped_workflow_job_runs_and_matches_plain_papermill(shipped_runs, tmp_path):
+    """The workflow job's run by ``workbench jobs run`` (tests/jobs/conftest.py's ``shipped_runs``,
+    shared with test_report_html.py), then the plain papermill command with its parameters."""
     from analytics_lib import load_events
-    from analytics_lib.jobs.runner import run_job
 
+    store, reports = shipped_runs("daily-workflow")
     spec = find_job(load_job_specs(), "daily-workflow")
     assert check_job(spec, store=store)
-    [result] = run_job(spec, store=store, reports=tmp_path / "reports", parallel=1)
-    assert result.ok, result.error
-    run = result.run_dir
-    assert (tmp_path / "reports" / "daily-workflow" / "latest").resolve() == run
+    h = run_history(store, job="daily-workflow")
+    assert h["status"].tolist() == ["succeeded"], h["error"].tolist()
+    run = (reports / "daily-workflow" / "latest").resolve()
+    assert Path(h["run_dir"].iloc[0]) == run
     meta = json.loads((run / "run.json").read_text())
     params = meta["parameters"]
     assert params["source"] == store and params["output_dir"] == str(run / "tables")
-    today = pd.Timestamp.now(tz="UTC").normalize()
+    started = pd.Timestamp(h["started_at"].iloc[0])  # relative dates are resolved when the run starts
+    today = (started.tz_convert("UTC") if started.tzinfo else started.tz_localize("UTC")).normalize()
     assert params["start"] == (today - pd.Timedelta(days=28)).strftime("%Y-%m-%d")  # resolved at run time
     assert params["end"] == (today - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
     loaded = load_events(store, start=params["start"], end=params["end"])
     assert meta["fingerprint"]["rows"] == loaded.summary.rows_kept > 0
     assert meta["fingerprint"]["max_ts"] == loaded.events["ts"].max().strftime("%Y-%m-%d %H:%M:%S")
-    html = result.report.read_text()
+    html = (run / "report.html").read_text()
     assert "load_events(" not in html and "workflow_parameters(" not in html  # no code
     assert f"{loaded.summary.rows_kept:,} events" in html and "Data window" in html
     assert set(pd.read_excel(run / "tables.xlsx", sheet_name=None)) >= {"run", "kpis", "funnel", "retention"}
     assert sorted(p.name for p in (run / "marts").glob("*.parquet")) == [
         "bottlenecks.parquet", "funnel.parquet", "kpis.parquet", "retention.parquet"]
-    h = run_history(store, job="daily-workflow")
-    assert h["input_rows"].iloc[0] == loaded.summary.rows_kept and h["status"].iloc[0] == "succeeded"
+    assert h["input_rows"].iloc[0] == loaded.summary.rows_kept
     # the same notebook, same parameters, plain papermill command line: the same tables
     out = tmp_path / "plain"
     out.mkdir()

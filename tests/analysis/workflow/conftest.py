@@ -38,8 +38,9 @@ def con50(ev50):
     con.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def big():
+    """1M events with their ground truth, generated once per session (four modules read them; none writes)."""
     data = synthetic_events(1_000_000, seed=0, end="2025-06-30")
     res = validate_events(data.events, now=NOW)
     assert res.summary.rows_quarantined == 0

@@ -1,4 +1,4 @@
-"""The Dask analyses equal the pandas results on 2M events: KPIs, sessions, retention, paths and
+"""The Dask analyses equal the pandas results on 1M events: KPIs, sessions, retention, paths and
 transitions, funnels; bad parameters fail before anything runs; session ids spanning users are
 refused.
 A ``distributed.LocalCluster`` with two worker processes (not the synchronous scheduler) runs

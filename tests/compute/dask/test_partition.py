@@ -22,9 +22,9 @@ from analytics_lib.compute.dask.analyses import collected_sessions, dask_kpi_tab
 def test_partitions_hold_whole_users_in_source_order(big):
     ref, lazy, by_user = big
     assert lazy.summary == ref.summary
-    # synthetic_events hits its target within a few percent (2,000,079 rows here): one piece per
-    # 250k-row group, the last one short, and the shuffle by user keeps that many partitions
-    groups = math.ceil(ref.summary.rows_read / 250_000)
+    # synthetic_events hits its target within a few percent (999,972 rows here): one piece per
+    # 125k-row group, the last one short, and the shuffle by user keeps that many partitions
+    groups = math.ceil(ref.summary.rows_read / 125_000)
     assert lazy.events.npartitions == by_user.frame.npartitions == groups
     users = by_user.frame.map_partitions(lambda d: d["user_id"].astype(str).drop_duplicates()).compute()
     assert users.is_unique and len(users) == ref.events["user_id"].nunique()
