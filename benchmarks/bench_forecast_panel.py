@@ -224,7 +224,8 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--prophet", action="store_true", help="also score default Prophet (about 1 s per series)")
     p.add_argument("--max-per-group", type=int, default=None, help="series per frequency before truncation (a quick run)")
-    p.add_argument("--details", type=Path, default=None, help="write the per-series scores to this CSV")
+    p.add_argument("--details", type=Path, default=None,
+                   help="write the per-series scores to this CSV (with --unseen, also NAME-unseen.csv)")
     p.add_argument("--unseen", action="store_true",
                    help="also score 65 hourly NAB series the panel does not use (a check of generality)")
     args = p.parse_args()
@@ -264,6 +265,8 @@ def main() -> None:
     if args.unseen:  # scored apart: these series never decide anything
         u = evaluate("hourly", unseen_panel(), jobs=args.jobs, prophet=False)
         u = u[~u["failed"] & u["mase_ours"].notna() & u["mase_snaive"].notna()]  # a perfect repeat has no scale
+        if args.details:  # next to the panel's rows, as group "unseen"
+            u.assign(group="unseen").to_csv(args.details.with_name(f"{args.details.stem}-unseen.csv"), index=False)
         unseen = {"unseen_series": int(len(u)),
                   "unseen_share_better_than_snaive": round(float((u["mase_ours"] < u["mase_snaive"]).mean()), 4),
                   "unseen_mase_ratio_to_snaive": round(float(u["mase_ours"].mean() / u["mase_snaive"].mean()), 4),
