@@ -114,8 +114,9 @@ def _seasonal_median(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeInd
     seasons keeps the profile and drops a burst or an outage unless it recurs. After a level shift
     (the last season's level far from an earlier one's, see :data:`_SHIFT_NOISE`) only the seasons
     since the shift count, down to the last one (seasonal naive). With fewer than two seasons of
-    history it is the median of the last seven values. The interval comes from the same rule's
-    errors one season ahead in the history.
+    history it is the median of the last seven values. Intervals: the same rule's errors one season
+    ahead in the recent history, resampled (a few bursts widen the tails, not every quantile). Daily
+    data gets its yearly pattern and trend removed first (:func:`_long_season_adjusted`).
     """
     y, h = _fill(y), len(future)
     m = ctx.season if ctx.season > 1 and len(y) >= 2 * ctx.season else 1
@@ -133,10 +134,15 @@ def _seasonal_median(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeInd
     lags = min(k, (n - 1) // m)
     if lags >= 1 and n - lags * m >= 2:
         past = np.stack([y[lags * m - j * m:n - j * m] for j in range(1, lags + 1)])
-        sigma = float(np.std(y[lags * m:] - np.median(past, axis=0), ddof=1))
+        errors = y[lags * m:] - np.median(past, axis=0)
     else:
-        sigma = float(np.std(np.diff(y), ddof=1)) if n > 2 else np.nan
-    return ModelFit(mean, sd=sigma * np.sqrt(1 + np.floor(np.arange(h) / m) / len(recent)))
+        errors = np.diff(y)
+    growth = np.sqrt(1 + np.floor(np.arange(h) / m) / len(recent))  # each further season adds drift
+    if len(errors) < 2:  # one difference: its size is the only hint of the noise
+        return ModelFit(mean, sd=np.abs(errors[0]) * growth if len(errors) else np.full(h, np.nan))
+    # intervals from resampled errors: a few bursts in the history widen the tails, not every quantile
+    draws = np.random.default_rng(ctx.seed).choice(errors - np.median(errors), size=(ctx.n_paths, h))
+    return ModelFit(mean, paths=mean + draws * growth)
 
 
 def _ets(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: ModelContext,
@@ -641,20 +647,21 @@ def long_season(freq: str, span: pd.Timedelta) -> str | None:
     return season if span >= pd.Timedelta(days=LONG_SEASONS[season][2]) else None
 
 
-def _long_season_adjusted(fn: Callable) -> Callable:
+def _long_season_adjusted(fn: Callable, only: tuple[str, ...] | None = None) -> Callable:
     """Give a local model the long season it misses (:func:`long_season`): yearly for daily and
     weekly steps, weekly (24 x 7) for hourly ones.
 
     The pattern (Fourier terms, :data:`LONG_SEASONS`) is estimated by least squares together with
     a linear trend on the whole history, removed before the model is fitted on the (possibly
-    shorter) recent history, and added back to its forecast and paths.
+    shorter) recent history, and added back to its forecast and paths. ``only``: the long seasons
+    given (default: both).
     """
     def model(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: ModelContext,
               memo: dict | None = None) -> ModelFit:
         season = long_season(ctx.freq, ds[-1] - ds[0])
         if season == "weekly" and ctx.season >= 168:  # the model's own season is already the week (or longer)
             season = None
-        if season is None:
+        if season is None or (only is not None and season not in only):
             return fn(y, ds, future, ctx, memo)
         past_season, future_season = _long_pattern(y, ds, future, season)
         fit = fn(y - past_season, ds, future, ctx, memo)
@@ -680,7 +687,7 @@ MODELS = Registry("forecast model", "analytics_workbench.forecast_models", check
 COMPLEXITY = ("seasonal_naive", "seasonal_median", "sba", "tsb", "theta", "ets", "arima", "lag_regressor", "prophet")
 #: The intermittent-demand models ``auto_forecast`` adds to mostly-zero count series.
 INTERMITTENT_MODELS = ("sba", "tsb")
-_BUILT_IN = {"seasonal_naive": _seasonal_naive, "seasonal_median": _seasonal_median, "theta": _long_season_adjusted(_theta),
+_BUILT_IN = {"seasonal_naive": _seasonal_naive, "seasonal_median": _long_season_adjusted(_seasonal_median, only=("yearly",)), "theta": _long_season_adjusted(_theta),
              "ets": _long_season_adjusted(_ets),
              "arima": _long_season_adjusted(_arima), "lag_regressor": _lag_regressor, "prophet": _prophet,
              "sba": _sba, "tsb": _tsb}
