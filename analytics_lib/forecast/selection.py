@@ -465,7 +465,7 @@ def auto_forecast(series: pd.DataFrame, *, horizon: int, granularity: str = "D",
     if k < 1:
         raise WorkbenchError(f"k={k} must be at least 1 (models in the ensemble)")
     default_models = models is None
-    models = auto_candidates() if models is None else models
+    models = auto_candidates(granularity) if models is None else models
     models = list(dict.fromkeys([models] if isinstance(models, str) else models))
     fc = Forecaster(models=list(dict.fromkeys(["seasonal_naive", *models])), granularity=granularity, season=season,
                     holidays=holidays, country_holidays=country_holidays, agg=agg, seed=seed)

@@ -10,7 +10,7 @@ from forecast_helpers import PROPHET, _air, _seasonal
 
 from analytics_lib import WorkbenchError
 from analytics_lib.forecast.estimator import Forecaster
-from analytics_lib.forecast.models import INTERMITTENT_MODELS, MODELS
+from analytics_lib.forecast.models import INTERMITTENT_MODELS, MODELS, ModelContext
 
 
 def test_seasonal_naive_repeats_the_last_season_with_widening_intervals():
@@ -35,11 +35,12 @@ def test_every_model_forecasts_with_nested_intervals(model):
         assert (p[f"{model}-lo-{b}"] <= p[f"{model}-lo-{a}"] + 1e-9).all()
         assert (p[f"{model}-hi-{a}"] <= p[f"{model}-hi-{b}"] + 1e-9).all()
     assert (p[f"{model}-lo-50"] <= f + 1e-6).all() and (f <= p[f"{model}-hi-50"] + 1e-6).all()
-    # the truth (trend + weekly wave) is close: every model but the baseline follows the trend (the
-    # intermittent-demand models forecast a flat rate by design: they are for mostly-zero counts)
+    # the truth (trend + weekly wave) is close: every model but the seasonal profiles (naive, median)
+    # follows the trend (the intermittent-demand models forecast a flat rate by design: they are for
+    # mostly-zero counts)
     truth = 200 + 0.3 * np.arange(400, 414) + 25 * np.sin(2 * np.pi * np.arange(400, 414) / 7)
     if model not in INTERMITTENT_MODELS:
-        assert np.mean(np.abs(f - truth)) < (12 if model == "seasonal_naive" else 8)
+        assert np.mean(np.abs(f - truth)) < (12 if model in ("seasonal_naive", "seasonal_median") else 8)
 
 
 def test_theta_equals_statsmodels_theta_model():
@@ -192,3 +193,52 @@ def test_spikes_do_not_shape_the_weekly_pattern():
     shift = np.abs(_long_pattern(spiky, ds, future, "weekly")[1] - _long_pattern(clean, ds, future, "weekly")[1])
     amplitude = np.ptp(_long_pattern(clean, ds, future, "weekly")[0])
     assert shift.max() < 0.2 * amplitude, (shift.max(), amplitude)  # ordinary least squares: 1.6 times it
+
+
+def _hourly_profile(days: int, seed: int = 0) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    ds = pd.date_range("2024-03-04", periods=24 * days, freq="h")
+    profile = 100 + 60 * np.sin(2 * np.pi * np.arange(24) / 24)
+    y = np.tile(profile, days) + np.random.default_rng(seed).normal(0, 3, 24 * days)
+    return ds, y, profile
+
+
+def test_seasonal_median_drops_a_burst_that_seasonal_naive_repeats():
+    """Each hour of the next two days is the median of that hour over the last seven days: a burst
+    yesterday (an incident, a batch job) is not forecast to recur, and the noise averages out."""
+    ds, y, profile = _hourly_profile(14)
+    y[-14:-10] += 500.0  # yesterday, 10:00-13:00
+    future = pd.date_range(ds[-1], periods=49, freq="h")[1:]
+    ctx = ModelContext("h", 24)
+    median = MODELS.get("seasonal_median")(y, ds, future, ctx)
+    naive = MODELS.get("seasonal_naive")(y, ds, future, ctx)
+    truth = np.tile(profile, 2)
+    assert np.abs(median.mean - truth).max() < 10  # the median of seven noisy days: within ~3 sd
+    assert np.abs(naive.mean - truth).max() > 400  # the burst, repeated
+    assert np.mean(np.abs(median.mean - truth)) < 0.6 * np.mean(np.abs(naive.mean - truth[:48]))
+    # its 80 % interval (resampled errors: the burst widens the tails only) covers the next days'
+    # values about as often as it says
+    lo, hi = np.quantile(median.paths, [0.1, 0.9], axis=0)
+    later = np.tile(profile, 2) + np.random.default_rng(1).normal(0, 3, 48)
+    hit = np.mean((later >= lo) & (later <= hi))
+    assert 0.65 <= hit <= 0.95, hit
+
+
+def test_seasonal_median_follows_a_level_shift_and_short_histories():
+    """After a level shift (a migration, a new customer) only the seasons since the shift count: the
+    median of seven days would forecast the old level for days."""
+    from analytics_lib.forecast.models import _SHIFT_NOISE
+
+    ds, y, profile = _hourly_profile(14)
+    y[-36:] += 80.0  # the level rose 36 hours ago
+    future = pd.date_range(ds[-1], periods=49, freq="h")[1:]
+    fit = MODELS.get("seasonal_median")(y, ds, future, ModelContext("h", 24))
+    assert np.abs(fit.mean - (np.tile(profile, 2) + 80)).max() < 15  # the last day's level, not the week's
+    assert _SHIFT_NOISE >= 3  # ordinary day-to-day swings are not shifts (see the next check)
+    ds, y, profile = _hourly_profile(14, seed=2)
+    y *= np.where(ds.day_of_week >= 5, 0.8, 1.0)  # weekends 20 % lower: a pattern, not a shift
+    fit = MODELS.get("seasonal_median")(y, ds, future, ModelContext("h", 24))  # history ends on a Sunday
+    assert np.abs(fit.mean - np.tile(profile, 2)).mean() < 10  # Monday and Tuesday at the weekday level
+    # fewer than two seasons: the median of the last seven values
+    short = np.array([5.0, 7, 6, 100, 6, 5, 7, 6, 5])
+    fit = MODELS.get("seasonal_median")(short, ds[:9], future[:3], ModelContext("h", 24))
+    np.testing.assert_allclose(fit.mean, np.median(short[-7:]))

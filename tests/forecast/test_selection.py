@@ -328,3 +328,18 @@ def test_lag_regressor_sits_out_below_15_steps_instead_of_posing_as_seasonal_nai
     assert "without lag_regressor" in res.selection["fallback"].iloc[0]
     assert res.scores.loc[res.scores["model"] == "lag_regressor", "mase"].isna().all()  # not scored at all
     assert res.selection["model"].iloc[0] != "lag_regressor"
+
+
+def test_seasonal_median_is_a_candidate_at_daily_and_finer_steps_only():
+    """Seven seasons of hourly or daily data are seven days or weeks; of monthly data, seven years,
+    over which a trend makes the median stale: the candidate sits out there, unless asked for."""
+    hourly = pd.DataFrame({"unique_id": "h", "ds": pd.date_range("2024-01-01", periods=24 * 21, freq="h"),
+                           "y": 50 + 20 * np.sin(2 * np.pi * np.arange(24 * 21) / 24)
+                           + np.random.default_rng(0).normal(0, 2, 24 * 21)})
+    res = auto_forecast(hourly, horizon=24, granularity="h", n_windows=2)
+    assert "seasonal_median" in set(res.scores["model"])
+    monthly = pd.DataFrame({"unique_id": "m", "ds": pd.date_range("2010-01-01", periods=96, freq="MS"),
+                            "y": np.arange(96.0) + 10 * np.sin(2 * np.pi * np.arange(96) / 12)})
+    assert "seasonal_median" not in set(auto_forecast(monthly, horizon=6, granularity="MS", n_windows=2).scores["model"])
+    asked = auto_forecast(monthly, horizon=6, granularity="MS", n_windows=2, models=["seasonal_median", "theta"])
+    assert "seasonal_median" in set(asked.scores["model"])
