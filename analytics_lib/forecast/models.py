@@ -114,9 +114,10 @@ def _seasonal_median(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeInd
     seasons keeps the profile and drops a burst or an outage unless it recurs. After a level shift
     (the last season's level far from an earlier one's, see :data:`_SHIFT_NOISE`) only the seasons
     since the shift count, down to the last one (seasonal naive). With fewer than two seasons of
-    history it is the median of the last seven values. Intervals: the same rule's errors one season
-    ahead in the recent history, resampled (a few bursts widen the tails, not every quantile). Daily
-    data gets its yearly pattern and trend removed first (:func:`_long_season_adjusted`).
+    history it is the median of the last seven values. Intervals: the empirical quantiles of the same
+    rule's errors one season ahead in the recent history (a few bursts widen the tails only). Daily
+    or weekly steps with two years of history get their yearly pattern and trend removed first
+    (:func:`_long_season_adjusted`).
     """
     y, h = _fill(y), len(future)
     m = ctx.season if ctx.season > 1 and len(y) >= 2 * ctx.season else 1
@@ -140,9 +141,10 @@ def _seasonal_median(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeInd
     growth = np.sqrt(1 + np.floor(np.arange(h) / m) / len(recent))  # each further season adds drift
     if len(errors) < 2:  # one difference: its size is the only hint of the noise
         return ModelFit(mean, sd=np.abs(errors[0]) * growth if len(errors) else np.full(h, np.nan))
-    # intervals from resampled errors: a few bursts in the history widen the tails, not every quantile
-    draws = np.random.default_rng(ctx.seed).choice(errors - np.median(errors), size=(ctx.n_paths, h))
-    return ModelFit(mean, paths=mean + draws * growth)
+    # intervals from the errors' empirical quantiles (evenly spaced "paths", no sampling noise): a few
+    # bursts in the history widen the tails, not every quantile
+    spread = np.quantile(errors - np.median(errors), (np.arange(ctx.n_paths) + 0.5) / ctx.n_paths)
+    return ModelFit(mean, paths=mean + spread[:, None] * growth)
 
 
 def _ets(y: np.ndarray, ds: pd.DatetimeIndex, future: pd.DatetimeIndex, ctx: ModelContext,

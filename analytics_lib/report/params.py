@@ -235,7 +235,8 @@ def forecast_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
     horizon : int
         Periods to forecast (positive).
     models : list of str or None
-        Candidates from ``analytics_lib.forecast.MODELS``; ``None`` for the default set.
+        Candidates from ``analytics_lib.forecast.MODELS``; ``None`` for the default ones at this granularity
+        (``auto_candidates``).
     n_windows : int
         Backtest windows (at least 1).
     level : int or list of int
@@ -257,9 +258,9 @@ def forecast_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
     ...     agg="sum", by="model", granularity="d", horizon=28, models=None, n_windows=3, level=[80, 95],
     ...     capacity=None, output_dir=tempfile.gettempdir())
     >>> p.freq, p.models[:2]
-    ('D', ['ets', 'theta'])
+    ('D', ['seasonal_median', 'theta'])
     """
-    from analytics_lib.forecast.models import DEFAULT_AUTO_MODELS, MODELS
+    from analytics_lib.forecast.models import MODELS, auto_candidates
     from analytics_lib.analysis.workflow.kpis import AGGREGATIONS
 
     engine, cluster = check_engine_options(engine, cluster)
@@ -275,7 +276,7 @@ def forecast_parameters(*, source: str | Path | None, start: str | pd.Timestamp 
     g = check_granularity(granularity)
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise WorkbenchError(f"horizon={horizon!r} must be a positive whole number of periods (e.g. 28 days)")
-    chosen = list(DEFAULT_AUTO_MODELS) if models is None else ([models] if isinstance(models, str) else list(models))
+    chosen = auto_candidates(SERIES_FREQ[g]) if models is None else ([models] if isinstance(models, str) else list(models))
     unknown = [m for m in chosen if m not in MODELS]
     if unknown or not chosen:
         raise WorkbenchError(f"models={models!r}: unknown {unknown}; choose from {', '.join(MODELS)} (or None)")

@@ -215,7 +215,7 @@ def test_seasonal_median_drops_a_burst_that_seasonal_naive_repeats():
     assert np.abs(median.mean - truth).max() < 10  # the median of seven noisy days: within ~3 sd
     assert np.abs(naive.mean - truth).max() > 400  # the burst, repeated
     assert np.mean(np.abs(median.mean - truth)) < 0.6 * np.mean(np.abs(naive.mean - truth[:48]))
-    # its 80 % interval (resampled errors: the burst widens the tails only) covers the next days'
+    # its 80 % interval (empirical error quantiles: the burst widens the tails only) covers the next days'
     # values about as often as it says
     lo, hi = np.quantile(median.paths, [0.1, 0.9], axis=0)
     later = np.tile(profile, 2) + np.random.default_rng(1).normal(0, 3, 48)

@@ -129,7 +129,7 @@ def test_auto_forecast_selects_reports_and_beats_the_baseline():
     assert res.forecast.groupby("unique_id").size().eq(28).all()
     assert {"model", "forecast", "lo-80", "hi-80", "lo-95", "hi-95", "backtest_mase"} <= set(res.forecast.columns)
     sel = res.selection.set_index("unique_id")
-    assert set(sel["model"]) <= {"ets", "theta", "arima", "lag_regressor", "ensemble"}
+    assert set(sel["model"]) <= {"seasonal_median", "ets", "theta", "arima", "lag_regressor", "ensemble"}
     assert (sel["mase"] < sel["baseline_mase"]).all() and (sel["improvement_vs_baseline"] > 0).all()
     # the stated rule: the best single candidate, or the ensemble unless that candidate's absolute errors are
     # lower by more than one standard error of the paired differences

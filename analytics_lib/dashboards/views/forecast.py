@@ -42,7 +42,7 @@ FORECAST_METRICS: dict[str, tuple[str, str, str, tuple[str, str] | None]] = {
 
 
 #: Model choices: ``auto`` backtests the default candidates and picks the best (or their median).
-FORECAST_MODELS = ("auto", "ets", "theta", "arima", "lag_regressor", "seasonal_naive")
+FORECAST_MODELS = ("auto", "ets", "theta", "arima", "lag_regressor", "seasonal_median", "seasonal_naive")
 
 
 
