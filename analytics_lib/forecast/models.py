@@ -689,8 +689,9 @@ MODELS = Registry("forecast model", "analytics_workbench.forecast_models", check
 COMPLEXITY = ("seasonal_naive", "seasonal_median", "sba", "tsb", "theta", "ets", "arima", "lag_regressor", "prophet")
 #: The intermittent-demand models ``auto_forecast`` adds to mostly-zero count series.
 INTERMITTENT_MODELS = ("sba", "tsb")
-_BUILT_IN = {"seasonal_naive": _seasonal_naive, "seasonal_median": _long_season_adjusted(_seasonal_median, only=("yearly",)), "theta": _long_season_adjusted(_theta),
-             "ets": _long_season_adjusted(_ets),
+_BUILT_IN = {"seasonal_naive": _seasonal_naive,
+             "seasonal_median": _long_season_adjusted(_seasonal_median, only=("yearly",)),
+             "theta": _long_season_adjusted(_theta), "ets": _long_season_adjusted(_ets),
              "arima": _long_season_adjusted(_arima), "lag_regressor": _lag_regressor, "prophet": _prophet,
              "sba": _sba, "tsb": _tsb}
 #: Fewest observations a built-in model is fitted on (metadata ``min_length``; default 2): with

@@ -226,16 +226,13 @@ def test_seasonal_median_drops_a_burst_that_seasonal_naive_repeats():
 def test_seasonal_median_follows_a_level_shift_and_short_histories():
     """After a level shift (a migration, a new customer) only the seasons since the shift count: the
     median of seven days would forecast the old level for days."""
-    from analytics_lib.forecast.models import _SHIFT_NOISE
-
     ds, y, profile = _hourly_profile(14)
     y[-36:] += 80.0  # the level rose 36 hours ago
     future = pd.date_range(ds[-1], periods=49, freq="h")[1:]
     fit = MODELS.get("seasonal_median")(y, ds, future, ModelContext("h", 24))
     assert np.abs(fit.mean - (np.tile(profile, 2) + 80)).max() < 15  # the last day's level, not the week's
-    assert _SHIFT_NOISE >= 3  # ordinary day-to-day swings are not shifts (see the next check)
     ds, y, profile = _hourly_profile(14, seed=2)
-    y *= np.where(ds.day_of_week >= 5, 0.8, 1.0)  # weekends 20 % lower: a pattern, not a shift
+    y *= np.where(ds.day_of_week >= 5, 0.8, 1.0)  # weekends 20 % lower: a pattern, not a shift (_SHIFT_NOISE)
     fit = MODELS.get("seasonal_median")(y, ds, future, ModelContext("h", 24))  # history ends on a Sunday
     assert np.abs(fit.mean - np.tile(profile, 2)).mean() < 10  # Monday and Tuesday at the weekday level
     # fewer than two seasons: the median of the last seven values
