@@ -96,13 +96,18 @@ def _shared() -> dict[str, list[pd.DataFrame]]:
     yos = pd.read_csv(prophet / "example_yosemite_temps.csv", parse_dates=["ds"]).set_index("ds")["y"]
     hourly = yos.resample("h").mean()
     out["hourly"].append(_frame("yosemite_temps", hourly.index, hourly.to_numpy()))
-    nab = REAL / "nab" / "data"
     for folder, how in (("realTweets", "sum"), ("realAWSCloudwatch", "mean")):
-        for path in sorted((nab / folder).glob("*.csv")):
-            s = pd.read_csv(path, parse_dates=["timestamp"]).set_index("timestamp")["value"]
-            # an hour without any 5-minute row is missing, not zero
-            s = s.resample("h").sum(min_count=1) if how == "sum" else s.resample("h").mean()
-            out["hourly"].append(_frame(f"nab_{path.stem}", s.index, s.to_numpy()))
+        out["hourly"] += [_frame(f"nab_{stem}", s.index, s.to_numpy()) for stem, s in _nab_hourly(folder, how)]
+    return out
+
+
+def _nab_hourly(folder: str, how: str) -> list[tuple[str, pd.Series]]:
+    """``(file stem, hourly series)`` for each NAB file of ``folder``: 5-minute values summed (counts)
+    or averaged (``how``) to hours; an hour without any row is missing, not zero."""
+    out = []
+    for path in sorted((REAL / "nab" / "data" / folder).glob("*.csv")):
+        s = pd.read_csv(path, parse_dates=["timestamp"]).set_index("timestamp")["value"].resample("h")
+        out.append((path.stem, s.sum(min_count=1) if how == "sum" else s.mean()))
     return out
 
 
@@ -131,11 +136,8 @@ def real_panel(max_per_group: int | None = None) -> dict[str, pd.DataFrame]:
 
 def unseen_panel() -> pd.DataFrame:
     """The NAB files of :data:`UNSEEN_NAB` averaged to hourly, with their truncated copies."""
-    frames = []
-    for folder in UNSEEN_NAB:
-        for path in sorted((REAL / "nab" / "data" / folder).glob("*.csv")):
-            s = pd.read_csv(path, parse_dates=["timestamp"]).set_index("timestamp")["value"].resample("h").mean()
-            frames.append(_frame(f"{folder}/{path.stem}", s.index, s.to_numpy()))
+    frames = [_frame(f"{folder}/{stem}", s.index, s.to_numpy())
+              for folder in UNSEEN_NAB for stem, s in _nab_hourly(folder, "mean")]
     return _with_truncations(frames, "hourly")
 
 

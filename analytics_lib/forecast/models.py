@@ -653,8 +653,8 @@ def _long_season_adjusted(fn: Callable, only: tuple[str, ...] | None = None) -> 
     """Give a local model the long season it misses (:func:`long_season`): yearly for daily and
     weekly steps, weekly (24 x 7) for hourly ones.
 
-    The pattern (Fourier terms, :data:`LONG_SEASONS`) is estimated by least squares together with
-    a linear trend on the whole history, removed before the model is fitted on the (possibly
+    The pattern (Fourier terms, :data:`LONG_SEASONS`) is estimated by robust least squares
+    (:func:`_huber_lstsq`) together with a linear trend on the whole history, removed before the model is fitted on the (possibly
     shorter) recent history, and added back to its forecast and paths. ``only``: the long seasons
     given (default: both).
     """
@@ -697,15 +697,14 @@ _BUILT_IN = {"seasonal_naive": _seasonal_naive,
 #: Fewest observations a built-in model is fitted on (metadata ``min_length``; default 2): with
 #: fewer, its columns are NaN for that series and ``auto_forecast`` says so in ``selection.fallback``.
 _MIN_LENGTH = {"seasonal_naive": 1, "arima": 8, "lag_regressor": 15}
-#: The coarsest step at which a built-in model is a default candidate (metadata ``coarsest``; none:
-#: every step). Seven seasons of a daily or finer series are seven days or weeks; of a weekly,
+#: The coarsest step at which a built-in model is a default candidate (metadata ``coarsest``; None or
+#: absent: every step). Seven seasons of a daily or finer series are seven days or weeks; of a weekly,
 #: monthly or yearly one, seven years, over which trends make a median stale (on the panel, offering
 #: ``seasonal_median`` at those steps made them worse: share better than seasonal naive 0.81 -> 0.72).
 _COARSEST = {"seasonal_median": "D"}
 for _rank, _name in enumerate(COMPLEXITY):
     MODELS.register(_name, _BUILT_IN[_name], complexity=_rank, auto=_name in DEFAULT_AUTO_MODELS,
-                    min_length=_MIN_LENGTH.get(_name, 2),
-                    **({"coarsest": _COARSEST[_name]} if _name in _COARSEST else {}))
+                    min_length=_MIN_LENGTH.get(_name, 2), coarsest=_COARSEST.get(_name))
 del _rank, _name
 
 
@@ -746,7 +745,8 @@ def auto_candidates(granularity: str | None = None) -> list[str]:
         step = _step(granularity)
     except ValueError:  # not a frequency: the Forecaster says so in its own words
         return names
-    return [n for n in names if "coarsest" not in MODELS.meta(n) or step <= _step(MODELS.meta(n)["coarsest"])]
+    coarsest = {n: MODELS.meta(n).get("coarsest") for n in names}
+    return [n for n in names if coarsest[n] is None or step <= _step(coarsest[n])]
 
 
 def complexity(name: str) -> float:
